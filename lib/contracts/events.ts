@@ -1,0 +1,92 @@
+/**
+ * The events the two services exchange: one TypeScript type and one JSON Schema each, imported by
+ * both sides. A consumer validates every incoming payload against its schema before acting on it.
+ */
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** Event names, and the consumer group whose durable queue receives each. */
+export const Events = {
+	OrderCreated: "order.created",
+	OrderProcessed: "order.processed"
+} as const;
+
+export const ConsumerGroups = {
+	[Events.OrderCreated]: "processor",
+	[Events.OrderProcessed]: "orders"
+} as const;
+
+export interface OrderItem {
+	sku: string;
+	quantity: number;
+	unitPrice: number;
+}
+
+interface EventEnvelope {
+	/** Unique per event; consumers deduplicate by it. */
+	eventId: string;
+	version: typeof EVENT_SCHEMA_VERSION;
+	orderId: string;
+	/** The id of the HTTP request that started the saga. */
+	correlationId: string;
+	occurredAt: string;
+}
+
+export interface OrderCreatedEvent extends EventEnvelope {
+	customerId: string;
+	items: OrderItem[];
+	totalAmount: number;
+	currency: string;
+}
+
+export interface OrderProcessedEvent extends EventEnvelope {
+	status: "completed" | "failed";
+	errorMessage?: string;
+}
+
+const envelopeProperties = {
+	eventId: { type: "string", minLength: 1, maxLength: 100 },
+	version: { const: EVENT_SCHEMA_VERSION },
+	orderId: { type: "string", format: "uuid" },
+	correlationId: { type: "string", minLength: 1, maxLength: 200 },
+	occurredAt: { type: "string", format: "date-time" }
+} as const;
+
+const envelopeRequired = ["eventId", "version", "orderId", "correlationId", "occurredAt"];
+
+export const orderItemSchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["sku", "quantity", "unitPrice"],
+	properties: {
+		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
+		quantity: { type: "integer", minimum: 1, maximum: 1_000_000 },
+		unitPrice: { type: "number", minimum: 0, maximum: 1_000_000_000, multipleOf: 0.01 }
+	}
+} as const;
+
+export const orderCreatedSchema = {
+	$id: "event:order.created",
+	type: "object",
+	additionalProperties: false,
+	required: [...envelopeRequired, "customerId", "items", "totalAmount", "currency"],
+	properties: {
+		...envelopeProperties,
+		customerId: { type: "string", minLength: 1, maxLength: 100 },
+		items: { type: "array", minItems: 1, maxItems: 100, items: orderItemSchema },
+		totalAmount: { type: "number", minimum: 0 },
+		currency: { type: "string", pattern: "^[A-Z]{3}$" }
+	}
+} as const;
+
+export const orderProcessedSchema = {
+	$id: "event:order.processed",
+	type: "object",
+	additionalProperties: false,
+	required: [...envelopeRequired, "status"],
+	properties: {
+		...envelopeProperties,
+		status: { enum: ["completed", "failed"] },
+		errorMessage: { type: "string", maxLength: 2000 }
+	}
+} as const;

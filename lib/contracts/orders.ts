@@ -1,0 +1,82 @@
+import { orderItemSchema, type OrderItem } from "./events";
+
+/** Order statuses, as the REST API shows them. */
+export enum OrderStatus {
+	Pending = "pending",
+	Completed = "completed",
+	Failed = "failed",
+	Cancelled = "cancelled"
+}
+
+export interface CreateOrderParams {
+	customerId: string;
+	items: OrderItem[];
+	currency: string;
+}
+
+export interface ListOrdersParams {
+	status?: OrderStatus;
+	customerId?: string;
+	page?: number | string;
+	pageSize?: number | string;
+}
+
+/** What the API returns for one order. */
+export interface OrderView {
+	id: string;
+	customerId: string;
+	items: OrderItem[];
+	totalAmount: number;
+	currency: string;
+	status: OrderStatus;
+	errorMessage: string | null;
+	correlationId: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface OrderPage {
+	rows: OrderView[];
+	total: number;
+	page: number;
+	pageSize: number;
+	totalPages: number;
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+export const createOrderSchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["customerId", "items", "currency"],
+	properties: {
+		customerId: { type: "string", minLength: 1, maxLength: 100 },
+		items: { type: "array", minItems: 1, maxItems: 100, items: orderItemSchema },
+		currency: { type: "string", pattern: "^[A-Z]{3}$" }
+	}
+} as const;
+
+/** Query-string numbers arrive as strings: accept digits or integers. */
+const positiveIntegerParam = (maximum?: number) => ({
+	anyOf: [
+		{ type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) },
+		{ type: "string", pattern: "^[1-9][0-9]{0,8}$" }
+	]
+});
+
+export const listOrdersSchema = {
+	type: "object",
+	additionalProperties: false,
+	properties: {
+		status: { enum: Object.values(OrderStatus) },
+		customerId: { type: "string", minLength: 1, maxLength: 100 },
+		page: positiveIntegerParam(),
+		pageSize: positiveIntegerParam(MAX_PAGE_SIZE)
+	}
+} as const;
+
+export const orderIdSchema = {
+	type: "object",
+	required: ["id"],
+	properties: { id: { type: "string", minLength: 1, maxLength: 100 } }
+} as const;

@@ -1,0 +1,398 @@
+import { Errors, Transporters } from "moleculer";
+import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import { isPermanentFailure, takeEventFailure } from "./event-failures";
+
+/**
+ * AMQP transporter for balanced (grouped) events that loses nothing.
+ *
+ * Moleculer's stock AMQP transporter sends without publisher confirms, sends non-persistent
+ * messages, deletes an event queue after 2 minutes without consumers, sends to a group queue that
+ * may not exist yet (RabbitMQ then drops the message) and acknowledges a message whose handler
+ * failed. This subclass changes only the balanced-event path:
+ *
+ * - publishing asserts the group's durable queue first, sends a persistent message on a confirm
+ *   channel and resolves only when RabbitMQ confirmed it;
+ * - event queues never expire;
+ * - a message is acknowledged only after its handler succeeded; a failed handler is retried with
+ *   exponential backoff and jitter through per-attempt delay queues (so retries survive a restart),
+ *   then dead-lettered to `orders.dlx`; a malformed message or a permanent error
+ *   (`MoleculerClientError`, e.g. a schema violation) is dead-lettered at once.
+ *
+ * Requests, responses, discovery packets and Moleculer's internal `$` events keep the stock behaviour.
+ */
+
+const AmqpTransporter = Transporters.AMQP;
+const PACKET_EVENT = "EVENT";
+
+export const DEAD_LETTER_EXCHANGE = "orders.dlx";
+
+/** Message headers this transporter writes on retried and dead-lettered messages. */
+export const DeliveryHeaders = {
+	Attempts: "x-attempts",
+	LastError: "x-last-error",
+	ErrorName: "x-error-name",
+	OriginalQueue: "x-original-queue",
+	DeadLetteredAt: "x-dead-lettered-at"
+} as const;
+
+export interface ReliableAmqpOptions {
+	url?: string | string[];
+	/** Messages one event consumer may hold unacknowledged at once. */
+	prefetch?: number;
+	/** Deliveries of one message, the first included, before it is dead-lettered. */
+	maxAttempts?: number;
+	/** Delay before the first retry; doubles each attempt. */
+	retryBaseDelayMs?: number;
+	/** Upper bound of one retry delay. */
+	retryMaxDelayMs?: number;
+	deadLetterExchange?: string;
+	socketOptions?: Record<string, unknown>;
+}
+
+/**
+ * Delay before retry number `attempt` (1-based): exponential, capped, with "equal jitter" — half the
+ * delay is fixed, half random — so retries of many messages spread out but never come early.
+ */
+export function retryDelayMs(
+	attempt: number,
+	baseMs: number,
+	maxMs: number,
+	random: () => number = Math.random
+): number {
+	const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+	return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+/** Queue names of one event group; the main queue is the one Moleculer itself uses. */
+export function eventQueueNames(prefix: string, group: string, event: string) {
+	return {
+		main: `${prefix}.${PACKET_EVENT}B.${group}.${event}`,
+		deadLetter: `${prefix}.DLQ.${group}.${event}`,
+		retry: (attempt: number) => `${prefix}.RETRY.${group}.${event}.${attempt}`
+	};
+}
+
+interface EventPacket {
+	type: string;
+	target: string | null;
+	payload: { id?: string; event: string; data: unknown; groups?: string[] };
+}
+
+export class ReliableAmqpTransporter extends AmqpTransporter {
+	declare channel: Channel | null;
+	declare messageHandler: (cmd: string, packet: unknown) => Promise<boolean>;
+	confirmChannel: ConfirmChannel | null = null;
+	readonly delivery: Required<
+		Pick<ReliableAmqpOptions, "maxAttempts" | "retryBaseDelayMs" | "retryMaxDelayMs" | "deadLetterExchange">
+	>;
+	private readonly declaredQueues = new Set<string>();
+	private readonly eventConsumers = new Map<string, { channel: Channel; consumerTag?: string }>();
+	private readonly inFlight = new Set<Promise<void>>();
+
+	constructor(opts: string | ReliableAmqpOptions = {}) {
+		const o: ReliableAmqpOptions = typeof opts === "string" ? { url: opts } : { ...opts };
+		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: o.socketOptions } as never);
+		this.delivery = {
+			maxAttempts: Math.max(1, o.maxAttempts ?? 5),
+			retryBaseDelayMs: o.retryBaseDelayMs ?? 1000,
+			retryMaxDelayMs: o.retryMaxDelayMs ?? 60_000,
+			deadLetterExchange: o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE
+		};
+	}
+
+	/** Opens the confirm channel used for every publish this class adds, then lets Moleculer go on. */
+	async onConnected(wasReconnect?: boolean): Promise<unknown> {
+		const confirmChannel: ConfirmChannel = await this.connection.createConfirmChannel();
+		confirmChannel.on("error", (err: Error) => this.logger.error("AMQP confirm channel error.", err));
+		confirmChannel.on("close", () => {
+			if (this.confirmChannel === confirmChannel) this.confirmChannel = null;
+		});
+		await confirmChannel.assertExchange(this.delivery.deadLetterExchange, "direct", { durable: true });
+		this.confirmChannel = confirmChannel;
+		// A new connection has new channels: every consumer and declaration must be made again.
+		this.declaredQueues.clear();
+		this.eventConsumers.clear();
+		return super.onConnected(wasReconnect);
+	}
+
+	/** Consumes a group's durable event queue with manual acknowledgement. */
+	async subscribeBalancedEvent(event: string, group: string): Promise<void> {
+		// Moleculer's internal events ($services.changed, …) are local notices: the stock way suits them.
+		if (event.startsWith("$")) return super.subscribeBalancedEvent(event, group);
+		const channel = this.channel;
+		if (!channel) return;
+		const names = eventQueueNames(this.prefix, group, event);
+		// Moleculer re-subscribes on every local service change; one consumer per queue is enough.
+		if (this.eventConsumers.has(names.main)) return;
+		this.eventConsumers.set(names.main, { channel });
+
+		await this.declareEventTopology(channel, group, event);
+		const { consumerTag } = await channel.consume(
+			names.main,
+			msg => {
+				if (msg) this.track(this.handleEventMessage(channel, names.main, group, event, msg));
+			},
+			{ noAck: false }
+		);
+		const consumer = this.eventConsumers.get(names.main);
+		if (consumer) consumer.consumerTag = consumerTag;
+	}
+
+	/** Publishes every group copy of a balanced event and waits for all confirms. */
+	prepublish(anyPacket: Parameters<InstanceType<typeof AmqpTransporter>["prepublish"]>[0]): Promise<void> {
+		const packet = anyPacket as unknown as EventPacket;
+		const groups = packet.payload?.groups;
+		if (packet.type !== PACKET_EVENT || packet.target != null || !groups?.length) {
+			return super.prepublish(anyPacket);
+		}
+		if (!this.connected || !this.confirmChannel) {
+			return Promise.reject(new Errors.BrokerDisconnectedError("The AMQP connection is down."));
+		}
+		return Promise.all(
+			groups.map(group => {
+				const copy = Object.assign(Object.create(Object.getPrototypeOf(packet)), packet, {
+					payload: { ...packet.payload, groups: [group] }
+				});
+				return this.publishBalancedEvent(copy, group);
+			})
+		).then(() => undefined);
+	}
+
+	/** Sends balanced events persistently with confirms; everything else the stock way. */
+	async send(topic: string, data: Buffer, meta: { balanced?: boolean; packet: EventPacket }): Promise<void> {
+		if (!meta.balanced || meta.packet.type !== PACKET_EVENT) return super.send(topic, data, meta);
+
+		const channel = this.confirmChannel;
+		if (!channel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
+		if (!this.declaredQueues.has(topic)) {
+			// The group's queue must exist before the first send, or RabbitMQ drops the message.
+			await channel.assertQueue(topic, this.mainQueueOptions(topic));
+			this.declaredQueues.add(topic);
+		}
+		await this.confirmedSend(channel, topic, data, {
+			messageId: meta.packet.payload.id,
+			headers: { [DeliveryHeaders.Attempts]: 0 }
+		});
+	}
+
+	/** Stops consuming, waits for in-flight handlers, then closes like the stock transporter. */
+	async disconnect(): Promise<void> {
+		await this.stopConsumingEvents();
+		await this.waitForInFlight(10_000);
+		const confirmChannel = this.confirmChannel;
+		this.confirmChannel = null;
+		if (confirmChannel) await confirmChannel.close().catch(() => undefined);
+		return super.disconnect();
+	}
+
+	/** Cancels every event consumer: messages not yet delivered stay in their queues. */
+	async stopConsumingEvents(): Promise<void> {
+		const consumers = [...this.eventConsumers.values()];
+		await Promise.all(
+			consumers.map(({ channel, consumerTag }) =>
+				consumerTag ? channel.cancel(consumerTag).catch(() => undefined) : undefined
+			)
+		);
+	}
+
+	// --- delivery -------------------------------------------------------------------------------
+
+	private mainQueueOptions(queue: string): Options.AssertQueue {
+		// A message rejected without requeue still lands in the dead-letter queue, never nowhere.
+		return {
+			durable: true,
+			arguments: {
+				"x-dead-letter-exchange": this.delivery.deadLetterExchange,
+				"x-dead-letter-routing-key": queue
+			}
+		};
+	}
+
+	private async declareEventTopology(channel: Channel, group: string, event: string): Promise<void> {
+		const names = eventQueueNames(this.prefix, group, event);
+		await channel.assertQueue(names.main, this.mainQueueOptions(names.main));
+		await channel.assertExchange(this.delivery.deadLetterExchange, "direct", { durable: true });
+		await channel.assertQueue(names.deadLetter, { durable: true });
+		await channel.bindQueue(names.deadLetter, this.delivery.deadLetterExchange, names.main);
+		for (let attempt = 1; attempt < this.delivery.maxAttempts; attempt++) {
+			// An expired message goes back to the main queue through the default exchange.
+			await channel.assertQueue(names.retry(attempt), {
+				durable: true,
+				arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.main }
+			});
+		}
+		this.declaredQueues.add(names.main);
+	}
+
+	private async handleEventMessage(
+		channel: Channel,
+		queue: string,
+		group: string,
+		event: string,
+		msg: ConsumeMessage
+	): Promise<void> {
+		const attempt = Number(msg.properties.headers?.[DeliveryHeaders.Attempts] ?? 0) + 1;
+
+		let packet: EventPacket;
+		try {
+			packet = this.deserialize(PACKET_EVENT, msg.content) as unknown as EventPacket;
+			if (!packet.payload || packet.payload.event !== event) {
+				throw new Error(`expected a '${event}' event packet`);
+			}
+		} catch (err) {
+			const reason = new Errors.MoleculerClientError(
+				`Malformed message: ${(err as Error).message}`,
+				400,
+				"MALFORMED_MESSAGE"
+			);
+			return this.deadLetter(channel, queue, msg, attempt, reason);
+		}
+
+		const handled = await this.messageHandler(PACKET_EVENT, packet);
+		if (handled) {
+			channel.ack(msg);
+			return;
+		}
+
+		const failure = takeEventFailure(packet.payload.data);
+		if (!failure && this.broker.stopping) {
+			// Not processed because this node is shutting down: give it back to another consumer.
+			await this.stopConsumingEvents();
+			channel.nack(msg, false, true);
+			return;
+		}
+		const error = failure ?? new Error(`The '${event}' handler of group '${group}' failed.`);
+		if (isPermanentFailure(error) || attempt >= this.delivery.maxAttempts) {
+			return this.deadLetter(channel, queue, msg, attempt, error);
+		}
+		return this.scheduleRetry(channel, queue, group, event, msg, attempt, error);
+	}
+
+	private async scheduleRetry(
+		channel: Channel,
+		queue: string,
+		group: string,
+		event: string,
+		msg: ConsumeMessage,
+		attempt: number,
+		error: Error
+	): Promise<void> {
+		const delay = retryDelayMs(attempt, this.delivery.retryBaseDelayMs, this.delivery.retryMaxDelayMs);
+		const retryQueue = eventQueueNames(this.prefix, group, event).retry(attempt);
+		this.logger.warn(`Event '${event}' failed in group '${group}'; retry ${attempt} in ${delay} ms.`, {
+			queue,
+			attempt,
+			error: error.message
+		});
+		await this.forward(channel, msg, retryQueue, "", {
+			expiration: String(delay),
+			headers: { ...this.failureHeaders(msg, attempt, error, queue) }
+		});
+	}
+
+	private async deadLetter(
+		channel: Channel,
+		queue: string,
+		msg: ConsumeMessage,
+		attempt: number,
+		error: Error
+	): Promise<void> {
+		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempt} attempt(s).`, {
+			queue,
+			attempts: attempt,
+			error: error.message
+		});
+		await this.forward(channel, msg, queue, this.delivery.deadLetterExchange, {
+			headers: {
+				...this.failureHeaders(msg, attempt, error, queue),
+				[DeliveryHeaders.DeadLetteredAt]: new Date().toISOString()
+			}
+		});
+	}
+
+	/** Publishes a copy of `msg` with confirm, then acknowledges the original: at least once, never lost. */
+	private async forward(
+		channel: Channel,
+		msg: ConsumeMessage,
+		routingKey: string,
+		exchange: string,
+		options: Options.Publish
+	): Promise<void> {
+		const confirmChannel = this.confirmChannel;
+		try {
+			if (!confirmChannel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
+			await this.confirmedPublish(confirmChannel, exchange, routingKey, msg.content, {
+				messageId: msg.properties.messageId,
+				contentType: msg.properties.contentType,
+				...options
+			});
+		} catch (err) {
+			this.logger.warn("Unable to forward a failed message; it goes back to its queue.", err);
+			safely(() => channel.nack(msg, false, true));
+			return;
+		}
+		safely(() => channel.ack(msg));
+	}
+
+	private failureHeaders(msg: ConsumeMessage, attempt: number, error: Error, queue: string) {
+		const { "x-death": _death, ...headers } = msg.properties.headers ?? {};
+		return {
+			...headers,
+			[DeliveryHeaders.Attempts]: attempt,
+			[DeliveryHeaders.LastError]: error.message.slice(0, 2000),
+			[DeliveryHeaders.ErrorName]: error.name,
+			[DeliveryHeaders.OriginalQueue]: queue
+		};
+	}
+
+	private confirmedSend(channel: ConfirmChannel, queue: string, data: Buffer, options: Options.Publish) {
+		return this.confirmedPublish(channel, "", queue, data, options);
+	}
+
+	private confirmedPublish(
+		channel: ConfirmChannel,
+		exchange: string,
+		routingKey: string,
+		data: Buffer,
+		options: Options.Publish
+	): Promise<void> {
+		return new Promise((resolve, reject) => {
+			try {
+				channel.publish(
+					exchange,
+					routingKey,
+					data,
+					{ persistent: true, contentType: "application/json", ...options },
+					err => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())
+				);
+			} catch (err) {
+				reject(err);
+			}
+		});
+	}
+
+	private track(work: Promise<void>): void {
+		const p = work.catch(err => this.logger.error("Event message handling failed.", err));
+		this.inFlight.add(p);
+		void p.finally(() => this.inFlight.delete(p));
+	}
+
+	private async waitForInFlight(timeoutMs: number): Promise<void> {
+		if (this.inFlight.size === 0) return;
+		let timer: NodeJS.Timeout | undefined;
+		await Promise.race([
+			Promise.allSettled([...this.inFlight]),
+			new Promise(resolve => (timer = setTimeout(resolve, timeoutMs)))
+		]);
+		clearTimeout(timer);
+	}
+}
+
+/** Runs an acknowledgement that may fail only because its channel is already gone (then RabbitMQ redelivers). */
+function safely(fn: () => void): void {
+	try {
+		fn();
+	} catch {
+		/* the channel closed: the message is redelivered */
+	}
+}

@@ -1,0 +1,120 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import addFormats from "ajv-formats";
+import { Errors, Validators } from "moleculer";
+
+type CheckerFunction = ReturnType<InstanceType<typeof Validators.Base>["compile"]>;
+
+/** One offending field, as the API reports it. */
+export interface FieldError {
+	field: string;
+	message: string;
+	type: string;
+}
+
+/** A shared ajv instance: every schema of the product is compiled by the same rules. */
+export function createAjv(): Ajv {
+	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
+	addFormats(ajv);
+	return ajv;
+}
+
+/** Turns ajv's errors into `{ field, message }` pairs a person can act on. */
+export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
+	const seen = new Set<string>();
+	const result: FieldError[] = [];
+	for (const err of errors ?? []) {
+		// anyOf reports each branch; its own summary says enough.
+		if (err.keyword === "anyOf") continue;
+		const field = fieldPath(err);
+		const message = describe(err);
+		const key = `${field}|${message}`;
+		if (seen.has(key)) continue;
+		seen.add(key);
+		result.push({ field, message, type: err.keyword });
+	}
+	return result;
+}
+
+function fieldPath(err: ErrorObject): string {
+	const base = err.instancePath
+		.split("/")
+		.slice(1)
+		.map(part => part.replace(/~1/g, "/").replace(/~0/g, "~"))
+		.reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), "");
+	if (err.keyword === "required") {
+		const missing = (err.params as { missingProperty: string }).missingProperty;
+		return base ? `${base}.${missing}` : missing;
+	}
+	if (err.keyword === "additionalProperties") {
+		const extra = (err.params as { additionalProperty: string }).additionalProperty;
+		return base ? `${base}.${extra}` : extra;
+	}
+	return base || "(body)";
+}
+
+function describe(err: ErrorObject): string {
+	switch (err.keyword) {
+		case "required":
+			return "is required";
+		case "additionalProperties":
+			return "is not an allowed field";
+		case "enum":
+			return `must be one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
+		case "pattern":
+			return `has an invalid format (expected pattern ${(err.params as { pattern: string }).pattern})`;
+		default:
+			return err.message ?? "is invalid";
+	}
+}
+
+/**
+ * Moleculer validator backed by ajv: an action's or event's `params` is a JSON Schema, and a call
+ * with bad params is rejected with Moleculer's `ValidationError` (422, not retried) whose `data`
+ * lists the offending fields.
+ */
+export class AjvValidator extends Validators.Base {
+	private readonly ajv = createAjv();
+	private readonly cache = new WeakMap<object, ValidateFunction>();
+	// Moleculer's internal services ($node.*) declare params in fastest-validator's shorthand.
+	private readonly moleculerStyle = new Validators.Fastest({});
+
+	init(broker: ConstructorParameters<typeof Validators.Base>[0] & object): void {
+		super.init(broker as never);
+		this.moleculerStyle.init(broker as never);
+	}
+
+	// Moleculer's checker contract: `true`, or the list of errors (its typings say boolean only).
+	compile(schema: Record<string, unknown>): CheckerFunction {
+		if (!isJsonSchema(schema)) return this.moleculerStyle.compile(schema);
+		const validate = this.compileSchema(schema);
+		return ((params: unknown) => (validate(params) ? true : toFieldErrors(validate.errors))) as unknown as CheckerFunction;
+	}
+
+	validate(params: unknown, schema: Record<string, unknown>): boolean {
+		if (!isJsonSchema(schema)) return this.moleculerStyle.validate(params as Record<string, unknown>, schema);
+		const validate = this.compileSchema(schema);
+		if (validate(params)) return true;
+		throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", toFieldErrors(validate.errors));
+	}
+
+	convertSchemaToMoleculer(schema: Record<string, unknown>): Record<string, unknown> {
+		return schema;
+	}
+
+	private compileSchema(schema: Record<string, unknown>): ValidateFunction {
+		let validate = this.cache.get(schema);
+		if (!validate) {
+			// `$id`s are global in ajv; reuse a schema already known under the same id.
+			const id = typeof schema.$id === "string" ? schema.$id : undefined;
+			validate = (id && this.ajv.getSchema(id)) || this.ajv.compile(schema);
+			this.cache.set(schema, validate);
+		}
+		return validate;
+	}
+}
+
+/** A JSON Schema describes an object at its top; fastest-validator's shorthand lists fields. */
+function isJsonSchema(schema: Record<string, unknown>): boolean {
+	return ["type", "properties", "anyOf", "oneOf", "allOf", "$ref", "$id"].some(key => key in schema) &&
+		(typeof schema.type !== "object" || schema.type === null);
+}

@@ -1,0 +1,210 @@
+import type { ServiceSchema } from "moleculer";
+import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
+import type { Migration } from "../lib/database/migrator";
+
+/** Settings of the outbox relay. */
+export interface OutboxSettings {
+	/** How often the relay looks for unsent rows when nothing woke it. */
+	outboxPollIntervalMs: number;
+	/** Rows published per batch. */
+	outboxBatchSize: number;
+}
+
+/** How long a relay may hold claimed rows before another instance may take them over. */
+const OUTBOX_LEASE_SECONDS = 30;
+
+interface OutboxRow {
+	id: string;
+	event_name: string;
+	consumer_group: string;
+	payload: Record<string, unknown>;
+	meta: Record<string, unknown>;
+}
+
+/** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
+export const outboxMigration: Migration = {
+	name: "000-create-outbox-events",
+	async up(qi: QueryInterface) {
+		await qi.createTable("outbox_events", {
+			id: { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true },
+			event_name: { type: DataTypes.STRING(100), allowNull: false },
+			consumer_group: { type: DataTypes.STRING(100), allowNull: false },
+			payload: { type: DataTypes.JSONB, allowNull: false },
+			meta: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
+			created_at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
+			sent_at: { type: DataTypes.DATE, allowNull: true },
+			attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+			last_error: { type: DataTypes.TEXT, allowNull: true },
+			claimed_until: { type: DataTypes.DATE, allowNull: true }
+		});
+		await qi.sequelize.query(
+			"CREATE INDEX outbox_events_unsent_idx ON outbox_events (id) WHERE sent_at IS NULL"
+		);
+	},
+	async down(qi: QueryInterface) {
+		await qi.dropTable("outbox_events");
+	}
+};
+
+/**
+ * Transactional outbox: an event is written in the same transaction as the business change
+ * (`enqueueEvent`) and published afterwards by a relay (`publishPendingOutbox`), which marks a row
+ * sent only once the transporter confirmed it. A crash between commit and publish delays the
+ * event; it never loses it. Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so several
+ * instances of a service never publish the same row at the same time.
+ *
+ * Requires the database mixin (`this.adapter.db`), listed after this one in `mixins`.
+ */
+export const OutboxMixin = {
+	name: "outbox-mixin",
+	settings: {
+		outboxPollIntervalMs: 1000,
+		outboxBatchSize: 50
+	} satisfies OutboxSettings,
+
+	methods: {
+		/** Adds an event to the outbox inside the caller's transaction; the relay publishes it after commit. */
+		async enqueueEvent(
+			t: Transaction,
+			eventName: string,
+			consumerGroup: string,
+			payload: Record<string, unknown>,
+			meta: Record<string, unknown> = {}
+		): Promise<void> {
+			await this.adapter.db.query(
+				"INSERT INTO outbox_events (event_name, consumer_group, payload, meta) VALUES (:eventName, :consumerGroup, :payload, :meta)",
+				{
+					transaction: t,
+					replacements: {
+						eventName,
+						consumerGroup,
+						payload: JSON.stringify(payload),
+						meta: JSON.stringify(meta)
+					}
+				}
+			);
+			t.afterCommit(() => this.wakeOutboxRelay());
+		},
+
+		/** Publishes unsent outbox rows in batches until none is left; returns how many were sent. */
+		async publishPendingOutbox(): Promise<number> {
+			let total = 0;
+			for (;;) {
+				const sent: number = await this.publishOutboxBatch();
+				total += sent;
+				if (sent < (this.settings as OutboxSettings).outboxBatchSize) return total;
+			}
+		},
+
+		/**
+		 * Claims one batch of rows for a lease, publishes them, and marks the published ones sent.
+		 * No transaction is held while publishing: a slow broker never pins a database connection.
+		 * A row whose publish failed, or whose claimer died, is claimable again when its lease ends.
+		 */
+		async publishOutboxBatch(): Promise<number> {
+			const db: Sequelize = this.adapter.db;
+			const rows = await db.query<OutboxRow>(
+				`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => :leaseSeconds)
+				 WHERE id IN (
+				   SELECT id FROM outbox_events
+				   WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+				 RETURNING id, event_name, consumer_group, payload, meta`,
+				{
+					type: QueryTypes.SELECT,
+					replacements: { limit: (this.settings as OutboxSettings).outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
+				}
+			);
+			rows.sort((a, b) => Number(a.id) - Number(b.id));
+
+			const sentIds: string[] = [];
+			let failure: Error | undefined;
+			for (const row of rows) {
+				if (!this.canDeliverEvent(row.event_name, row.consumer_group)) break;
+				try {
+					await this.broker.emit(row.event_name, row.payload, {
+						groups: [row.consumer_group],
+						meta: row.meta,
+						throwError: true
+					});
+					sentIds.push(row.id);
+				} catch (err) {
+					failure = err as Error;
+					break;
+				}
+			}
+			if (sentIds.length > 0) {
+				await db.query("UPDATE outbox_events SET sent_at = now() WHERE id IN (:ids)", {
+					replacements: { ids: sentIds }
+				});
+			}
+			const unsentIds = rows.map(r => r.id).filter(id => !sentIds.includes(id));
+			if (unsentIds.length > 0) {
+				// Release the rest at once instead of waiting for the lease to end.
+				await db.query(
+					`UPDATE outbox_events SET claimed_until = NULL,
+					   attempts = attempts + CASE WHEN id = :failedId THEN 1 ELSE 0 END,
+					   last_error = CASE WHEN id = :failedId THEN :error ELSE last_error END
+					 WHERE id IN (:ids)`,
+					{ replacements: { ids: unsentIds, failedId: failure ? unsentIds[0] : "0", error: failure?.message ?? null } }
+				);
+			}
+			if (failure) {
+				this.logger.warn(`Outbox event could not be published; it stays queued.`, {
+					outboxId: unsentIds[0],
+					error: failure.message
+				});
+			}
+			return unsentIds.length === 0 ? rows.length : 0;
+		},
+
+		/**
+		 * With a transporter, the group's durable queue takes the event whether or not a consumer is
+		 * online. Without one, a local handler must exist, or the broker would drop the event.
+		 */
+		canDeliverEvent(eventName: string, group: string): boolean {
+			if (this.broker.transit) return true;
+			return this.broker.registry.events.getBalancedEndpoints(eventName, [group]).length > 0;
+		},
+
+		/** Runs the relay now (coalescing concurrent wake-ups into one more pass). */
+		wakeOutboxRelay(): void {
+			if (this.outboxStopped || !this.adapter?.ready) return;
+			if (this.outboxRunning) {
+				this.outboxWakeAgain = true;
+				return;
+			}
+			this.outboxRunning = (async () => {
+				do {
+					this.outboxWakeAgain = false;
+					try {
+						await this.publishPendingOutbox();
+					} catch (err) {
+						this.logger.warn("Outbox relay pass failed; it runs again shortly.", err);
+					}
+				} while (this.outboxWakeAgain && !this.outboxStopped);
+				this.outboxRunning = null;
+			})();
+		}
+	},
+
+	started() {
+		this.outboxStopped = false;
+		this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), (this.settings as OutboxSettings).outboxPollIntervalMs);
+		this.outboxTimer.unref();
+		this.wakeOutboxRelay();
+	},
+
+	/** Flushes what is left before the database mixin closes the pool (the transporter is still up). */
+	async stopped() {
+		this.outboxStopped = true;
+		clearInterval(this.outboxTimer);
+		await this.outboxRunning;
+		try {
+			await this.publishPendingOutbox();
+		} catch (err) {
+			this.logger.warn("Outbox rows left unsent at shutdown; they are published after the next start.", err);
+		}
+	}
+} as ServiceSchema;
+

@@ -1,0 +1,173 @@
+/**
+ * Moleculer broker options and per-service settings, all read from the environment here and nowhere
+ * else. Every variable has a default that works on a laptop:
+ *
+ * | variable                 | default                                  |
+ * |--------------------------|------------------------------------------|
+ * | TRANSPORTER              | none: all services in one process        |
+ * | SERVICES                 | api,orders,processor                     |
+ * | NODEID                   | <hostname>-<pid>                         |
+ * | NAMESPACE                | (empty)                                  |
+ * | PORT                     | 3000                                     |
+ * | METRICS_PORT             | 3030 (`off` disables the endpoint)       |
+ * | ORDERS_DATABASE_URL      | embedded PostgreSQL under ./data/orders  |
+ * | PROCESSOR_DATABASE_URL   | embedded PostgreSQL under ./data/processor |
+ * | DATA_DIR                 | ./data                                   |
+ * | DEMO_STOCK               | true                                     |
+ * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
+ * | RETRY_MAX_ATTEMPTS       | 5                                        |
+ * | RETRY_BASE_DELAY_MS      | 1000                                     |
+ * | LOG_LEVEL                | info                                     |
+ */
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { BrokerOptions } from "moleculer";
+import { jsonLineFormatter } from "./lib/logging/json-line";
+import { eventAwareErrorHandler } from "./lib/transport/event-failures";
+import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
+import { AjvValidator } from "./lib/validation/ajv-validator";
+
+export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface AppConfig {
+	transporter?: string;
+	services: ServiceName[];
+	nodeID: string;
+	namespace: string;
+	port: number;
+	metricsPort: number | null;
+	ordersDatabaseUrl?: string;
+	processorDatabaseUrl?: string;
+	dataDir: string;
+	demoStock: boolean;
+	rateLimitPerMinute: number;
+	retryMaxAttempts: number;
+	retryBaseDelayMs: number;
+	logLevel: string;
+}
+
+/** Thrown at start-up for a variable that cannot be used, naming it and what it accepts. */
+export class ConfigError extends Error {
+	constructor(variable: string, value: string, expected: string) {
+		super(`${variable}='${value}' is not valid: expected ${expected}.`);
+		this.name = "ConfigError";
+	}
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw.trim() === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value < min || value > max) {
+		throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+	}
+	return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+	const raw = env[name];
+	if (raw === undefined || raw.trim() === "") return fallback;
+	if (/^(true|1|yes)$/i.test(raw)) return true;
+	if (/^(false|0|no)$/i.test(raw)) return false;
+	throw new ConfigError(name, raw, "true or false");
+}
+
+function text(env: Env, name: string): string | undefined {
+	const raw = env[name]?.trim();
+	return raw ? raw : undefined;
+}
+
+/** Reads and checks every variable; a bad value stops the start with a message naming it. */
+export function readEnvironment(env: Env = process.env): AppConfig {
+	const servicesRaw = text(env, "SERVICES");
+	const services = servicesRaw
+		? servicesRaw.split(",").map(s => s.trim()).filter(Boolean)
+		: [...SERVICE_NAMES];
+	for (const name of services) {
+		if (!SERVICE_NAMES.includes(name as ServiceName)) {
+			throw new ConfigError("SERVICES", servicesRaw ?? "", `a comma list of ${SERVICE_NAMES.join(", ")}`);
+		}
+	}
+	const metricsRaw = text(env, "METRICS_PORT");
+	const transporter = text(env, "TRANSPORTER");
+	if (transporter && !/^amqps?:\/\//.test(transporter)) {
+		throw new ConfigError("TRANSPORTER", transporter, "an amqp:// or amqps:// URL (RabbitMQ)");
+	}
+	const dataDir = text(env, "DATA_DIR") ?? "./data";
+	return {
+		transporter,
+		services: [...new Set(services)] as ServiceName[],
+		nodeID: text(env, "NODEID") ?? `${hostname()}-${process.pid}`,
+		namespace: text(env, "NAMESPACE") ?? "",
+		port: integer(env, "PORT", 3000, 0, 65535),
+		metricsPort: metricsRaw === "off" ? null : integer(env, "METRICS_PORT", 3030, 0, 65535),
+		ordersDatabaseUrl: text(env, "ORDERS_DATABASE_URL"),
+		processorDatabaseUrl: text(env, "PROCESSOR_DATABASE_URL"),
+		dataDir,
+		demoStock: boolean(env, "DEMO_STOCK", true),
+		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
+		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
+		logLevel: text(env, "LOG_LEVEL") ?? "info"
+	};
+}
+
+/** Broker options for one node. */
+export function createBrokerOptions(config: AppConfig): BrokerOptions {
+	return {
+		namespace: config.namespace,
+		nodeID: config.nodeID,
+		logger: {
+			type: "Console",
+			options: { level: config.logLevel, formatter: jsonLineFormatter, colors: false }
+		},
+		transporter: config.transporter
+			? new ReliableAmqpTransporter({
+					url: config.transporter,
+					maxAttempts: config.retryMaxAttempts,
+					retryBaseDelayMs: config.retryBaseDelayMs
+				})
+			: undefined,
+		// With a transporter, balanced events go to the group's durable RabbitMQ queue even when no
+		// consumer node is known (the built-in balancer would drop them). Without one, the built-in
+		// balancer is the only thing that delivers events at all.
+		disableBalancer: Boolean(config.transporter),
+		validator: new AjvValidator({}),
+		errorHandler: eventAwareErrorHandler,
+		requestTimeout: 15_000,
+		// Shutdown waits for running actions and event handlers before closing connections.
+		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000 },
+		metrics:
+			config.metricsPort === null
+				? { enabled: false }
+				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] },
+		replOptions: { delimiter: "orders $ " }
+	} as BrokerOptions;
+}
+
+/** Settings each service gets from the environment. */
+export function serviceSettings(config: AppConfig): Record<ServiceName, Record<string, unknown>> {
+	return {
+		api: {
+			port: config.port,
+			...(config.rateLimitPerMinute > 0
+				? { rateLimit: { window: 60_000, limit: config.rateLimitPerMinute, headers: true } }
+				: {})
+		},
+		orders: {
+			databaseUrl: config.ordersDatabaseUrl,
+			embeddedDataDir: join(config.dataDir, "orders")
+		},
+		processor: {
+			databaseUrl: config.processorDatabaseUrl,
+			embeddedDataDir: join(config.dataDir, "processor"),
+			demoStock: config.demoStock
+		}
+	};
+}
+
+export default createBrokerOptions(readEnvironment());

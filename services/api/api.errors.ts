@@ -1,0 +1,38 @@
+import { Errors } from "moleculer";
+
+export const ERR_UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE";
+export const ERR_INVALID_HEADER = "INVALID_HEADER";
+export const ERR_NOT_READY = "NOT_READY";
+
+/** A body was sent in something other than JSON (415). */
+export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
+	constructor(contentType: string | undefined) {
+		super(
+			`The request body must be JSON: send it with 'Content-Type: application/json'${contentType ? ` (got '${contentType}')` : ""}.`,
+			415,
+			ERR_UNSUPPORTED_MEDIA_TYPE,
+			{ contentType }
+		);
+	}
+}
+
+/** A request header the API reads has an unusable value (400). */
+export class InvalidHeaderError extends Errors.MoleculerClientError {
+	constructor(header: string, rule: string) {
+		super(`Header '${header}' ${rule}.`, 400, ERR_INVALID_HEADER, { header });
+	}
+}
+
+/** A dependency of this node does not answer (503). */
+export class NotReadyError extends Errors.MoleculerError {
+	constructor(checks: Record<string, string>) {
+		super("The service is not ready: " + describeFailures(checks), 503, ERR_NOT_READY, { checks });
+	}
+}
+
+function describeFailures(checks: Record<string, string>): string {
+	return Object.entries(checks)
+		.filter(([, state]) => state !== "ok")
+		.map(([name, state]) => `${name} ${state}`)
+		.join("; ");
+}

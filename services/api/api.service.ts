@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Context, ServiceSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { InvalidHeaderError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
+import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
+
+export interface ApiSettings {
+	port: number;
+	ip: string;
+	/** moleculer-web's rate limiter (per client IP); unset means no limit. */
+	rateLimit?: { window: number; limit: number; headers: boolean };
+}
+
+type GatewayRequest = IncomingMessage & {
+	$ctx?: Context<unknown, { correlationId?: string }>;
+	correlationId?: string;
+	originalUrl?: string;
+};
+
+const HEADER_TOKEN = /^[A-Za-z0-9._:\-]{1,200}$/;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+/** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
+function correlationIdOf(req: GatewayRequest): string {
+	if (req.correlationId) return req.correlationId;
+	const given = req.headers["x-correlation-id"];
+	const value = typeof given === "string" && HEADER_TOKEN.test(given) ? given : randomUUID();
+	req.correlationId = value;
+	return value;
+}
+
+/** True when the request carries a body. */
+function hasBody(req: IncomingMessage): boolean {
+	return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+}
+
+/** Writes an RFC 9457 problem document for any error. */
+function sendProblem(this: { logger: { error(...a: unknown[]): void } }, req: GatewayRequest, res: ServerResponse, err: unknown) {
+	const correlationId = correlationIdOf(req);
+	const { problem, unexpected } = toProblem(err, { method: req.method, url: req.originalUrl ?? req.url });
+	if (unexpected) this.logger.error("Request failed unexpectedly.", err, { correlationId, url: req.url });
+	if (res.headersSent) return;
+	res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
+	res.setHeader("X-Correlation-Id", correlationId);
+	res.writeHead(problem.status);
+	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
+}
+
+const ApiService: ServiceSchema<ApiSettings> = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	// --- settings --------------------------------------------------------------------------------
+	settings: {
+		port: 3000,
+		ip: "0.0.0.0",
+		logRequest: "debug",
+		logResponse: "debug",
+		onError: sendProblem,
+		routes: [
+			{
+				path: "/api",
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				aliases: {
+					"POST /orders": "orders.create",
+					"GET /orders": "orders.list",
+					"GET /orders/:id": "orders.get",
+					"GET /health/live": "api.live",
+					"GET /health/ready": "api.ready",
+					"GET /admin/stock/:sku": "processor.getStock",
+					"PUT /admin/stock/:sku": "processor.setStock"
+				},
+				bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
+				callOptions: { timeout: 15_000 },
+				onBeforeCall(ctx: Context<unknown, Record<string, unknown>>, _route: unknown, req: GatewayRequest, res: ServerResponse) {
+					const correlationId = correlationIdOf(req);
+					ctx.meta.correlationId = correlationId;
+					res.setHeader("X-Correlation-Id", correlationId);
+
+					if (BODY_METHODS.has(req.method ?? "") && hasBody(req)) {
+						const type = req.headers["content-type"];
+						if (!type || !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
+							throw new UnsupportedMediaTypeError(type);
+						}
+					}
+					const key = req.headers["idempotency-key"];
+					if (key !== undefined) {
+						if (typeof key !== "string" || !HEADER_TOKEN.test(key)) {
+							throw new InvalidHeaderError("Idempotency-Key", "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'");
+						}
+						ctx.meta.idempotencyKey = key;
+					}
+				},
+				onError: sendProblem
+			}
+		]
+	} as ApiSettings,
+
+	// --- actions ---------------------------------------------------------------------------------
+	actions: {
+		/** Liveness: this process answers HTTP. */
+		live: {
+			handler(): { status: "ok" } {
+				return { status: "ok" };
+			}
+		},
+
+		/** Readiness: both databases answer and the broker is connected. */
+		ready: {
+			async handler(ctx: Context): Promise<{ status: "ok"; checks: Record<string, string> }> {
+				const checks: Record<string, string> = {};
+				const probe = async (name: string, action: string) => {
+					try {
+						await ctx.call(action, {}, { timeout: 3000, retries: 0 });
+						checks[name] = "ok";
+					} catch (err) {
+						checks[name] = `unavailable (${(err as Error).message})`;
+					}
+				};
+				await Promise.all([probe("ordersDatabase", "orders.health"), probe("processorDatabase", "processor.health")]);
+				if (this.broker.transit) checks.broker = this.broker.transit.connected ? "ok" : "disconnected";
+				if (Object.values(checks).some(state => state !== "ok")) throw new NotReadyError(checks);
+				return { status: "ok", checks };
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
+	methods: {
+		/** The port the HTTP server listens on (useful with `port: 0`). */
+		listeningPort(): number | undefined {
+			const address = this.server?.address() as AddressInfo | null;
+			return address?.port;
+		}
+	}
+} as ServiceSchema<ApiSettings>;
+
+export default ApiService;

@@ -1,0 +1,121 @@
+/**
+ * Maps every error the gateway can meet to an RFC 9457 problem document: a status, a stable `type`,
+ * a `title`, a `detail` a person can act on, and for validation the offending fields. Nothing from
+ * the inside (stack, SQL, class names) reaches the client: an unexpected error is a plain 500.
+ */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export interface ProblemFieldError {
+	field: string;
+	message: string;
+}
+
+export interface Problem {
+	type: string;
+	title: string;
+	status: number;
+	detail: string;
+	instance?: string;
+	correlationId?: string;
+	errors?: ProblemFieldError[];
+	[extension: string]: unknown;
+}
+
+interface ErrorLike {
+	name?: string;
+	message?: string;
+	code?: unknown;
+	status?: unknown;
+	type?: unknown;
+	data?: unknown;
+	limit?: unknown;
+}
+
+const problemType = (slug: string) => `urn:order-pipeline:problem:${slug}`;
+
+/** Builds the problem document for an error; `unexpected` is true when it deserves an error log. */
+export function toProblem(error: unknown, request: { method?: string; url?: string }): { problem: Problem; unexpected: boolean } {
+	const err = (error ?? {}) as ErrorLike;
+	const make = (status: number, slug: string, title: string, detail: string, extra: Partial<Problem> = {}) => ({
+		problem: { type: problemType(slug), title, status, detail, ...extra },
+		unexpected: false
+	});
+
+	// body-parser's errors carry `status` and a dotted `type`.
+	if (err.type === "entity.parse.failed") {
+		return make(400, "malformed-json", "Malformed JSON", `The request body is not valid JSON: ${err.message}.`);
+	}
+	if (err.type === "entity.too.large") {
+		return make(413, "payload-too-large", "Request body too large", `The request body is larger than the limit of ${err.limit} bytes.`);
+	}
+	if (err.type === "encoding.unsupported" || err.type === "charset.unsupported") {
+		return make(415, "unsupported-media-type", "Unsupported media type", `${err.message}.`);
+	}
+
+	switch (err.type) {
+		case "VALIDATION_ERROR": {
+			const errors = Array.isArray(err.data)
+				? (err.data as ProblemFieldError[]).map(e => ({ field: e.field, message: e.message }))
+				: [];
+			const summary = errors.map(e => `'${e.field}' ${e.message}`).join("; ");
+			return make(400, "validation-error", "Invalid request", summary ? `Fix these fields: ${summary}.` : String(err.message), {
+				errors
+			});
+		}
+		case "NOT_FOUND":
+			return make(404, "not-found", "Not found", `No route matches ${request.method} ${request.url?.split("?")[0]}.`);
+		case "SERVICE_NOT_FOUND":
+		case "SERVICE_NOT_AVAILABLE":
+		case "BAD_GATEWAY":
+			return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");
+		case "REQUEST_TIMEOUT":
+			return make(504, "timeout", "Timeout", "The request took too long; it may still complete — check before you retry.");
+	}
+	if (err.name === "BrokerDisconnectedError") {
+		return make(503, "service-unavailable", "Service unavailable", "The message broker is not reachable; try again shortly.");
+	}
+
+	const status = Number(err.code ?? err.status);
+	if (Number.isInteger(status) && status >= 400 && status < 500) {
+		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));
+	}
+	if (status === 503) {
+		return make(503, slugOf(err.type, status), titleOf(503), String(err.message), dataExtension(err.data));
+	}
+	return {
+		problem: {
+			type: problemType("internal-error"),
+			title: "Internal error",
+			status: 500,
+			detail: "An unexpected error occurred. It has been logged; quote the correlation id when you report it."
+		},
+		unexpected: true
+	};
+}
+
+function slugOf(type: unknown, status: number): string {
+	if (typeof type === "string" && type) return type.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+	return `http-${status}`;
+}
+
+function dataExtension(data: unknown): Partial<Problem> {
+	return data && typeof data === "object" && !Array.isArray(data) ? { ...(data as Record<string, unknown>) } : {};
+}
+
+const TITLES: Record<number, string> = {
+	400: "Bad request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not found",
+	405: "Method not allowed",
+	409: "Conflict",
+	413: "Request body too large",
+	415: "Unsupported media type",
+	422: "Unprocessable request",
+	429: "Too many requests",
+	503: "Service unavailable"
+};
+
+function titleOf(status: number): string {
+	return TITLES[status] ?? "Request error";
+}

@@ -1,0 +1,24 @@
+import { Errors } from "moleculer";
+
+export const ERR_ORDER_NOT_FOUND = "ORDER_NOT_FOUND";
+export const ERR_IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED";
+export const ERR_PAGE_SIZE_TOO_LARGE = "PAGE_SIZE_TOO_LARGE";
+
+/** No order has this id (404). */
+export class OrderNotFoundError extends Errors.MoleculerClientError {
+	constructor(id: string) {
+		super(`Order '${id}' was not found.`, 404, ERR_ORDER_NOT_FOUND, { id });
+	}
+}
+
+/** An Idempotency-Key was sent again with a different request body (422). */
+export class IdempotencyKeyReusedError extends Errors.MoleculerClientError {
+	constructor(key: string) {
+		super(
+			`Idempotency-Key '${key}' was already used for a different request; send a new key for a new order.`,
+			422,
+			ERR_IDEMPOTENCY_KEY_REUSED,
+			{ idempotencyKey: key }
+		);
+	}
+}

@@ -1,0 +1,47 @@
+import { DataTypes, type QueryInterface } from "sequelize";
+import type { Migration } from "../../lib/database/migrator";
+import { outboxMigration } from "../../mixins/outbox.mixin";
+
+/** The orders database, in order of application. Never edit an applied migration: add one. */
+export const ordersMigrations: Migration[] = [
+	outboxMigration,
+	{
+		name: "001-create-orders",
+		async up(qi: QueryInterface) {
+			await qi.createTable("orders", {
+				id: { type: DataTypes.UUID, primaryKey: true },
+				customer_id: { type: DataTypes.STRING(100), allowNull: false },
+				items: { type: DataTypes.JSONB, allowNull: false },
+				total_amount: { type: DataTypes.DECIMAL(14, 2), allowNull: false },
+				currency: { type: DataTypes.STRING(3), allowNull: false },
+				status: { type: DataTypes.STRING(20), allowNull: false },
+				error_message: { type: DataTypes.TEXT, allowNull: true },
+				correlation_id: { type: DataTypes.STRING(200), allowNull: false },
+				idempotency_key: { type: DataTypes.STRING(200), allowNull: true, unique: true },
+				request_hash: { type: DataTypes.STRING(64), allowNull: true },
+				created_at: { type: DataTypes.DATE, allowNull: false },
+				updated_at: { type: DataTypes.DATE, allowNull: false }
+			});
+			await qi.addIndex("orders", ["status", "created_at"]);
+			await qi.addIndex("orders", ["customer_id", "created_at"]);
+		},
+		async down(qi: QueryInterface) {
+			await qi.dropTable("orders");
+		}
+	},
+	{
+		name: "002-create-processed-events",
+		async up(qi: QueryInterface) {
+			// The inbox: one row per consumed event id, so a redelivered event changes nothing twice.
+			await qi.createTable("processed_events", {
+				event_id: { type: DataTypes.STRING(100), primaryKey: true },
+				event_name: { type: DataTypes.STRING(100), allowNull: false },
+				order_id: { type: DataTypes.UUID, allowNull: false },
+				processed_at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") }
+			});
+		},
+		async down(qi: QueryInterface) {
+			await qi.dropTable("processed_events");
+		}
+	}
+];

@@ -1,0 +1,252 @@
+import { randomUUID } from "node:crypto";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { QueryTypes, UniqueConstraintError, type Transaction, type WhereOptions } from "sequelize";
+import { ConsumerGroups, Events, orderProcessedSchema, type OrderProcessedEvent } from "../../lib/contracts/events";
+import {
+	MAX_PAGE_SIZE,
+	OrderStatus,
+	createOrderSchema,
+	listOrdersSchema,
+	orderIdSchema,
+	type CreateOrderParams,
+	type ListOrdersParams,
+	type OrderPage,
+	type OrderView
+} from "../../lib/contracts/orders";
+import { createDbMixin, type DbSettings } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxSettings } from "../../mixins/outbox.mixin";
+import {
+	computeTotal,
+	isOrderId,
+	orderCreatedEvent,
+	pageWindow,
+	requestFingerprint,
+	statusAfterProcessing,
+	type NewOrder
+} from "./orders.domain";
+import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
+import { ordersMigrations } from "./orders.migrations";
+import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
+
+export type OrdersSettings = DbSettings & OutboxSettings;
+
+/** What the gateway puts in `ctx.meta` for the orders actions. */
+export interface OrdersMeta {
+	correlationId?: string;
+	idempotencyKey?: string;
+	$statusCode?: number;
+	$location?: string;
+	$responseHeaders?: Record<string, string>;
+}
+
+const OrdersService: ServiceSchema<OrdersSettings> = {
+	name: "orders",
+
+	// The outbox comes first: Moleculer starts the last mixin first and stops it last, so the
+	// database is up before the relay starts and still up when the relay flushes at shutdown.
+	mixins: [
+		OutboxMixin,
+		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
+	],
+
+	// --- actions ---------------------------------------------------------------------------------
+	actions: {
+		/** Stores a new `pending` order and queues its `order.created` event in the same transaction. */
+		create: {
+			params: createOrderSchema,
+			async handler(ctx: Context<CreateOrderParams, OrdersMeta>): Promise<OrderView> {
+				const { order, replayed } = await this.createOrder(ctx.params, ctx.meta);
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/orders/${order.id}`;
+				if (replayed) ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
+				return order;
+			}
+		},
+
+		/** Returns one order by id. */
+		get: {
+			params: orderIdSchema,
+			async handler(ctx: Context<{ id: string }>): Promise<OrderView> {
+				return toOrderView(await this.findOrder(ctx.params.id));
+			}
+		},
+
+		/** Returns a page of orders, newest first, with the total count of the filter. */
+		list: {
+			params: listOrdersSchema,
+			async handler(ctx: Context<ListOrdersParams>): Promise<OrderPage> {
+				return this.listOrders(ctx.params);
+			}
+		},
+
+		/** Answers when the orders database answers. */
+		health: {
+			async handler(): Promise<{ status: "ok" }> {
+				await this.pingDatabase();
+				return { status: "ok" };
+			}
+		}
+	},
+
+	// --- events ----------------------------------------------------------------------------------
+	events: {
+		/** The processor's answer: moves a pending order to `completed` or `failed`. */
+		[Events.OrderProcessed]: {
+			group: ConsumerGroups[Events.OrderProcessed],
+			params: orderProcessedSchema,
+			async handler(ctx: Context<OrderProcessedEvent>): Promise<void> {
+				await this.applyProcessingOutcome(ctx.params);
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
+	methods: {
+		/** Creates the order, or returns the first one for a repeated Idempotency-Key. */
+		async createOrder(
+			params: CreateOrderParams,
+			meta: OrdersMeta
+		): Promise<{ order: OrderView; replayed: boolean }> {
+			const Order: OrderModel = this.model;
+			const key = meta.idempotencyKey;
+			const fingerprint = key ? requestFingerprint(params) : null;
+
+			if (key) {
+				const existing = await Order.findOne({ where: { idempotencyKey: key } });
+				if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
+			}
+
+			const order: NewOrder = {
+				id: randomUUID(),
+				customerId: params.customerId,
+				items: params.items,
+				totalAmount: computeTotal(params.items),
+				currency: params.currency,
+				correlationId: meta.correlationId ?? randomUUID(),
+				createdAt: new Date()
+			};
+			try {
+				await this.transaction(async (t: Transaction) => {
+					await Order.create(
+						{
+							...order,
+							status: OrderStatus.Pending,
+							errorMessage: null,
+							idempotencyKey: key ?? null,
+							requestHash: fingerprint,
+							updatedAt: order.createdAt
+						},
+						{ transaction: t }
+					);
+					await this.enqueueEvent(
+						t,
+						Events.OrderCreated,
+						ConsumerGroups[Events.OrderCreated],
+						orderCreatedEvent(order, randomUUID()),
+						{ correlationId: order.correlationId }
+					);
+				});
+			} catch (err) {
+				// Two requests with one key raced: the loser answers with the winner's order.
+				if (key && err instanceof UniqueConstraintError) {
+					const existing = await Order.findOne({ where: { idempotencyKey: key } });
+					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
+				}
+				throw err;
+			}
+			this.logger.info("Order created.", { orderId: order.id, correlationId: order.correlationId });
+			return { order: toOrderView(await this.findOrder(order.id)), replayed: false };
+		},
+
+		/** Answers a repeated Idempotency-Key: the first order for the same body, 422 for another. */
+		replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null) {
+			if (existing.requestHash !== fingerprint) throw new IdempotencyKeyReusedError(key);
+			return { order: toOrderView(existing), replayed: true };
+		},
+
+		/** Loads an order row or throws a 404. */
+		async findOrder(id: string): Promise<OrderRow> {
+			if (!isOrderId(id)) throw new OrderNotFoundError(id);
+			const Order: OrderModel = this.model;
+			const row = await Order.findByPk(id);
+			if (!row) throw new OrderNotFoundError(id);
+			return row.get({ plain: true });
+		},
+
+		/** Filters, pages and counts orders. */
+		async listOrders(params: ListOrdersParams): Promise<OrderPage> {
+			if (params.pageSize !== undefined && Number(params.pageSize) > MAX_PAGE_SIZE) {
+				throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+					{ field: "pageSize", message: `must be <= ${MAX_PAGE_SIZE}`, type: "maximum" }
+				]);
+			}
+			const window = pageWindow(params.page, params.pageSize, MAX_PAGE_SIZE);
+			const where: WhereOptions<OrderRow> = {};
+			if (params.status) where.status = params.status;
+			if (params.customerId) where.customerId = params.customerId;
+
+			const Order: OrderModel = this.model;
+			const { rows, count } = await Order.findAndCountAll({
+				where,
+				limit: window.limit,
+				offset: window.offset,
+				order: [
+					["createdAt", "DESC"],
+					["id", "ASC"]
+				]
+			});
+			return {
+				rows: rows.map(r => toOrderView(r.get({ plain: true }))),
+				total: count,
+				page: window.page,
+				pageSize: window.pageSize,
+				totalPages: Math.ceil(count / window.pageSize)
+			};
+		},
+
+		/**
+		 * Applies an `order.processed` answer once: the event id goes into the inbox table in the same
+		 * transaction as the status change, so a redelivery finds it there and changes nothing.
+		 */
+		async applyProcessingOutcome(event: OrderProcessedEvent): Promise<void> {
+			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
+			await this.transaction(async (t: Transaction) => {
+				const inserted = await this.adapter.db.query(
+					`INSERT INTO processed_events (event_id, event_name, order_id) VALUES (:eventId, :eventName, :orderId)
+					 ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+					{
+						type: QueryTypes.SELECT,
+						transaction: t,
+						replacements: { eventId: event.eventId, eventName: Events.OrderProcessed, orderId: event.orderId }
+					}
+				);
+				if (inserted.length === 0) {
+					this.logger.info("Duplicate 'order.processed' event ignored.", context);
+					return;
+				}
+				const Order: OrderModel = this.model;
+				const order = await Order.findByPk(event.orderId, { transaction: t, lock: t.LOCK.UPDATE });
+				if (!order) {
+					this.logger.warn("'order.processed' names an unknown order; ignored.", context);
+					return;
+				}
+				const current = order.get("status") as OrderStatus;
+				const next = statusAfterProcessing(current, event.status);
+				if (!next) {
+					this.logger.info(`Late 'order.processed' ignored: the order is already '${current}'.`, context);
+					return;
+				}
+				await order.update(
+					{
+						status: next,
+						errorMessage: next === OrderStatus.Failed ? (event.errorMessage ?? "Processing failed.") : null
+					},
+					{ transaction: t }
+				);
+				this.logger.info(`Order ${next}.`, { ...context, status: next });
+			});
+		}
+	}
+};
+
+export default OrdersService;

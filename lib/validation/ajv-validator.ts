@@ -13,7 +13,8 @@ export interface FieldError {
 
 /** A shared ajv instance: every schema of the product is compiled by the same rules. */
 export function createAjv(): Ajv {
-	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
+	// multipleOfPrecision: 0.29 / 0.01 is 28.999999999999996 in floating point; compare to 9 digits.
+	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false, multipleOfPrecision: 9 });
 	addFormats(ajv);
 	return ajv;
 }

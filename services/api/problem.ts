@@ -37,7 +37,8 @@ const problemType = (slug: string) => `urn:order-pipeline:problem:${slug}`;
 export function toProblem(error: unknown, request: { method?: string; url?: string }): { problem: Problem; unexpected: boolean } {
 	const err = (error ?? {}) as ErrorLike;
 	const make = (status: number, slug: string, title: string, detail: string, extra: Partial<Problem> = {}) => ({
-		problem: { type: problemType(slug), title, status, detail, ...extra },
+		// Extensions first: nothing in them may override the core members.
+		problem: { ...extra, type: problemType(slug), title, status, detail },
 		unexpected: false
 	});
 
@@ -66,21 +67,20 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 			return make(404, "not-found", "Not found", `No route matches ${request.method} ${request.url?.split("?")[0]}.`);
 		case "SERVICE_NOT_FOUND":
 		case "SERVICE_NOT_AVAILABLE":
+		case "REQUEST_REJECTED":
 		case "BAD_GATEWAY":
+		case "QUEUE_FULL":
 			return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");
 		case "REQUEST_TIMEOUT":
 			return make(504, "timeout", "Timeout", "The request took too long; it may still complete — check before you retry.");
 	}
-	if (err.name === "BrokerDisconnectedError") {
-		return make(503, "service-unavailable", "Service unavailable", "The message broker is not reachable; try again shortly.");
-	}
-
 	const status = Number(err.code ?? err.status);
 	if (Number.isInteger(status) && status >= 400 && status < 500) {
 		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));
 	}
-	if (status === 503) {
-		return make(503, slugOf(err.type, status), titleOf(503), String(err.message), dataExtension(err.data));
+	// Our own readiness answer says which dependency is down; any other 503 stays generic.
+	if (err.type === "NOT_READY") {
+		return make(503, "not-ready", titleOf(503), String(err.message), dataExtension(err.data));
 	}
 	return {
 		problem: {

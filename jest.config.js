@@ -1,0 +1,21 @@
+/**
+ * Four tiers, one jest project each:
+ * - unit: pure functions, no broker, no I/O;
+ * - broker: a ServiceBroker without transporter, databases on embedded PostgreSQL (PGlite);
+ * - integration: the real PostgreSQL and RabbitMQ of this machine;
+ * - e2e: the product's own processes over the real RabbitMQ and PostgreSQL.
+ * `npm test` (scripts/test.js) picks the tiers whose services are reachable, and runs jest with
+ * --experimental-vm-modules: PGlite loads its WASM with a dynamic import.
+ */
+const tier = name => ({
+	displayName: name,
+	testMatch: [`<rootDir>/test/${name}/**/*.spec.ts`],
+	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.json" }] },
+	testEnvironment: "node"
+});
+
+module.exports = {
+	// Per test and hook; the slow ones are the e2e tests that start processes.
+	testTimeout: 120_000,
+	projects: [tier("unit"), tier("broker"), tier("integration"), tier("e2e")]
+};

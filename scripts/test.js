@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: runs every test tier whose services are reachable.
+ *
+ * unit and broker tiers need nothing outside the process. integration and e2e need PostgreSQL
+ * (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and RabbitMQ
+ * (TEST_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672). When one is missing, those tiers are
+ * skipped with a message saying how to start it — except under CI=true, where a missing service
+ * fails the run. Extra arguments go to jest.
+ */
+"use strict";
+const net = require("node:net");
+const { spawnSync } = require("node:child_process");
+const path = require("node:path");
+
+const pgUrl = new URL(process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
+const amqpUrl = new URL(process.env.TEST_AMQP_URL || "amqp://guest:guest@127.0.0.1:5672");
+
+function reachable(host, port, timeoutMs = 1500) {
+	return new Promise(resolve => {
+		const socket = net.connect({ host, port: Number(port) });
+		const done = ok => {
+			socket.destroy();
+			resolve(ok);
+		};
+		socket.setTimeout(timeoutMs, () => done(false));
+		socket.once("connect", () => done(true));
+		socket.once("error", () => done(false));
+	});
+}
+
+async function main() {
+	const missing = [];
+	if (!(await reachable(pgUrl.hostname, pgUrl.port || 5432)))
+		missing.push(`PostgreSQL at ${pgUrl.host} (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set TEST_DATABASE_URL)`);
+	if (!(await reachable(amqpUrl.hostname, amqpUrl.port || 5672)))
+		missing.push(`RabbitMQ at ${amqpUrl.host} (start it: rabbitmq-server -detached, or set TEST_AMQP_URL)`);
+
+	const projects = ["unit", "broker"];
+	if (missing.length === 0) projects.push("integration", "e2e");
+	else if (process.env.CI === "true") {
+		console.error(`CI=true and these services are not reachable:\n- ${missing.join("\n- ")}`);
+		process.exit(1);
+	} else {
+		console.warn(`Skipping the integration and e2e tiers; not reachable:\n- ${missing.join("\n- ")}`);
+	}
+
+	const jest = path.join(__dirname, "..", "node_modules", "jest", "bin", "jest.js");
+	const args = ["--experimental-vm-modules", jest, "--selectProjects", ...projects, ...process.argv.slice(2)];
+	const result = spawnSync(process.execPath, args, { stdio: "inherit" });
+	if (missing.length > 0 && process.env.CI !== "true") {
+		console.warn(`\nNot run: integration and e2e tiers (${missing.length} service(s) missing, see above).`);
+	}
+	process.exit(result.status ?? 1);
+}
+
+main();

@@ -1,0 +1,186 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ConfigError, createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
+import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
+import { AjvValidator } from "../../lib/validation/ajv-validator";
+
+function configErrorOf(env: Record<string, string>): ConfigError {
+	try {
+		readEnvironment(env);
+	} catch (err) {
+		return err as ConfigError;
+	}
+	throw new Error("readEnvironment accepted " + JSON.stringify(env));
+}
+
+describe("Test 'readEnvironment'", () => {
+	it("should run all three services on a laptop without any variable", () => {
+		const config = readEnvironment({});
+		expect(config).toEqual({
+			transporter: undefined,
+			services: ["api", "orders", "processor"],
+			nodeID: `${hostname()}-${process.pid}`,
+			namespace: "",
+			port: 3000,
+			metricsPort: 3030,
+			ordersDatabaseUrl: undefined,
+			processorDatabaseUrl: undefined,
+			dataDir: "./data",
+			demoStock: true,
+			rateLimitPerMinute: 600,
+			retryMaxAttempts: 5,
+			retryBaseDelayMs: 1000,
+			logLevel: "info"
+		});
+	});
+
+	it("should turn the metrics endpoint off with METRICS_PORT=off", () => {
+		expect(readEnvironment({ METRICS_PORT: "off" }).metricsPort).toBeNull();
+	});
+
+	it("should read the given values", () => {
+		const config = readEnvironment({
+			TRANSPORTER: "amqp://guest:guest@rabbit:5672",
+			SERVICES: " orders , processor ",
+			NODEID: "worker-1",
+			NAMESPACE: "staging",
+			PORT: "8080",
+			METRICS_PORT: "9100",
+			ORDERS_DATABASE_URL: "postgres://db/orders",
+			DEMO_STOCK: "no",
+			RATE_LIMIT_PER_MINUTE: "0",
+			RETRY_MAX_ATTEMPTS: "3",
+			RETRY_BASE_DELAY_MS: "250",
+			LOG_LEVEL: "debug"
+		});
+		expect(config).toMatchObject({
+			transporter: "amqp://guest:guest@rabbit:5672",
+			services: ["orders", "processor"],
+			nodeID: "worker-1",
+			namespace: "staging",
+			port: 8080,
+			metricsPort: 9100,
+			ordersDatabaseUrl: "postgres://db/orders",
+			demoStock: false,
+			rateLimitPerMinute: 0,
+			retryMaxAttempts: 3,
+			retryBaseDelayMs: 250,
+			logLevel: "debug"
+		});
+	});
+
+	it("should list a service named twice once", () => {
+		expect(readEnvironment({ SERVICES: "api,api,orders" }).services).toEqual(["api", "orders"]);
+	});
+
+	it("should treat a blank variable as unset", () => {
+		const config = readEnvironment({ PORT: "  ", TRANSPORTER: "", SERVICES: " " });
+		expect(config.port).toBe(3000);
+		expect(config.transporter).toBeUndefined();
+		expect(config.services).toEqual(["api", "orders", "processor"]);
+	});
+
+	it("should accept amqps:// as a transporter", () => {
+		expect(readEnvironment({ TRANSPORTER: "amqps://rabbit:5671" }).transporter).toBe("amqps://rabbit:5671");
+	});
+
+	it.each([
+		["PORT", "abc"],
+		["PORT", "70000"],
+		["PORT", "80.5"],
+		["METRICS_PORT", "on"],
+		["SERVICES", "api,billing"],
+		["DEMO_STOCK", "maybe"],
+		["TRANSPORTER", "nats://x"],
+		["RATE_LIMIT_PER_MINUTE", "-1"],
+		["RETRY_MAX_ATTEMPTS", "0"]
+	])("should refuse %s=%s with an error naming the variable", (variable, value) => {
+		const error = configErrorOf({ [variable]: value });
+		expect(error).toBeInstanceOf(ConfigError);
+		expect(error.name).toBe("ConfigError");
+		expect(error.message).toContain(`${variable}='${value}'`);
+	});
+
+	it("should say what a bad port should be", () => {
+		expect(configErrorOf({ PORT: "abc" }).message).toBe("PORT='abc' is not valid: expected an integer from 0 to 65535.");
+	});
+
+	it("should list the known services when one is unknown", () => {
+		expect(configErrorOf({ SERVICES: "api,billing" }).message).toContain("api, orders, processor");
+	});
+
+	it("should read DEMO_STOCK spelled in several ways", () => {
+		expect(readEnvironment({ DEMO_STOCK: "TRUE" }).demoStock).toBe(true);
+		expect(readEnvironment({ DEMO_STOCK: "1" }).demoStock).toBe(true);
+		expect(readEnvironment({ DEMO_STOCK: "yes" }).demoStock).toBe(true);
+		expect(readEnvironment({ DEMO_STOCK: "False" }).demoStock).toBe(false);
+		expect(readEnvironment({ DEMO_STOCK: "0" }).demoStock).toBe(false);
+	});
+});
+
+describe("Test 'createBrokerOptions'", () => {
+	it("should disable the built-in balancer when a transporter is set", () => {
+		const options = createBrokerOptions(readEnvironment({ TRANSPORTER: "amqp://localhost:5672" }));
+		expect(options.disableBalancer).toBe(true);
+		expect(options.transporter).toBeInstanceOf(ReliableAmqpTransporter);
+	});
+
+	it("should keep the built-in balancer and no transporter without one", () => {
+		const options = createBrokerOptions(readEnvironment({}));
+		expect(options.disableBalancer).toBe(false);
+		expect(options.transporter).toBeUndefined();
+	});
+
+	it("should carry node id, namespace and the ajv validator", () => {
+		const options = createBrokerOptions(readEnvironment({ NODEID: "n-1", NAMESPACE: "ns" }));
+		expect(options.nodeID).toBe("n-1");
+		expect(options.namespace).toBe("ns");
+		expect(options.validator).toBeInstanceOf(AjvValidator);
+	});
+
+	it("should log at the configured level", () => {
+		const options = createBrokerOptions(readEnvironment({ LOG_LEVEL: "warn" }));
+		expect(options.logger).toMatchObject({ type: "Console", options: { level: "warn" } });
+	});
+
+	it("should serve Prometheus metrics on the metrics port", () => {
+		const options = createBrokerOptions(readEnvironment({ METRICS_PORT: "9100" }));
+		expect(options.metrics).toEqual({
+			enabled: true,
+			reporter: [{ type: "Prometheus", options: { port: 9100, path: "/metrics" } }]
+		});
+	});
+
+	it("should turn metrics off with METRICS_PORT=off", () => {
+		expect(createBrokerOptions(readEnvironment({ METRICS_PORT: "off" })).metrics).toEqual({ enabled: false });
+	});
+});
+
+describe("Test 'serviceSettings'", () => {
+	it("should limit the API to the configured requests per minute", () => {
+		const settings = serviceSettings(readEnvironment({ PORT: "4000", RATE_LIMIT_PER_MINUTE: "120" }));
+		expect(settings.api).toEqual({ port: 4000, rateLimit: { window: 60_000, limit: 120, headers: true } });
+	});
+
+	it("should not limit the API with RATE_LIMIT_PER_MINUTE=0", () => {
+		const settings = serviceSettings(readEnvironment({ RATE_LIMIT_PER_MINUTE: "0" }));
+		expect(settings.api).not.toHaveProperty("rateLimit");
+		expect(settings.api.port).toBe(3000);
+	});
+
+	it("should keep each service's embedded database under the data directory", () => {
+		const settings = serviceSettings(readEnvironment({ DATA_DIR: "/var/lib/orders" }));
+		expect(settings.orders.embeddedDataDir).toBe(join("/var/lib/orders", "orders"));
+		expect(settings.processor.embeddedDataDir).toBe(join("/var/lib/orders", "processor"));
+	});
+
+	it("should hand each service its own database URL and the demo stock switch", () => {
+		const settings = serviceSettings(readEnvironment({
+			ORDERS_DATABASE_URL: "postgres://db/orders",
+			PROCESSOR_DATABASE_URL: "postgres://db/processor",
+			DEMO_STOCK: "false"
+		}));
+		expect(settings.orders.databaseUrl).toBe("postgres://db/orders");
+		expect(settings.processor).toMatchObject({ databaseUrl: "postgres://db/processor", demoStock: false });
+	});
+});

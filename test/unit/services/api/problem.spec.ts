@@ -1,0 +1,211 @@
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { toProblem } from "../../../../services/api/problem";
+import { IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
+import { InvalidHeaderError, NotReadyError, UnsupportedMediaTypeError } from "../../../../services/api/api.errors";
+
+const request = { method: "POST", url: "/api/orders" };
+
+describe("Test 'toProblem'", () => {
+	describe("validation errors", () => {
+		const error = new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+			{ field: "items[0].quantity", message: "must be >= 1", type: "minimum" }
+		]);
+
+		it("should answer 400 with a validation-error type", () => {
+			const { problem, unexpected } = toProblem(error, request);
+			expect(problem.status).toBe(400);
+			expect(problem.type).toMatch(/validation-error$/);
+			expect(unexpected).toBe(false);
+		});
+
+		it("should list each offending field with its message", () => {
+			const { problem } = toProblem(error, request);
+			expect(problem.errors).toEqual([{ field: "items[0].quantity", message: "must be >= 1" }]);
+		});
+
+		it("should name the offending field in the detail", () => {
+			const { problem } = toProblem(error, request);
+			expect(problem.detail).toBe("Fix these fields: 'items[0].quantity' must be >= 1.");
+		});
+
+		it("should join several fields in the detail", () => {
+			const several = new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+				{ field: "customerId", message: "is required", type: "required" },
+				{ field: "currency", message: "must be one of: EUR, USD", type: "enum" }
+			]);
+			const { problem } = toProblem(several, request);
+			expect(problem.detail).toBe("Fix these fields: 'customerId' is required; 'currency' must be one of: EUR, USD.");
+			expect(problem.errors).toHaveLength(2);
+		});
+
+		it("should fall back to the error message when no field is listed", () => {
+			const bare = new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR");
+			const { problem } = toProblem(bare, request);
+			expect(problem.status).toBe(400);
+			expect(problem.detail).toBe("Parameters validation error!");
+			expect(problem.errors).toEqual([]);
+		});
+	});
+
+	describe("body-parser errors", () => {
+		it("should answer 400 malformed-json for a body that is not JSON", () => {
+			const { problem, unexpected } = toProblem({ type: "entity.parse.failed", status: 400, message: "Unexpected token" }, request);
+			expect(problem.status).toBe(400);
+			expect(problem.type).toMatch(/malformed-json$/);
+			expect(problem.detail).toContain("Unexpected token");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 413 with the limit for a body that is too large", () => {
+			const { problem, unexpected } = toProblem({ type: "entity.too.large", status: 413, limit: 102400 }, request);
+			expect(problem.status).toBe(413);
+			expect(problem.type).toMatch(/payload-too-large$/);
+			expect(problem.detail).toContain("102400 bytes");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 415 for a body in an unsupported charset", () => {
+			const { problem } = toProblem({ type: "charset.unsupported", status: 415, message: "unsupported charset \"KOI8-R\"" }, request);
+			expect(problem.status).toBe(415);
+			expect(problem.type).toMatch(/unsupported-media-type$/);
+		});
+	});
+
+	describe("routing errors", () => {
+		it("should answer 404 naming the method and the path without its query string", () => {
+			const error = new ApiGateway.Errors.NotFoundError("NOT_FOUND", undefined);
+			const { problem, unexpected } = toProblem(error, { method: "GET", url: "/api/nothing-here?page=2&secret=1" });
+			expect(problem.status).toBe(404);
+			expect(problem.type).toMatch(/not-found$/);
+			expect(problem.detail).toBe("No route matches GET /api/nothing-here.");
+			expect(problem.detail).not.toContain("secret");
+			expect(unexpected).toBe(false);
+		});
+	});
+
+	describe("the product's own errors", () => {
+		it("should answer 404 for an unknown order, with the error's message", () => {
+			const { problem, unexpected } = toProblem(new OrderNotFoundError("abc"), { method: "GET", url: "/api/orders/abc" });
+			expect(problem.status).toBe(404);
+			expect(problem.title).toBe("Not found");
+			expect(problem.type).toMatch(/order-not-found$/);
+			expect(problem.detail).toBe("Order 'abc' was not found.");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 422 for a reused idempotency key", () => {
+			const { problem } = toProblem(new IdempotencyKeyReusedError("key-1"), request);
+			expect(problem.status).toBe(422);
+			expect(problem.type).toMatch(/idempotency-key-reused$/);
+			expect(problem.detail).toContain("key-1");
+		});
+
+		it("should answer 415 for a body that is not JSON", () => {
+			const { problem } = toProblem(new UnsupportedMediaTypeError("text/plain"), request);
+			expect(problem.status).toBe(415);
+			expect(problem.title).toBe("Unsupported media type");
+			expect(problem.detail).toContain("text/plain");
+		});
+
+		it("should answer 400 for a bad header", () => {
+			const { problem } = toProblem(new InvalidHeaderError("Idempotency-Key", "must be 1 to 200 characters"), request);
+			expect(problem.status).toBe(400);
+			expect(problem.type).toMatch(/invalid-header$/);
+			expect(problem.detail).toBe("Header 'Idempotency-Key' must be 1 to 200 characters.");
+		});
+
+		it("should answer 503 with the failing checks for a node that is not ready", () => {
+			const checks = { database: "ok", broker: "unreachable" };
+			const { problem, unexpected } = toProblem(new NotReadyError(checks), { method: "GET", url: "/health/ready" });
+			expect(problem.status).toBe(503);
+			expect(problem.type).toMatch(/not-ready$/);
+			expect(problem.checks).toEqual({ database: "ok", broker: "unreachable" });
+			expect(problem.detail).toBe("The service is not ready: broker unreachable");
+			expect(unexpected).toBe(false);
+		});
+	});
+
+	describe("broker errors", () => {
+		it("should answer 503 when the service is not found", () => {
+			const { problem, unexpected } = toProblem(new Errors.ServiceNotFoundError({ action: "orders.create" }), request);
+			expect(problem.status).toBe(503);
+			expect(problem.type).toMatch(/service-unavailable$/);
+			expect(problem.detail).not.toContain("orders.create");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 503 when the service is not available", () => {
+			const { problem } = toProblem(new Errors.ServiceNotAvailableError({ action: "orders.create", nodeID: "node-1" }), request);
+			expect(problem.status).toBe(503);
+			expect(problem.detail).not.toContain("node-1");
+		});
+
+		it("should answer 504 when the request timed out", () => {
+			const { problem, unexpected } = toProblem(new Errors.RequestTimeoutError({ action: "orders.create", nodeID: "node-1" }), request);
+			expect(problem.status).toBe(504);
+			expect(problem.type).toMatch(/timeout$/);
+			expect(problem.detail).not.toContain("node-1");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 503 when the message broker is disconnected", () => {
+			const { problem } = toProblem(new Errors.BrokerDisconnectedError("disconnected"), request);
+			expect(problem.status).toBe(503);
+			expect(problem.type).toMatch(/service-unavailable$/);
+		});
+	});
+
+	describe("errors that would reveal the inside", () => {
+		it("should answer a rejected request with a generic 503 that names no node or action", () => {
+			const err = new Errors.RequestRejectedError({ action: "orders.create", nodeID: "db-host-1234" });
+			const { problem } = toProblem(err, { method: "POST", url: "/api/orders" });
+			expect(problem.status).toBe(503);
+			expect(JSON.stringify(problem)).not.toMatch(/db-host-1234|orders\.create/);
+		});
+
+		it("should keep the core members when the error's data has fields of the same name", () => {
+			const err = new Errors.MoleculerError("not ready", 503, "NOT_READY", { status: 200, title: "x", checks: { a: "down" } });
+			const { problem } = toProblem(err, { method: "GET", url: "/api/health/ready" });
+			expect(problem.status).toBe(503);
+			expect(problem.title).toBe("Service unavailable");
+			expect(problem.checks).toEqual({ a: "down" });
+		});
+	});
+
+	describe("unexpected errors", () => {
+		it("should answer a plain 500 and flag the error for logging", () => {
+			const { problem, unexpected } = toProblem(new Error("boom at /secret/path"), request);
+			expect(problem.status).toBe(500);
+			expect(problem.type).toMatch(/internal-error$/);
+			expect(unexpected).toBe(true);
+		});
+
+		it("should not reveal the error's message in the detail", () => {
+			const { problem } = toProblem(new Error("boom at /secret/path"), request);
+			expect(problem.detail).not.toContain("boom");
+			expect(problem.detail).not.toContain("/secret/path");
+			expect(JSON.stringify(problem)).not.toContain("boom");
+		});
+
+		it("should not reveal the message of a database error with a string code", () => {
+			const error = Object.assign(new Error("duplicate key value violates unique constraint \"orders_pkey\""), { code: "23505" });
+			const { problem, unexpected } = toProblem(error, request);
+			expect(problem.status).toBe(500);
+			expect(JSON.stringify(problem)).not.toContain("orders_pkey");
+			expect(unexpected).toBe(true);
+		});
+
+		it("should answer 500 for a Moleculer server error", () => {
+			const { problem, unexpected } = toProblem(new Errors.MoleculerServerError("db down", 500, "DB_DOWN"), request);
+			expect(problem.status).toBe(500);
+			expect(problem.detail).not.toContain("db down");
+			expect(unexpected).toBe(true);
+		});
+
+		it("should answer 500 for a thrown non-error", () => {
+			expect(toProblem(undefined, request).problem.status).toBe(500);
+			expect(toProblem("oops", request).problem.status).toBe(500);
+		});
+	});
+});

@@ -108,13 +108,18 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			}
 		},
 
-		/** Readiness: both databases answer and the broker is connected. */
+		/**
+		 * Readiness: both databases answer and the broker is connected. "Not ready" is an answer
+		 * (503 with the failing checks), not an error: thrown, it would trip the circuit breaker of
+		 * this very action and keep the node unready after its dependencies came back.
+		 */
 		ready: {
-			async handler(ctx: Context): Promise<{ status: "ok"; checks: Record<string, string> }> {
+			async handler(ctx: Context<unknown, Record<string, unknown>>): Promise<Record<string, unknown>> {
 				const checks: Record<string, string> = {};
 				const probe = async (name: string, action: string) => {
 					try {
-						await ctx.call(action, {}, { timeout: 3000, retries: 0 });
+						// Untracked: a probe that timed out must not hold up this node's shutdown.
+						await ctx.call(action, {}, { timeout: 3000, retries: 0, tracking: false });
 						checks[name] = "ok";
 					} catch (err) {
 						checks[name] = `unavailable (${(err as Error).message})`;
@@ -122,8 +127,12 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				};
 				await Promise.all([probe("ordersDatabase", "orders.health"), probe("processorDatabase", "processor.health")]);
 				if (this.broker.transit) checks.broker = this.broker.transit.connected ? "ok" : "disconnected";
-				if (Object.values(checks).some(state => state !== "ok")) throw new NotReadyError(checks);
-				return { status: "ok", checks };
+				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks };
+
+				const { problem } = toProblem(new NotReadyError(checks), { method: "GET", url: "/api/health/ready" });
+				ctx.meta.$statusCode = problem.status;
+				ctx.meta.$responseType = PROBLEM_CONTENT_TYPE;
+				return { ...problem, instance: "/api/health/ready" };
 			}
 		}
 	},

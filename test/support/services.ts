@@ -95,13 +95,18 @@ export function createTestVhost(): TestVhost {
 }
 
 /** Polls `probe` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+	what: string,
+	probe: () => Promise<T> | T,
+	timeoutMs = 20_000,
+	intervalMs = 100
+): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
 	for (;;) {
 		try {
 			const value = await probe();
-			if (value) return value;
+			if (value) return value as NonNullable<T>;
 		} catch (err) {
 			last = err;
 		}

@@ -139,6 +139,14 @@ const ApiService: ServiceSchema<ApiSettings> = {
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
+		/**
+		 * Replaces moleculer-web's handler, which logs every non-4xx error — including a 400 from the
+		 * body parser — with its stack: `sendProblem` logs what is unexpected, once, as one JSON line.
+		 */
+		errorHandler(req: GatewayRequest, res: ServerResponse, err: unknown) {
+			this.sendError(req, res, err);
+		},
+
 		/** The port the HTTP server listens on (useful with `port: 0`). */
 		listeningPort(): number | undefined {
 			const address = this.server?.address() as AddressInfo | null;

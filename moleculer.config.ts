@@ -23,6 +23,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { BrokerOptions } from "moleculer";
 import { jsonLineFormatter } from "./lib/logging/json-line";
+import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
@@ -145,13 +146,14 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 			config.metricsPort === null
 				? { enabled: false }
 				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] },
-		replOptions: { delimiter: "orders $ " }
+		replOptions: { delimiter: "orders $ ", customCommands: deadLetterReplCommands }
 	} as BrokerOptions;
 }
 
 /** Settings each service gets from the environment. */
-export function serviceSettings(config: AppConfig): Record<ServiceName, Record<string, unknown>> {
+export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLetters", Record<string, unknown>> {
 	return {
+		deadLetters: { amqpUrl: config.transporter },
 		api: {
 			port: config.port,
 			...(config.rateLimitPerMinute > 0

@@ -4,14 +4,14 @@
  */
 import { ServiceBroker } from "moleculer";
 import { ConfigError, createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
-import { serviceSchemas } from "../services";
+import { schemasToStart } from "../services";
 
 async function main(): Promise<void> {
 	const config = readEnvironment(process.env);
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	const settings = serviceSettings(config);
-	for (const name of config.services) {
-		broker.createService({ name, mixins: [serviceSchemas[name]], settings: settings[name] });
+	for (const { name, schema } of schemasToStart(config.services)) {
+		broker.createService({ name, mixins: [schema], settings: settings[name as keyof typeof settings] });
 	}
 	await broker.start();
 	broker.logger.info(`Node started with services: ${config.services.join(", ")}.`, {

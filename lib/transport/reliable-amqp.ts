@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { isPermanentFailure, takeEventFailure } from "./event-failures";
@@ -322,7 +323,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		try {
 			if (!confirmChannel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
 			await this.confirmedPublish(confirmChannel, exchange, routingKey, msg.content, {
-				messageId: msg.properties.messageId,
+				// A dead letter needs an id to be inspected, replayed or purged by.
+				messageId: msg.properties.messageId ?? randomUUID(),
 				contentType: msg.properties.contentType,
 				...options
 			});

@@ -71,7 +71,13 @@ const ApiService: ServiceSchema<ApiSettings> = {
 					"GET /health/live": "api.live",
 					"GET /health/ready": "api.ready",
 					"GET /admin/stock/:sku": "processor.getStock",
-					"PUT /admin/stock/:sku": "processor.setStock"
+					"PUT /admin/stock/:sku": "processor.setStock",
+					"GET /admin/dead-letters": "deadLetters.list",
+					"POST /admin/dead-letters/replay": "deadLetters.replayAll",
+					"DELETE /admin/dead-letters": "deadLetters.purgeAll",
+					"GET /admin/dead-letters/:id": "deadLetters.get",
+					"POST /admin/dead-letters/:id/replay": "deadLetters.replay",
+					"DELETE /admin/dead-letters/:id": "deadLetters.purge"
 				},
 				bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },

@@ -1,0 +1,227 @@
+import { createHash } from "node:crypto";
+import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
+
+/** One dead letter as the admin API and the REPL show it. */
+export interface DeadLetterView {
+	id: string;
+	event: string;
+	group: string;
+	queue: string;
+	attempts: number;
+	error: string | null;
+	errorName: string | null;
+	deadLetteredAt: string | null;
+	orderId: string | null;
+	correlationId: string | null;
+	/** The event's payload, or the raw text of a message that is not a Moleculer packet. */
+	payload: unknown;
+}
+
+export interface DeadLetterFilter {
+	event?: string;
+	orderId?: string;
+	errorContains?: string;
+}
+
+export interface DeadLetterQueue {
+	event: string;
+	group: string;
+}
+
+/** Reads the event payload out of a Moleculer packet; `null` when the body is not one. */
+function parsePacket(content: Buffer): { data?: Record<string, unknown>; meta?: Record<string, unknown> } | null {
+	try {
+		const packet = JSON.parse(content.toString("utf8"));
+		return packet && typeof packet === "object" ? packet : null;
+	} catch {
+		return null;
+	}
+}
+
+/** A stable id for a message that came without one (only a message dead-lettered by RabbitMQ itself). */
+function contentId(content: Buffer): string {
+	return createHash("sha256").update(content).digest("hex").slice(0, 32);
+}
+
+export function toDeadLetterView(msg: GetMessage, queue: DeadLetterQueue & { main: string }): DeadLetterView {
+	const headers = msg.properties.headers ?? {};
+	const packet = parsePacket(msg.content);
+	const data = packet?.data;
+	return {
+		id: msg.properties.messageId ? String(msg.properties.messageId) : contentId(msg.content),
+		event: queue.event,
+		group: queue.group,
+		queue: queue.main,
+		attempts: Number(headers[DeliveryHeaders.Attempts] ?? 0),
+		error: headers[DeliveryHeaders.LastError] != null ? String(headers[DeliveryHeaders.LastError]) : null,
+		errorName: headers[DeliveryHeaders.ErrorName] != null ? String(headers[DeliveryHeaders.ErrorName]) : null,
+		deadLetteredAt: headers[DeliveryHeaders.DeadLetteredAt] != null ? String(headers[DeliveryHeaders.DeadLetteredAt]) : null,
+		orderId: typeof data?.orderId === "string" ? data.orderId : null,
+		correlationId:
+			typeof data?.correlationId === "string"
+				? data.correlationId
+				: typeof packet?.meta?.correlationId === "string"
+					? packet.meta.correlationId
+					: null,
+		payload: data !== undefined ? data : msg.content.toString("utf8")
+	};
+}
+
+export function matches(view: DeadLetterView, filter: DeadLetterFilter): boolean {
+	if (filter.event && view.event !== filter.event) return false;
+	if (filter.orderId && view.orderId !== filter.orderId) return false;
+	if (filter.errorContains && !(view.error ?? "").toLowerCase().includes(filter.errorContains.toLowerCase())) return false;
+	return true;
+}
+
+/**
+ * The dead-letter queues, browsed and worked on in place: RabbitMQ is the store.
+ *
+ * Browsing takes messages without acknowledging them and gives back every one that is not removed,
+ * so a dead letter stays where it was until it is replayed or purged. A replay publishes the message
+ * to its main queue (with a confirm) before removing it from the dead-letter queue: the normal path
+ * then deduplicates it like any delivery.
+ */
+export class DeadLetterStore {
+	private connection: ChannelModel | null = null;
+
+	constructor(
+		private readonly url: string,
+		private readonly prefix: string,
+		private readonly queues: DeadLetterQueue[],
+		private readonly scanLimit = 10_000
+	) {}
+
+	/** Dead letters matching the filter, oldest first. */
+	async list(filter: DeadLetterFilter = {}, limit = 100): Promise<DeadLetterView[]> {
+		const found: DeadLetterView[] = [];
+		for (const queue of this.selectQueues(filter)) {
+			await this.scan(queue, view => {
+				if (found.length < limit && matches(view, filter)) found.push(view);
+				return "keep";
+			});
+		}
+		return found;
+	}
+
+	/** One dead letter, or `null`. */
+	async get(id: string): Promise<DeadLetterView | null> {
+		let hit: DeadLetterView | null = null;
+		for (const queue of this.selectQueues({})) {
+			await this.scan(queue, view => {
+				if (view.id === id) hit = view;
+				return hit ? "stop" : "keep";
+			});
+			if (hit) return hit;
+		}
+		return null;
+	}
+
+	/** Sends the dead letters matching `select` back to their main queues; returns them. */
+	async replay(select: (view: DeadLetterView) => boolean, filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
+		return this.take(select, filter, async (channel, msg, view) => {
+			const { [DeliveryHeaders.DeadLetteredAt]: _at, "x-death": _death, ...headers } = msg.properties.headers ?? {};
+			await publishConfirmed(channel, view.queue, msg, {
+				...headers,
+				[DeliveryHeaders.Attempts]: 0,
+				"x-replayed-at": new Date().toISOString()
+			});
+		});
+	}
+
+	/** Deletes the dead letters matching `select`; returns them. */
+	async purge(select: (view: DeadLetterView) => boolean, filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
+		return this.take(select, filter, async () => undefined);
+	}
+
+	async close(): Promise<void> {
+		const connection = this.connection;
+		this.connection = null;
+		await connection?.close().catch(() => undefined);
+	}
+
+	private selectQueues(filter: DeadLetterFilter) {
+		return this.queues
+			.filter(q => !filter.event || q.event === filter.event)
+			.map(q => {
+				const names = eventQueueNames(this.prefix, q.group, q.event);
+				return { ...q, main: names.main, deadLetter: names.deadLetter };
+			});
+	}
+
+	/** Removes the selected messages after `work` succeeded for each; the others stay. */
+	private async take(
+		select: (view: DeadLetterView) => boolean,
+		filter: DeadLetterFilter,
+		work: (channel: ConfirmChannel, msg: GetMessage, view: DeadLetterView) => Promise<void>
+	): Promise<DeadLetterView[]> {
+		const taken: DeadLetterView[] = [];
+		for (const queue of this.selectQueues(filter)) {
+			await this.scan(queue, async (view, msg, channel) => {
+				if (!matches(view, filter) || !select(view)) return "keep";
+				await work(channel, msg, view);
+				taken.push(view);
+				return "remove";
+			});
+		}
+		return taken;
+	}
+
+	/**
+	 * Visits a dead-letter queue's messages in order. Every message the visitor keeps is returned to
+	 * the queue (in its place) when the visit ends; a removed one is acknowledged.
+	 */
+	private async scan(
+		queue: DeadLetterQueue & { main: string; deadLetter: string },
+		visit: (view: DeadLetterView, msg: GetMessage, channel: ConfirmChannel) => "keep" | "remove" | "stop" | Promise<"keep" | "remove" | "stop">
+	): Promise<void> {
+		const channel = await (await this.connect()).createConfirmChannel();
+		channel.on("error", () => undefined);
+		try {
+			const exists = await channel.checkQueue(queue.deadLetter).then(
+				() => true,
+				() => false
+			);
+			if (!exists) return;
+			for (let i = 0; i < this.scanLimit; i++) {
+				const msg = await channel.get(queue.deadLetter, { noAck: false });
+				if (!msg) break;
+				const decision = await visit(toDeadLetterView(msg, queue), msg, channel);
+				if (decision === "remove") channel.ack(msg);
+				if (decision === "stop") break;
+			}
+		} finally {
+			// Closing the channel returns every unacknowledged message to its place in the queue.
+			await channel.close().catch(() => undefined);
+		}
+	}
+
+	private async connect(): Promise<ChannelModel> {
+		if (!this.connection) {
+			const connection = await amqp.connect(this.url);
+			connection.on("error", () => undefined);
+			connection.on("close", () => {
+				if (this.connection === connection) this.connection = null;
+			});
+			this.connection = connection;
+		}
+		return this.connection;
+	}
+}
+
+function publishConfirmed(channel: ConfirmChannel, queue: string, msg: GetMessage, headers: Record<string, unknown>): Promise<void> {
+	return new Promise((resolve, reject) => {
+		channel.sendToQueue(
+			queue,
+			msg.content,
+			{
+				persistent: true,
+				messageId: msg.properties.messageId,
+				contentType: msg.properties.contentType,
+				headers
+			},
+			err => (err ? reject(err) : resolve())
+		);
+	});
+}

@@ -1,0 +1,121 @@
+import type { Context, ServiceSchema } from "moleculer";
+import { ConsumerGroups } from "../../lib/contracts/events";
+import { DeadLetterStore, type DeadLetterFilter, type DeadLetterView } from "../../lib/transport/dead-letter-store";
+import { DeadLetterNotFoundError, NoBrokerError } from "./dead-letters.errors";
+
+export interface DeadLettersSettings {
+	/** RabbitMQ URL (the node's TRANSPORTER); unset means no dead-letter queues exist. */
+	amqpUrl?: string;
+}
+
+const filterProperties = {
+	event: { enum: Object.keys(ConsumerGroups) },
+	orderId: { type: "string", minLength: 1, maxLength: 100 },
+	errorContains: { type: "string", minLength: 1, maxLength: 200 }
+} as const;
+
+const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", minLength: 1, maxLength: 100 } } } as const;
+
+/**
+ * Dead letters of every event group: list, inspect, replay (one, or all matching a filter) and
+ * purge. A replay goes back through the group's main queue, so it is deduplicated like any delivery.
+ */
+const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
+	name: "deadLetters",
+
+	settings: {} as DeadLettersSettings,
+
+	// --- actions ---------------------------------------------------------------------------------
+	actions: {
+		/** Lists dead letters, oldest first. */
+		list: {
+			params: {
+				type: "object",
+				additionalProperties: false,
+				properties: {
+					...filterProperties,
+					limit: { anyOf: [{ type: "integer", minimum: 1, maximum: 1000 }, { type: "string", pattern: "^[1-9][0-9]{0,2}$|^1000$" }] }
+				}
+			},
+			async handler(ctx: Context<DeadLetterFilter & { limit?: number | string }>): Promise<{ rows: DeadLetterView[]; count: number }> {
+				const { limit, ...filter } = ctx.params;
+				const rows = this.store ? await this.store.list(filter, Number(limit ?? 100)) : [];
+				return { rows, count: rows.length };
+			}
+		},
+
+		/** Shows one dead letter with its payload, error and attempts. */
+		get: {
+			params: idParams,
+			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
+				const found = this.store ? await this.store.get(ctx.params.id) : null;
+				if (!found) throw new DeadLetterNotFoundError(ctx.params.id);
+				return found;
+			}
+		},
+
+		/** Sends one dead letter back to its queue. */
+		replay: {
+			params: idParams,
+			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
+				const [replayed] = await this.requireStore().replay((v: DeadLetterView) => v.id === ctx.params.id);
+				if (!replayed) throw new DeadLetterNotFoundError(ctx.params.id);
+				this.logger.info(`Dead letter '${replayed.id}' replayed to '${replayed.queue}'.`, { orderId: replayed.orderId });
+				return replayed;
+			}
+		},
+
+		/** Sends every dead letter matching the filter back to its queue. */
+		replayAll: {
+			params: { type: "object", additionalProperties: false, properties: filterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<{ replayed: number; ids: string[] }> {
+				const replayed: DeadLetterView[] = await this.requireStore().replay(() => true, ctx.params);
+				this.logger.info(`${replayed.length} dead letter(s) replayed.`, { filter: ctx.params });
+				return { replayed: replayed.length, ids: replayed.map(v => v.id) };
+			}
+		},
+
+		/** Deletes one dead letter for good. */
+		purge: {
+			params: idParams,
+			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
+				const [purged] = await this.requireStore().purge((v: DeadLetterView) => v.id === ctx.params.id);
+				if (!purged) throw new DeadLetterNotFoundError(ctx.params.id);
+				this.logger.warn(`Dead letter '${purged.id}' purged.`, { orderId: purged.orderId, event: purged.event });
+				return purged;
+			}
+		},
+
+		/** Deletes every dead letter matching the filter. */
+		purgeAll: {
+			params: { type: "object", additionalProperties: false, properties: filterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<{ purged: number; ids: string[] }> {
+				const purged: DeadLetterView[] = await this.requireStore().purge(() => true, ctx.params);
+				this.logger.warn(`${purged.length} dead letter(s) purged.`, { filter: ctx.params });
+				return { purged: purged.length, ids: purged.map(v => v.id) };
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
+	methods: {
+		requireStore(): DeadLetterStore {
+			if (!this.store) throw new NoBrokerError();
+			return this.store;
+		}
+	},
+
+	// --- lifecycle -------------------------------------------------------------------------------
+	created() {
+		const url = this.settings.amqpUrl;
+		const prefix = this.broker.namespace ? `MOL-${this.broker.namespace}` : "MOL";
+		const queues = Object.entries(ConsumerGroups).map(([event, group]) => ({ event, group }));
+		this.store = url ? new DeadLetterStore(url, prefix, queues) : null;
+	},
+
+	async stopped() {
+		await this.store?.close();
+	}
+} as ServiceSchema<DeadLettersSettings>;
+
+export default DeadLettersService;

@@ -1,0 +1,163 @@
+/**
+ * Technical failures on the real RabbitMQ and PostgreSQL: the processor's database goes away (a TCP
+ * proxy cuts it), events are retried with backoff, dead-lettered when it stays away, and the admin
+ * API lists, inspects, replays and purges the dead letters.
+ */
+import { randomUUID } from "node:crypto";
+import amqp, { type ChannelModel } from "amqplib";
+import request from "supertest";
+import { eventQueueNames } from "../../lib/transport/reliable-amqp";
+import { startSystem, type RunningSystem } from "../support/system";
+import {
+	createTestDatabase,
+	createTestVhost,
+	queryDatabase,
+	uniqueSuffix,
+	waitFor,
+	type TestDatabase,
+	type TestVhost
+} from "../support/services";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
+
+const MAX_ATTEMPTS = 3;
+
+describe("Dead letters of the order pipeline", () => {
+	let vhost: TestVhost;
+	let ordersDb: TestDatabase;
+	let processorDb: TestDatabase;
+	let proxy: TcpProxy;
+	let system: RunningSystem;
+	let amqpConnection: ChannelModel;
+	const namespace = `dl${uniqueSuffix()}`;
+	const api = () => request(system.server);
+
+	const createOrder = async (sku = "SKU-0020") => {
+		const res = await api()
+			.post("/api/orders")
+			.send({ customerId: "dl-customer", items: [{ sku, quantity: 1, unitPrice: 4.5 }], currency: "EUR" });
+		expect(res.status).toBe(201);
+		return res.body.id as string;
+	};
+	const statusOf = async (id: string) => (await api().get(`/api/orders/${id}`)).body.status as string;
+	const deadLetterOf = (orderId: string) =>
+		waitFor(`a dead letter for order ${orderId}`, async () => {
+			const res = await api().get(`/api/admin/dead-letters?orderId=${orderId}`);
+			return res.body.rows?.[0];
+		}, 30_000, 200);
+
+	beforeAll(async () => {
+		vhost = createTestVhost();
+		[ordersDb, processorDb] = await Promise.all([createTestDatabase("dl_orders"), createTestDatabase("dl_processor")]);
+		const target = new URL(processorDb.url);
+		proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+		const viaProxy = new URL(processorDb.url);
+		viaProxy.hostname = "127.0.0.1";
+		viaProxy.port = String(proxy.port);
+		system = await startSystem({
+			env: {
+				TRANSPORTER: vhost.url,
+				NAMESPACE: namespace,
+				ORDERS_DATABASE_URL: ordersDb.url,
+				PROCESSOR_DATABASE_URL: viaProxy.toString(),
+				RETRY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+				RETRY_BASE_DELAY_MS: "300"
+			}
+		});
+		amqpConnection = await amqp.connect(vhost.url);
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+		await amqpConnection?.close();
+		await proxy?.close();
+		await vhost?.remove();
+		await Promise.all([ordersDb?.drop(), processorDb?.drop()]);
+	});
+
+	describe("When the processor's database is away for a moment", () => {
+		it("should retry the event with backoff and complete the order, dead-lettering nothing", async () => {
+			proxy.down();
+			const id = await createOrder();
+			await new Promise(r => setTimeout(r, 400));
+			expect(await statusOf(id)).toBe("pending");
+			proxy.up();
+
+			await waitFor(`order ${id} to complete`, async () => (await statusOf(id)) === "completed", 30_000, 200);
+			const dead = await api().get(`/api/admin/dead-letters?orderId=${id}`);
+			expect(dead.body).toEqual({ rows: [], count: 0 });
+		});
+	});
+
+	describe("When the processor's database stays away", () => {
+		it("should dead-letter the event with its reason, and a replay after recovery should complete the order", async () => {
+			proxy.down();
+			const id = await createOrder("SKU-0021");
+
+			const dead = await deadLetterOf(id);
+			expect(dead).toMatchObject({ event: "order.created", group: "processor", attempts: MAX_ATTEMPTS, orderId: id });
+			expect(dead.error).toMatch(/connect|ECONNRE|terminat|Connection/i);
+			expect(dead.payload).toMatchObject({ orderId: id, items: [{ sku: "SKU-0021", quantity: 1, unitPrice: 4.5 }] });
+			const shown = await api().get(`/api/admin/dead-letters/${dead.id}`);
+			expect(shown.body).toEqual(dead);
+			expect(await statusOf(id)).toBe("pending");
+
+			proxy.up();
+			const replayed = await api().post(`/api/admin/dead-letters/${dead.id}/replay`);
+			expect(replayed.status).toBe(200);
+			await waitFor(`order ${id} to complete after the replay`, async () => (await statusOf(id)) === "completed", 30_000, 200);
+
+			const records = await queryDatabase(processorDb.url, "SELECT status FROM processing_records WHERE order_id = $1", [id]);
+			expect(records).toEqual([{ status: "COMPLETED" }]);
+			expect((await api().get(`/api/admin/dead-letters?orderId=${id}`)).body.count).toBe(0);
+			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(404);
+		});
+
+		it("should replay every dead letter matching a filter, and a replay of a processed event should change nothing", async () => {
+			proxy.down();
+			const ids = [await createOrder("SKU-0022"), await createOrder("SKU-0023")];
+			await Promise.all(ids.map(deadLetterOf));
+			proxy.up();
+
+			const res = await api().post("/api/admin/dead-letters/replay").send({ event: "order.created", errorContains: "conn" });
+			expect(res.status).toBe(200);
+			expect(res.body.replayed).toBeGreaterThanOrEqual(2);
+			await waitFor("both orders to complete", async () => (await Promise.all(ids.map(statusOf))).every(s => s === "completed"), 30_000, 200);
+
+			// The same event once more, straight into the queue: deduplicated, stock reserved once.
+			const [outbox] = await queryDatabase<{ payload: Record<string, unknown> }>(
+				ordersDb.url,
+				"SELECT payload FROM outbox_events WHERE payload->>'orderId' = $1",
+				[ids[0]]
+			);
+			await system.broker.emit("order.created", outbox.payload, { groups: ["processor"], throwError: true });
+			await new Promise(r => setTimeout(r, 500));
+			const stock = await api().get("/api/admin/stock/SKU-0022");
+			expect(stock.body).toEqual({ sku: "SKU-0022", available: 999_999, reserved: 1 });
+		});
+	});
+
+	describe("When a dead letter is not worth replaying", () => {
+		it("should purge it, and answer 404 for it afterwards", async () => {
+			const queue = eventQueueNames(`MOL-${namespace}`, "processor", "order.created").main;
+			const channel = await amqpConnection.createChannel();
+			channel.sendToQueue(queue, Buffer.from(`garbage ${randomUUID()}`), { persistent: true });
+			await channel.close();
+
+			const dead = await waitFor("the malformed message among the dead letters", async () => {
+				const res = await api().get("/api/admin/dead-letters?errorContains=malformed");
+				return res.body.rows?.[0];
+			});
+			expect(dead.payload).toMatch(/^garbage /);
+
+			await api().delete(`/api/admin/dead-letters/${dead.id}`).expect(200);
+			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(404);
+			await api().post(`/api/admin/dead-letters/${dead.id}/replay`).expect(404);
+		});
+
+		it("should reject a filter it does not know", async () => {
+			const res = await api().get("/api/admin/dead-letters?event=order.shipped");
+			expect(res.status).toBe(400);
+			expect(res.body.errors[0].field).toBe("event");
+		});
+	});
+});

@@ -15,6 +15,7 @@
  * | DATA_DIR                 | ./data                                   |
  * | DEMO_STOCK               | true                                     |
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
+ * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | LOG_LEVEL                | info                                     |
@@ -43,6 +44,7 @@ export interface AppConfig {
 	dataDir: string;
 	demoStock: boolean;
 	rateLimitPerMinute: number;
+	outboxRetentionMs: number;
 	retryMaxAttempts: number;
 	retryBaseDelayMs: number;
 	logLevel: string;
@@ -110,6 +112,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
 		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
 		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
 		logLevel: text(env, "LOG_LEVEL") ?? "info"
@@ -162,10 +165,12 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 		},
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,
+			outboxRetentionMs: config.outboxRetentionMs,
 			embeddedDataDir: join(config.dataDir, "orders")
 		},
 		processor: {
 			databaseUrl: config.processorDatabaseUrl,
+			outboxRetentionMs: config.outboxRetentionMs,
 			embeddedDataDir: join(config.dataDir, "processor"),
 			demoStock: config.demoStock
 		}

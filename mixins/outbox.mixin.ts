@@ -8,6 +8,10 @@ export interface OutboxSettings {
 	outboxPollIntervalMs: number;
 	/** Rows published per batch. */
 	outboxBatchSize: number;
+	/** How long a sent row is kept (for inspection) before the pruner deletes it. */
+	outboxRetentionMs: number;
+	/** How often the pruner runs. */
+	outboxPruneIntervalMs: number;
 }
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
@@ -51,7 +55,8 @@ export const outboxMigration: Migration = {
  * (`enqueueEvent`) and published afterwards by a relay (`publishPendingOutbox`), which marks a row
  * sent only once the transporter confirmed it. A crash between commit and publish delays the
  * event; it never loses it. Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so several
- * instances of a service never publish the same row at the same time.
+ * instances of a service never publish the same row at the same time. Sent rows are kept for
+ * `outboxRetentionMs`, then pruned, so the table stays small.
  *
  * Requires the database mixin (`this.adapter.db`), listed after this one in `mixins`.
  */
@@ -59,7 +64,9 @@ export const OutboxMixin = {
 	name: "outbox-mixin",
 	settings: {
 		outboxPollIntervalMs: 1000,
-		outboxBatchSize: 50
+		outboxBatchSize: 50,
+		outboxRetentionMs: 24 * 60 * 60 * 1000,
+		outboxPruneIntervalMs: 60 * 1000
 	} satisfies OutboxSettings,
 
 	methods: {
@@ -167,6 +174,25 @@ export const OutboxMixin = {
 			return this.broker.registry.events.getBalancedEndpoints(eventName, [group]).length > 0;
 		},
 
+		/** Deletes sent rows older than the retention period, in batches; returns how many went. */
+		async pruneSentOutbox(): Promise<number> {
+			const db: Sequelize = this.adapter.db;
+			const retentionSeconds = (this.settings as OutboxSettings).outboxRetentionMs / 1000;
+			let total = 0;
+			for (;;) {
+				const deleted = await db.query(
+					`DELETE FROM outbox_events WHERE id IN (
+					   SELECT id FROM outbox_events
+					   WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => :retentionSeconds)
+					   LIMIT 1000)
+					 RETURNING id`,
+					{ type: QueryTypes.SELECT, replacements: { retentionSeconds } }
+				);
+				total += deleted.length;
+				if (deleted.length < 1000) return total;
+			}
+		},
+
 		/** Runs the relay now (coalescing concurrent wake-ups into one more pass). */
 		wakeOutboxRelay(): void {
 			if (this.outboxStopped || !this.adapter?.ready) return;
@@ -192,6 +218,11 @@ export const OutboxMixin = {
 		this.outboxStopped = false;
 		this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), (this.settings as OutboxSettings).outboxPollIntervalMs);
 		this.outboxTimer.unref();
+		this.outboxPruneTimer = setInterval(() => {
+			if (!this.adapter?.ready) return;
+			this.pruneSentOutbox().catch((err: Error) => this.logger.warn("Outbox pruning failed; it runs again later.", err));
+		}, (this.settings as OutboxSettings).outboxPruneIntervalMs);
+		this.outboxPruneTimer.unref();
 		this.wakeOutboxRelay();
 	},
 
@@ -199,6 +230,7 @@ export const OutboxMixin = {
 	async stopped() {
 		this.outboxStopped = true;
 		clearInterval(this.outboxTimer);
+		clearInterval(this.outboxPruneTimer);
 		await this.outboxRunning;
 		try {
 			await this.publishPendingOutbox();

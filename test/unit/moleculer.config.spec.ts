@@ -28,6 +28,7 @@ describe("Test 'readEnvironment'", () => {
 			dataDir: "./data",
 			demoStock: true,
 			rateLimitPerMinute: 600,
+			outboxRetentionMs: 86_400_000,
 			retryMaxAttempts: 5,
 			retryBaseDelayMs: 1000,
 			logLevel: "info"

@@ -19,6 +19,7 @@
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | LOG_LEVEL                | info                                     |
+ * | FAULT_POINTS             | (empty; failure tests only, see lib/fault-points.ts) |
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -48,6 +49,8 @@ export interface AppConfig {
 	retryMaxAttempts: number;
 	retryBaseDelayMs: number;
 	logLevel: string;
+	/** Crash points for the failure tests; empty in any real deployment. */
+	faultPoints: string[];
 }
 
 /** Thrown at start-up for a variable that cannot be used, naming it and what it accepts. */
@@ -115,7 +118,8 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
 		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
 		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
-		logLevel: text(env, "LOG_LEVEL") ?? "info"
+		logLevel: text(env, "LOG_LEVEL") ?? "info",
+		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean)
 	};
 }
 
@@ -166,11 +170,13 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
+			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")
 		},
 		processor: {
 			databaseUrl: config.processorDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
+			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "processor"),
 			demoStock: config.demoStock
 		}

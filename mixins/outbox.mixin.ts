@@ -1,6 +1,7 @@
 import type { ServiceSchema } from "moleculer";
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
 import type { Migration } from "../lib/database/migrator";
+import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings {
@@ -12,10 +13,12 @@ export interface OutboxSettings {
 	outboxRetentionMs: number;
 	/** How often the pruner runs. */
 	outboxPruneIntervalMs: number;
+	/** Crash points for the failure tests (lib/fault-points.ts). */
+	faultPoints?: string[];
 }
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
-const OUTBOX_LEASE_SECONDS = 30;
+const OUTBOX_LEASE_SECONDS = 10;
 
 interface OutboxRow {
 	id: string;
@@ -128,6 +131,7 @@ export const OutboxMixin = {
 			let failure: Error | undefined;
 			for (const row of rows) {
 				if (!this.canDeliverEvent(row.event_name, row.consumer_group)) break;
+				hitFaultPoint((this.settings as OutboxSettings).faultPoints, FaultPoints.OutboxBeforePublish);
 				try {
 					await this.broker.emit(row.event_name, row.payload, {
 						groups: [row.consumer_group],

@@ -12,6 +12,7 @@ import {
 	planReservation,
 	type StockLevel
 } from "./processor.domain";
+import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { SkuNotFoundError } from "./processor.errors";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel } from "./processor.model";
@@ -181,6 +182,7 @@ const ProcessorService: ServiceSchema<ProcessorSettings> = {
 				return plan;
 			});
 
+			hitFaultPoint(this.settings.faultPoints, FaultPoints.ProcessorAfterCommit);
 			if (!outcome) {
 				this.logger.info("Duplicate 'order.created' event ignored: the order was already processed.", context);
 			} else if (outcome.ok) {

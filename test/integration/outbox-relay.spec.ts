@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import OrdersService from "../../services/orders/orders.service";
+import { serviceSchemas } from "../../services";
 import { createTestDatabase, uniqueSuffix, waitFor, type TestDatabase } from "../support/services";
 
 const ROWS = 300;
@@ -28,7 +28,7 @@ describe("Test 'outbox.mixin' relay on PostgreSQL", () => {
 		// A relay that only runs when asked: no timer passes, no wake-up on commit.
 		broker.createService({
 			name: "orders",
-			mixins: [OrdersService],
+			mixins: [serviceSchemas.orders],
 			settings: { ...serviceSettings(config).orders, outboxPollIntervalMs: 3_600_000, outboxBatchSize: 25 }
 		});
 		broker.createService({

@@ -31,7 +31,8 @@ describe("Test 'readEnvironment'", () => {
 			outboxRetentionMs: 86_400_000,
 			retryMaxAttempts: 5,
 			retryBaseDelayMs: 1000,
-			logLevel: "info"
+			logLevel: "info",
+			faultPoints: []
 		});
 	});
 

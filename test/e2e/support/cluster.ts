@@ -1,0 +1,202 @@
+/**
+ * A cluster of the product's own processes for the e2e tests: `api,orders` (the front) and
+ * `processor`, over a RabbitMQ vhost and two PostgreSQL databases made for the test file.
+ */
+import { execFileSync } from "node:child_process";
+import amqp, { type ChannelModel } from "amqplib";
+import { eventQueueNames } from "../../../lib/transport/reliable-amqp";
+import {
+	createTestDatabase,
+	createTestVhost,
+	queryDatabase,
+	uniqueSuffix,
+	waitFor,
+	type TestDatabase,
+	type TestVhost
+} from "../../support/services";
+import { freePort, startNode, type NodeProcess } from "./processes";
+
+export interface OrderBody {
+	id: string;
+	status: string;
+	errorMessage: string | null;
+}
+
+export type Items = Array<{ sku: string; quantity: number; unitPrice: number }>;
+
+export class Cluster {
+	readonly namespace = `e2e${uniqueSuffix()}`;
+	vhost!: TestVhost;
+	ordersDb!: TestDatabase;
+	processorDb!: TestDatabase;
+	amqp!: ChannelModel;
+	baseUrl = "";
+	front?: NodeProcess;
+	processor?: NodeProcess;
+	private port = 0;
+
+	async setUp(): Promise<void> {
+		this.vhost = createTestVhost();
+		[this.ordersDb, this.processorDb] = await Promise.all([createTestDatabase("e2e_orders"), createTestDatabase("e2e_processor")]);
+		this.amqp = await amqp.connect(this.vhost.url);
+		this.amqp.on("error", () => undefined);
+		this.port = await freePort();
+		this.baseUrl = `http://127.0.0.1:${this.port}`;
+	}
+
+	async tearDown(): Promise<void> {
+		await this.processor?.stop("SIGKILL");
+		await this.front?.stop("SIGKILL");
+		await this.amqp?.close().catch(() => undefined);
+		await this.vhost?.remove();
+		await Promise.all([this.ordersDb?.drop(), this.processorDb?.drop()]);
+	}
+
+	private env(extra: Record<string, string>): Record<string, string> {
+		return {
+			TRANSPORTER: this.vhost.url,
+			NAMESPACE: this.namespace,
+			ORDERS_DATABASE_URL: this.ordersDb.url,
+			PROCESSOR_DATABASE_URL: this.processorDb.url,
+			RETRY_BASE_DELAY_MS: "200",
+			...extra
+		};
+	}
+
+	/** Starts `api,orders` and waits until the api answers. */
+	async startFront(extra: Record<string, string> = {}): Promise<NodeProcess> {
+		const node = startNode("api+orders", this.env({ SERVICES: "api,orders", PORT: String(this.port), NODEID: `front-${uniqueSuffix()}`, ...extra }));
+		this.front = node;
+		await waitFor("the api to listen", async () => (await fetch(`${this.baseUrl}/api/health/live`)).ok, 60_000, 200).catch(err => {
+			throw new Error(`${err.message}\n--- api+orders output ---\n${node.output()}`);
+		});
+		return node;
+	}
+
+	/** Starts `processor` and waits until the cluster is ready. */
+	async startProcessor(extra: Record<string, string> = {}): Promise<NodeProcess> {
+		const node = startNode("processor", this.env({ SERVICES: "processor", NODEID: `processor-${uniqueSuffix()}`, ...extra }));
+		this.processor = node;
+		await this.waitReady(node);
+		return node;
+	}
+
+	async waitReady(node?: NodeProcess): Promise<void> {
+		let lastAnswer = "";
+		await waitFor(
+			"the cluster to be ready",
+			async () => {
+				const res = await fetch(`${this.baseUrl}/api/health/ready`);
+				lastAnswer = await res.text();
+				return res.status === 200;
+			},
+			60_000,
+			200
+		).catch(err => {
+			throw new Error(`${err.message}\nlast answer: ${lastAnswer}\n--- output ---\n${node?.output() ?? ""}\n--- front ---\n${this.front?.output()}`);
+		});
+	}
+
+	async post(items: Items, headers: Record<string, string> = {}): Promise<OrderBody> {
+		const res = await fetch(`${this.baseUrl}/api/orders`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", ...headers },
+			body: JSON.stringify({ customerId: "e2e", items, currency: "EUR" })
+		});
+		if (res.status !== 201) throw new Error(`POST /api/orders answered ${res.status}: ${await res.text()}`);
+		return (await res.json()) as OrderBody;
+	}
+
+	/**
+	 * Creates an order the way a careful client does: on a network error or a 5xx it retries with
+	 * the same Idempotency-Key, which guarantees one order however many attempts it takes.
+	 */
+	async postReliably(items: Items, key: string, timeoutMs = 60_000): Promise<OrderBody> {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			try {
+				return await this.post(items, { "Idempotency-Key": key });
+			} catch (err) {
+				if (Date.now() > deadline) throw err;
+				await new Promise(r => setTimeout(r, 200));
+			}
+		}
+	}
+
+	/** The order created with an Idempotency-Key, read from the orders database. */
+	async orderIdByKey(key: string): Promise<string | undefined> {
+		const rows = await queryDatabase<{ id: string }>(this.ordersDb.url, "SELECT id FROM orders WHERE idempotency_key = $1", [key]);
+		return rows[0]?.id;
+	}
+
+	async getOrder(id: string): Promise<OrderBody> {
+		return (await (await fetch(`${this.baseUrl}/api/orders/${id}`)).json()) as OrderBody;
+	}
+
+	/** Waits until none of the orders is pending, reading the orders database. */
+	async allFinal(ids: string[], timeoutMs = 90_000): Promise<Map<string, string>> {
+		return waitFor(
+			`${ids.length} order(s) to finish`,
+			async () => {
+				const rows = await queryDatabase<{ id: string; status: string }>(this.ordersDb.url, "SELECT id, status FROM orders WHERE id = ANY($1)", [ids]);
+				const statuses = new Map(rows.map(r => [r.id, r.status]));
+				return ids.every(id => statuses.has(id) && statuses.get(id) !== "pending") ? statuses : null;
+			},
+			timeoutMs,
+			250
+		).catch(err => {
+			throw new Error(`${err.message}\n--- front ---\n${tail(this.front?.output())}\n--- processor ---\n${tail(this.processor?.output())}`);
+		});
+	}
+
+	queueName(event: "order.created" | "order.processed"): string {
+		return eventQueueNames(`MOL-${this.namespace}`, event === "order.created" ? "processor" : "orders", event).main;
+	}
+
+	/** Effects in the processor's database: records and reservations per order. */
+	async processorEffects(ids: string[]) {
+		const records = await queryDatabase<{ order_id: string; n: number; status: string }>(
+			this.processorDb.url,
+			"SELECT order_id, count(*)::int AS n, max(status) AS status FROM processing_records WHERE order_id = ANY($1) GROUP BY order_id",
+			[ids]
+		);
+		const reservations = await queryDatabase<{ order_id: string; quantity: number }>(
+			this.processorDb.url,
+			"SELECT order_id, sum(quantity)::int AS quantity FROM stock_reservations WHERE order_id = ANY($1) GROUP BY order_id",
+			[ids]
+		);
+		return { records, reservations: new Map(reservations.map(r => [r.order_id, r.quantity])) };
+	}
+
+	/** Closes every client connection of this test's vhost on the broker (the others are left alone). */
+	closeBrokerConnections(): number {
+		const lines = execFileSync("rabbitmqctl", ["list_connections", "-q", "--no-table-headers", "pid", "vhost"], { encoding: "utf8" })
+			.split("\n")
+			.map(l => l.trim().split(/\s+/))
+			.filter(([pid, vhost]) => pid && vhost === this.vhost.vhost);
+		for (const [pid] of lines) {
+			try {
+				execFileSync("rabbitmqctl", ["close_connection", pid, "e2e: broker connection cut"], { stdio: "ignore" });
+			} catch {
+				/* already gone */
+			}
+		}
+		return lines.length;
+	}
+
+	/** A channel on this test's vhost, reconnecting when the broker closed the test's connection. */
+	async channel() {
+		try {
+			return await this.amqp.createChannel();
+		} catch {
+			this.amqp = await amqp.connect(this.vhost.url);
+			this.amqp.on("error", () => undefined);
+			return this.amqp.createChannel();
+		}
+	}
+}
+
+/** The last lines of a process's output, for a failure message. */
+function tail(output = "", lines = 60): string {
+	return output.split("\n").slice(-lines).join("\n");
+}

@@ -109,6 +109,14 @@ describe("Failures on a two-process cluster", () => {
 		await expectSettledOnce(orders);
 	});
 
+	it("should finish every order exactly once when the processor is stopped with SIGTERM in the middle of a stream", async () => {
+		const orders = await stream(40, async () => {
+			expect(await cluster.processor!.stop("SIGTERM")).toBe(0);
+			await cluster.startProcessor();
+		});
+		await expectSettledOnce(orders);
+	});
+
 	it("should reconnect and lose nothing when the broker closes every connection under load", async () => {
 		const orders = await stream(40, async () => {
 			expect(cluster.closeBrokerConnections()).toBeGreaterThanOrEqual(2);

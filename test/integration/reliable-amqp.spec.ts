@@ -189,10 +189,22 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 		});
 	});
 
+	describe("When the consumer restarts while a retry is waiting", () => {
+		it("should still deliver the retry: the delay lives in RabbitMQ, not in the process", async () => {
+			await emit({ n: 7, fail: "transient" });
+			await waitFor("the first failed attempt of event 7", () => attempts.get(7) === 1);
+			await consumer!.stop();
+			await startConsumer();
+
+			await waitFor("event 7 to be handled by the new consumer", () => handled.some(e => e.n === 7));
+			expect(attempts.get(7)).toBe(3);
+		});
+	});
+
 	describe("When every message has been dealt with", () => {
 		it("should leave the main queue empty: nothing is requeued forever", async () => {
 			await waitFor("the main queue to drain", async () => (await channel.checkQueue(names.main)).messageCount === 0);
-			expect(handled.map(e => e.n).sort()).toEqual([1, 2, 6]);
+			expect(handled.map(e => e.n).sort()).toEqual([1, 2, 6, 7]);
 		});
 	});
 });

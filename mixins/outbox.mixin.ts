@@ -127,23 +127,19 @@ export const OutboxMixin = {
 			);
 			rows.sort((a, b) => Number(a.id) - Number(b.id));
 
-			const sentIds: string[] = [];
-			let failure: Error | undefined;
-			for (const row of rows) {
-				if (!this.canDeliverEvent(row.event_name, row.consumer_group)) break;
-				hitFaultPoint((this.settings as OutboxSettings).faultPoints, FaultPoints.OutboxBeforePublish);
-				try {
-					await this.broker.emit(row.event_name, row.payload, {
-						groups: [row.consumer_group],
-						meta: row.meta,
-						throwError: true
-					});
-					sentIds.push(row.id);
-				} catch (err) {
-					failure = err as Error;
-					break;
-				}
-			}
+			const deliverable = rows.filter(row => this.canDeliverEvent(row.event_name, row.consumer_group));
+			if (deliverable.length > 0) hitFaultPoint((this.settings as OutboxSettings).faultPoints, FaultPoints.OutboxBeforePublish);
+			// Published together: the transporter pipelines them on its confirm channel (in order)
+			// and each resolves on its own confirm, instead of one round trip per row.
+			const results = await Promise.allSettled(
+				deliverable.map(row =>
+					this.broker.emit(row.event_name, row.payload, { groups: [row.consumer_group], meta: row.meta, throwError: true })
+				)
+			);
+			const sentIds = deliverable.filter((_, i) => results[i].status === "fulfilled").map(row => row.id);
+			const failedIds = deliverable.filter((_, i) => results[i].status === "rejected").map(row => row.id);
+			const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason as Error | undefined;
+
 			if (sentIds.length > 0) {
 				await db.query("UPDATE outbox_events SET sent_at = now() WHERE id IN (:ids)", {
 					replacements: { ids: sentIds }
@@ -154,15 +150,15 @@ export const OutboxMixin = {
 				// Release the rest at once instead of waiting for the lease to end.
 				await db.query(
 					`UPDATE outbox_events SET claimed_until = NULL,
-					   attempts = attempts + CASE WHEN id = :failedId THEN 1 ELSE 0 END,
-					   last_error = CASE WHEN id = :failedId THEN :error ELSE last_error END
+					   attempts = attempts + CASE WHEN id IN (:failedIds) THEN 1 ELSE 0 END,
+					   last_error = CASE WHEN id IN (:failedIds) THEN :error ELSE last_error END
 					 WHERE id IN (:ids)`,
-					{ replacements: { ids: unsentIds, failedId: failure ? unsentIds[0] : "0", error: failure?.message ?? null } }
+					{ replacements: { ids: unsentIds, failedIds: failedIds.length ? failedIds : ["0"], error: failure?.message ?? null } }
 				);
 			}
 			if (failure) {
-				this.logger.warn(`Outbox event could not be published; it stays queued.`, {
-					outboxId: unsentIds[0],
+				this.logger.warn(`${failedIds.length} outbox event(s) could not be published; they stay queued.`, {
+					outboxIds: failedIds,
 					error: failure.message
 				});
 			}

@@ -92,7 +92,9 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 
 	constructor(opts: string | ReliableAmqpOptions = {}) {
 		const o: ReliableAmqpOptions = typeof opts === "string" ? { url: opts } : { ...opts };
-		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: o.socketOptions } as never);
+		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
+		// about 40 ms on every request and confirm (measured in docs/benchmarks.md).
+		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
 		this.delivery = {
 			maxAttempts: Math.max(1, o.maxAttempts ?? 5),
 			retryBaseDelayMs: o.retryBaseDelayMs ?? 1000,
@@ -103,6 +105,9 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 
 	/** Opens the confirm channel used for every publish this class adds, then lets Moleculer go on. */
 	async onConnected(wasReconnect?: boolean): Promise<unknown> {
+		// On a reconnect Moleculer already consumes this node's request queue: a request handled
+		// before `connected` turns true would find its response refused as "disconnected".
+		this.connected = true;
 		const confirmChannel: ConfirmChannel = await this.connection.createConfirmChannel();
 		confirmChannel.on("error", (err: Error) => this.logger.error("AMQP confirm channel error.", err));
 		confirmChannel.on("close", () => {

@@ -71,7 +71,7 @@ describe("Failures on a two-process cluster", () => {
 		// The process may die before it answers: the Idempotency-Key finds the order anyway.
 		const key = `crash-${randomUUID()}`;
 		await cluster.post(item("SKU-0031", 2), { "Idempotency-Key": key }).catch(() => undefined);
-		expect(await armed.exited).toBeNull();
+		expect(await armed.exitWithin(20_000)).toBeNull();
 		expect(armed.child.signalCode).toBe("SIGKILL");
 
 		const id = await cluster.orderIdByKey(key);
@@ -92,7 +92,7 @@ describe("Failures on a two-process cluster", () => {
 		const armed = await cluster.startProcessor({ FAULT_POINTS: FaultPoints.ProcessorAfterCommit });
 
 		const order = await cluster.post(item("SKU-0032", 3));
-		expect(await armed.exited).toBeNull();
+		expect(await armed.exitWithin(20_000)).toBeNull();
 		const { records } = await cluster.processorEffects([order.id]);
 		expect(records).toEqual([{ order_id: order.id, n: 1, status: "COMPLETED" }]);
 

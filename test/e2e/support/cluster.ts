@@ -2,7 +2,6 @@
  * A cluster of the product's own processes for the e2e tests: `api,orders` (the front) and
  * `processor`, over a RabbitMQ vhost and two PostgreSQL databases made for the test file.
  */
-import { execFileSync } from "node:child_process";
 import amqp, { type ChannelModel } from "amqplib";
 import { eventQueueNames } from "../../../lib/transport/reliable-amqp";
 import {
@@ -14,6 +13,7 @@ import {
 	type TestDatabase,
 	type TestVhost
 } from "../../support/services";
+import { closeVhostConnections } from "../../../scripts/support/local-services";
 import { freePort, startNode, type NodeProcess } from "./processes";
 
 export interface OrderBody {
@@ -63,11 +63,12 @@ export class Cluster {
 		};
 	}
 
-	/** Starts `api,orders` and waits until the api answers. */
+	/** Starts `api,orders` and waits until both answer. */
 	async startFront(extra: Record<string, string> = {}): Promise<NodeProcess> {
 		const node = startNode("api+orders", this.env({ SERVICES: "api,orders", PORT: String(this.port), NODEID: `front-${uniqueSuffix()}`, ...extra }));
 		this.front = node;
-		await waitFor("the api to listen", async () => (await fetch(`${this.baseUrl}/api/health/live`)).ok, 60_000, 200).catch(err => {
+		// The api listens before the orders service of the same process has started: wait for orders.
+		await waitFor("the api and orders to answer", async () => (await fetch(`${this.baseUrl}/api/orders?pageSize=1`)).ok, 60_000, 200).catch(err => {
 			throw new Error(`${err.message}\n--- api+orders output ---\n${node.output()}`);
 		});
 		return node;
@@ -170,18 +171,7 @@ export class Cluster {
 
 	/** Closes every client connection of this test's vhost on the broker (the others are left alone). */
 	closeBrokerConnections(): number {
-		const lines = execFileSync("rabbitmqctl", ["list_connections", "-q", "--no-table-headers", "pid", "vhost"], { encoding: "utf8" })
-			.split("\n")
-			.map(l => l.trim().split(/\s+/))
-			.filter(([pid, vhost]) => pid && vhost === this.vhost.vhost);
-		for (const [pid] of lines) {
-			try {
-				execFileSync("rabbitmqctl", ["close_connection", pid, "e2e: broker connection cut"], { stdio: "ignore" });
-			} catch {
-				/* already gone */
-			}
-		}
-		return lines.length;
+		return closeVhostConnections(this.vhost.vhost, "e2e: broker connection cut");
 	}
 
 	/** A channel on this test's vhost, reconnecting when the broker closed the test's connection. */

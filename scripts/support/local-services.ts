@@ -1,0 +1,206 @@
+/**
+ * Throwaway copies of the real services for tests, benchmarks and the chaos run: a PostgreSQL
+ * database and a RabbitMQ virtual host of their own, removed afterwards, so runs never see each
+ * other's data or queues; and the product's own processes. Plain TypeScript, no test framework.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { Client } from "pg";
+
+/** Where the throwaway databases are made (a user that may create databases). */
+export const ADMIN_DATABASE_URL =
+	process.env.ADMIN_DATABASE_URL ?? process.env.BENCH_DATABASE_URL ?? process.env.CHAOS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+/** The broker the throwaway vhosts are made on. */
+export const ADMIN_AMQP_URL =
+	process.env.ADMIN_AMQP_URL ?? process.env.BENCH_AMQP_URL ?? process.env.CHAOS_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+
+/** A short random suffix for names of databases, vhosts and namespaces. */
+export function uniqueSuffix(): string {
+	return `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+}
+
+export interface TestDatabase {
+	url: string;
+	name: string;
+	drop(): Promise<void>;
+}
+
+/** Creates an empty database on the admin server. */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+	const name = `t_${label}_${uniqueSuffix()}`.toLowerCase();
+	const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+	await admin.connect();
+	try {
+		await admin.query(`CREATE DATABASE "${name}"`);
+	} finally {
+		await admin.end();
+	}
+	const url = new URL(ADMIN_DATABASE_URL);
+	url.pathname = `/${name}`;
+	return {
+		url: url.toString(),
+		name,
+		async drop() {
+			const c = new Client({ connectionString: ADMIN_DATABASE_URL });
+			await c.connect();
+			try {
+				await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+			} finally {
+				await c.end();
+			}
+		}
+	};
+}
+
+/** Runs one query on a database and returns its rows. */
+export async function queryDatabase<T = Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+	const c = new Client({ connectionString: url });
+	await c.connect();
+	try {
+		return (await c.query(sql, values)).rows as T[];
+	} finally {
+		await c.end();
+	}
+}
+
+export interface TestVhost {
+	url: string;
+	vhost: string;
+	remove(): Promise<void>;
+}
+
+/**
+ * Creates a RabbitMQ virtual host (with rabbitmqctl, on this machine). Without rabbitmqctl the
+ * default vhost is used: the caller's own namespace keeps its queues apart, but they stay behind.
+ */
+export function createTestVhost(): TestVhost {
+	const vhost = `test-${uniqueSuffix()}`;
+	try {
+		execFileSync("rabbitmqctl", ["add_vhost", vhost], { stdio: "ignore" });
+		execFileSync("rabbitmqctl", ["set_permissions", "-p", vhost, new URL(ADMIN_AMQP_URL).username || "guest", ".*", ".*", ".*"], {
+			stdio: "ignore"
+		});
+	} catch {
+		return { url: ADMIN_AMQP_URL, vhost: "/", async remove() {} };
+	}
+	const url = new URL(ADMIN_AMQP_URL);
+	url.pathname = `/${encodeURIComponent(vhost)}`;
+	return {
+		url: url.toString(),
+		vhost,
+		async remove() {
+			try {
+				execFileSync("rabbitmqctl", ["delete_vhost", vhost], { stdio: "ignore" });
+			} catch {
+				/* already gone */
+			}
+		}
+	};
+}
+
+/** Polls `probe` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+	what: string,
+	probe: () => Promise<T> | T,
+	timeoutMs = 20_000,
+	intervalMs = 100
+): Promise<NonNullable<T>> {
+	const deadline = Date.now() + timeoutMs;
+	let last: unknown;
+	for (;;) {
+		try {
+			const value = await probe();
+			if (value) return value as NonNullable<T>;
+		} catch (err) {
+			last = err;
+		}
+		if (Date.now() > deadline) {
+			throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+		}
+		await new Promise(r => setTimeout(r, intervalMs));
+	}
+}
+
+/** Closes every client connection of one vhost on the broker (the others are left alone); returns how many. */
+export function closeVhostConnections(vhost: string, reason: string): number {
+	const lines = execFileSync("rabbitmqctl", ["list_connections", "-q", "--no-table-headers", "pid", "vhost"], { encoding: "utf8" })
+		.split("\n")
+		.map(l => l.trim().split(/\s+/))
+		.filter(([pid, name]) => pid && name === vhost);
+	for (const [pid] of lines) {
+		try {
+			execFileSync("rabbitmqctl", ["close_connection", pid, reason], { stdio: "ignore" });
+		} catch {
+			/* already gone */
+		}
+	}
+	return lines.length;
+}
+
+// --- the product's processes ------------------------------------------------------------------
+
+/** dist/bin/start.js, seen from this file in the sources (ts-jest) or compiled in dist/. */
+const ENTRY =
+	[join(__dirname, "..", "..", "dist", "bin", "start.js"), join(__dirname, "..", "..", "bin", "start.js")].find(existsSync) ??
+	join(__dirname, "..", "..", "dist", "bin", "start.js");
+
+export interface NodeProcess {
+	name: string;
+	child: ChildProcess;
+	/** Everything the process printed, for failure messages. */
+	output(): string;
+	/** Resolves with the exit code when the process ends by itself within `timeoutMs`, else fails with its output. */
+	exitWithin(timeoutMs: number): Promise<number | null>;
+	/** Sends a signal and resolves with the exit code. */
+	stop(signal?: NodeJS.Signals): Promise<number | null>;
+	exited: Promise<number | null>;
+}
+
+export function startNode(name: string, env: Record<string, string>): NodeProcess {
+	if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run 'npm run build' first (npm test does).`);
+	const child = spawn(process.execPath, [ENTRY], {
+		env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", ...env },
+		stdio: ["ignore", "pipe", "pipe"]
+	});
+	let output = "";
+	child.stdout?.on("data", chunk => (output += chunk));
+	child.stderr?.on("data", chunk => (output += chunk));
+	const exited = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
+	return {
+		name,
+		child,
+		output: () => output,
+		exited,
+		exitWithin(timeoutMs: number) {
+			let timer: NodeJS.Timeout | undefined;
+			const timeout = new Promise<never>((_, reject) => {
+				timer = setTimeout(
+					() => reject(new Error(`${name} did not exit within ${timeoutMs} ms\n--- ${name} output ---\n${output.split("\n").slice(-80).join("\n")}`)),
+					timeoutMs
+				);
+			});
+			return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
+		},
+		async stop(signal: NodeJS.Signals = "SIGTERM") {
+			if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+			child.kill(signal);
+			return exited;
+		}
+	};
+}
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			const port = typeof address === "object" && address ? address.port : 0;
+			server.close(() => resolve(port));
+		});
+	});
+}

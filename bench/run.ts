@@ -1,0 +1,414 @@
+/**
+ * `npm run bench`: throughput and latency of the order pipeline, in two scenarios measured in the
+ * same run so their ratios survive a noisy machine:
+ *
+ * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
+ *             on a fresh PostgreSQL database;
+ * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database);
+ * - cluster-nodelay (opt-in with BENCH_SCENARIOS, diagnostic): `cluster` with TCP_NODELAY forced on.
+ *
+ * Everything it creates (processes, databases, vhost, temp dir) is removed at the end, also on
+ * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout.
+ * See docs/benchmarks.md.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Client } from "pg";
+import { createDatabase, createVhost, freePort, startNode, uniqueSuffix, waitFor, type NodeProcess } from "./infra";
+import { apiWatcher, databaseWatcher } from "./load";
+import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
+import { fmt, summarize, table } from "./stats";
+
+const SCENARIOS = ["cluster", "embedded", "cluster-nodelay"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const DEFAULT_SCENARIOS: Scenario[] = ["cluster", "embedded"];
+
+function positiveInteger(name: string, fallback: number, min = 1): number {
+	const raw = process.env[name]?.trim();
+	if (!raw) return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value < min) throw new Error(`${name}='${raw}' is not valid: expected an integer >= ${min}.`);
+	return value;
+}
+
+interface BenchConfig {
+	scenarios: Scenario[];
+	/** Burst size per scenario. */
+	orders: Record<Scenario, number>;
+	concurrency: number;
+	rounds: number;
+	warmup: number;
+	sequential: number;
+	timeoutSeconds: number;
+}
+
+function readConfig(): BenchConfig {
+	const scenarios = (process.env.BENCH_SCENARIOS ?? DEFAULT_SCENARIOS.join(","))
+		.split(",")
+		.map(s => s.trim())
+		.filter(Boolean);
+	for (const s of scenarios) {
+		if (!SCENARIOS.includes(s as Scenario)) {
+			throw new Error(`BENCH_SCENARIOS: unknown scenario '${s}' (known: ${SCENARIOS.join(", ")}).`);
+		}
+	}
+	return {
+		scenarios: scenarios as Scenario[],
+		orders: {
+			cluster: positiveInteger("BENCH_ORDERS", 500),
+			embedded: positiveInteger("BENCH_EMBEDDED_ORDERS", 200),
+			"cluster-nodelay": positiveInteger("BENCH_ORDERS", 500)
+		},
+		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
+		rounds: positiveInteger("BENCH_ROUNDS", 5),
+		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
+		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
+		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 200)
+	};
+}
+
+const benchStart = performance.now();
+const log = (message: string): void => {
+	process.stderr.write(`[bench +${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${message}\n`);
+};
+
+/** Undo steps, run newest first; each runs at most once. */
+class Cleanups {
+	private steps: Array<{ name: string; run: () => Promise<void> }> = [];
+	private inFlight = new Set<Promise<void>>();
+	/** Set once the bench is being stopped (signal, watchdog): nothing new may start. */
+	stopping = false;
+
+	add(name: string, run: () => Promise<void>): void {
+		this.steps.push({ name, run });
+		// Something created while the bench is being stopped is undone at once.
+		if (this.stopping) void this.runDownTo(0);
+	}
+
+	get mark(): number {
+		return this.steps.length;
+	}
+
+	/** Runs (and forgets) every step added after `mark`, and waits for steps another caller is running. */
+	async runDownTo(mark = 0): Promise<void> {
+		while (this.steps.length > mark) {
+			const step = this.steps.pop()!;
+			const running = step.run().catch(err => log(`cleanup '${step.name}' failed: ${(err as Error).message}`));
+			this.inFlight.add(running);
+			await running;
+			this.inFlight.delete(running);
+		}
+		await Promise.all(this.inFlight);
+	}
+}
+
+const COMMON_ENV = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
+
+/** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
+async function waitReady(baseUrl: string, processes: NodeProcess[], timeoutMs: number): Promise<void> {
+	let lastAnswer = "";
+	await waitFor(
+		"the product to be ready",
+		async () => {
+			const dead = processes.find(p => p.child.exitCode !== null || p.child.signalCode !== null);
+			if (dead) throw new Error(`process '${dead.name}' exited during start`);
+			const res = await fetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(2000) });
+			lastAnswer = await res.text();
+			return res.status === 200;
+		},
+		timeoutMs,
+		100
+	).catch(err => {
+		const outputs = processes.map(p => `--- ${p.name} ---\n${p.output().slice(-3000)}`).join("\n");
+		throw new Error(`${(err as Error).message}\nlast answer: ${lastAnswer}\n${outputs}`);
+	});
+}
+
+/**
+ * `cluster`: the product as deployed. `cluster-nodelay` (opt-in, diagnostic): the same with
+ * TCP_NODELAY forced on every socket of the product's processes (see nodelay-preload.ts).
+ */
+async function startCluster(cleanups: Cleanups, scenario: "cluster" | "cluster-nodelay"): Promise<Target> {
+	const vhost = await createVhost();
+	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
+	const ordersDb = await createDatabase("orders");
+	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
+	const processorDb = await createDatabase("processor");
+	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
+
+	const port = await freePort();
+	const common: Record<string, string> = {
+		...COMMON_ENV,
+		TRANSPORTER: vhost.url,
+		NAMESPACE: `bench${uniqueSuffix()}`,
+		ORDERS_DATABASE_URL: ordersDb.url,
+		PROCESSOR_DATABASE_URL: processorDb.url
+	};
+	if (scenario === "cluster-nodelay") common.NODE_OPTIONS = `--require "${join(__dirname, "nodelay-preload.js")}"`;
+	const front = startNode("api,orders", {
+		...common,
+		SERVICES: "api,orders",
+		PORT: String(port),
+		NODEID: `bench-front-${uniqueSuffix()}`
+	});
+	cleanups.add("process api,orders", () => front.stop());
+	const processor = startNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
+	cleanups.add("process processor", () => processor.stop());
+
+	const baseUrl = `http://127.0.0.1:${port}`;
+	await waitReady(baseUrl, [front, processor], 60_000);
+	const watcher = await databaseWatcher(ordersDb.url, 5);
+	cleanups.add("orders database watcher", () => watcher.close());
+	const processorClient = new Client({ connectionString: processorDb.url });
+	await processorClient.connect();
+	cleanups.add("processor database client", () => processorClient.end());
+	return {
+		scenario,
+		baseUrl,
+		processes: [front, processor],
+		watcher,
+		watcherNote: "orders database polled with pg every 5 ms",
+		async processorTimes(orderIds) {
+			const { rows } = await processorClient.query<{ order_id: string; created_at: Date; updated_at: Date }>(
+				"SELECT order_id, created_at, updated_at FROM processing_records WHERE order_id = ANY($1::uuid[])",
+				[orderIds]
+			);
+			return new Map(rows.map(r => [r.order_id, { received: r.created_at.getTime(), processed: r.updated_at.getTime() }]));
+		}
+	};
+}
+
+async function startEmbedded(cleanups: Cleanups): Promise<Target> {
+	const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-bench-"));
+	cleanups.add(`temp dir ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
+	const port = await freePort();
+	const node = startNode("api,orders,processor", {
+		...COMMON_ENV,
+		PORT: String(port),
+		DATA_DIR: dataDir,
+		NODEID: `bench-embedded-${uniqueSuffix()}`
+	});
+	cleanups.add("process embedded", () => node.stop());
+	const baseUrl = `http://127.0.0.1:${port}`;
+	await waitReady(baseUrl, [node], 90_000);
+	return {
+		scenario: "embedded",
+		baseUrl,
+		processes: [node],
+		watcher: apiWatcher(baseUrl, 10),
+		watcherNote: "pending count polled over the API every 10 ms"
+	};
+}
+
+function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore: number[]): void {
+	const out: string[] = [];
+	const cpu = cpus();
+	const load = (l: number[]) => l.map(v => v.toFixed(2)).join(" ");
+	out.push(
+		`order-pipeline bench — ${new Date().toISOString()} — node ${process.version} — ${cpu.length} × ${cpu[0]?.model ?? "?"}`,
+		`load average (1/5/15 min) at start ${load(loadBefore)}, at end ${load(loadavg())} (at start: other work on the machine)`,
+		`rounds ${results.map(r => `${r.scenario} ${r.roundsRun}`).join(", ")} (of ${config.rounds}), ` +
+			`warm-up ${config.warmup}, one-at-a-time ${config.sequential}/round, ` +
+			`burst ${results.map(r => `${r.scenario} ${r.orders}`).join(", ")} at concurrency ${config.concurrency}`,
+		""
+	);
+
+	const latencyRows: string[][] = [];
+	for (const r of results) {
+		const rows: Array<[string, number[][]]> = [
+			["POST → 201, c=1", r.postSequential],
+			[`POST → 201, c=${r.concurrency} (burst)`, r.postBurst],
+			["POST → completed, c=1", r.e2eSequential],
+			["  same, as seen by poller", r.e2eSequentialSeen],
+			[`POST → completed, burst c=${r.concurrency}`, r.e2eBurst],
+			["  same, as seen by poller", r.e2eBurstSeen]
+		];
+		for (const [label, rounds] of rows) {
+			const s = summarize(rounds);
+			if (s.n === 0) continue;
+			latencyRows.push([r.scenario, label, String(s.n), fmt(s.median), fmt(s.p95), `${fmt(s.roundMin)}–${fmt(s.roundMax)}`]);
+		}
+	}
+	out.push("Latency, ms (median and p95 over the samples of all rounds; last column: lowest–highest round median)");
+	out.push(table(["scenario", "measure", "n", "median", "p95", "round medians"], latencyRows), "");
+
+	const stageRows: string[][] = [];
+	for (const r of results) {
+		for (const [stage, label] of STAGES) {
+			const seq = summarize(r.stagesSequential[stage]);
+			const burst = summarize(r.stagesBurst[stage]);
+			if (seq.n + burst.n === 0) continue;
+			stageRows.push([r.scenario, label, fmt(seq.median), fmt(seq.p95), fmt(burst.median), fmt(burst.p95)]);
+		}
+	}
+	if (stageRows.length > 0) {
+		out.push("Where the time goes, ms (from the timestamps in both databases; only where the bench can read them)");
+		out.push(table(["scenario", "hop", "c=1 median", "c=1 p95", "burst median", "burst p95"], stageRows), "");
+	}
+
+	out.push("Throughput per burst (first POST → last order completed), one value per round; other columns: medians over rounds");
+	out.push(
+		table(
+			[
+				"scenario",
+				"burst",
+				"completed/s median",
+				"min–max",
+				"accepted/s",
+				"to processor/s while posting",
+				"after last 201",
+				"drain after last 201, ms",
+				"machine CPU %"
+			],
+			results.map(r => {
+				const t = summarize([r.throughput]);
+				return [
+					r.scenario,
+					`${r.orders} @ c=${r.concurrency}`,
+					fmt(t.median),
+					`${fmt(Math.min(...r.throughput))}–${fmt(Math.max(...r.throughput))}`,
+					fmt(summarize([r.ingestRate]).median),
+					fmt(summarize([r.toProcessorWhilePosting]).median),
+					fmt(summarize([r.toProcessorAfter.filter(Number.isFinite)]).median),
+					fmt(summarize([r.drainMs]).median),
+					fmt(r.machineCpuPercent)
+				];
+			})
+		),
+		""
+	);
+
+	out.push("Processes (RSS before the first burst / after the last, peak = VmHWM; CPU during the bursts, % of one core)");
+	out.push(
+		table(
+			["scenario", "process", "RSS before MiB", "RSS after MiB", "peak MiB", "CPU %", "CPU ms/order", "warn+ log lines", "start ms"],
+			results.flatMap(r =>
+				r.processes.map(p => [
+					r.scenario,
+					p.name,
+					fmt(p.rssBeforeMiB),
+					fmt(p.rssAfterMiB),
+					fmt(p.peakMiB),
+					fmt(p.cpuPercent),
+					fmt(p.cpuMsPerOrder),
+					String(p.warnings),
+					fmt(r.startupMs)
+				])
+			)
+		),
+		""
+	);
+
+	const byName = new Map(results.map(r => [r.scenario, r]));
+	const cluster = byName.get("cluster");
+	const embedded = byName.get("embedded");
+	const med = (rounds: number[][]) => summarize(rounds).median;
+	const ratioRows: string[][] = [];
+	for (const r of results) {
+		ratioRows.push([`${r.scenario}: POST c=${r.concurrency} / POST c=1`, fmt(med(r.postBurst) / med(r.postSequential))]);
+		ratioRows.push([`${r.scenario}: completed burst / completed c=1`, fmt(med(r.e2eBurst) / med(r.e2eSequential))]);
+	}
+	if (cluster && embedded) {
+		ratioRows.push(["embedded / cluster: POST c=1", fmt(med(embedded.postSequential) / med(cluster.postSequential))]);
+		ratioRows.push([`embedded / cluster: POST c=${config.concurrency}`, fmt(med(embedded.postBurst) / med(cluster.postBurst))]);
+		ratioRows.push(["embedded / cluster: completed c=1", fmt(med(embedded.e2eSequential) / med(cluster.e2eSequential))]);
+		ratioRows.push(["embedded / cluster: completed, burst", fmt(med(embedded.e2eBurst) / med(cluster.e2eBurst))]);
+		ratioRows.push(["cluster / embedded: completed/s", fmt(med([cluster.throughput]) / med([embedded.throughput]))]);
+	}
+	const nodelay = byName.get("cluster-nodelay");
+	if (cluster && nodelay) {
+		ratioRows.push(["cluster / cluster-nodelay: POST c=1", fmt(med(cluster.postSequential) / med(nodelay.postSequential))]);
+		ratioRows.push(["cluster / cluster-nodelay: completed c=1", fmt(med(cluster.e2eSequential) / med(nodelay.e2eSequential))]);
+		ratioRows.push(["cluster-nodelay / cluster: completed/s", fmt(med([nodelay.throughput]) / med([cluster.throughput]))]);
+	}
+	out.push("Ratios of medians, same run");
+	out.push(table(["ratio", "value"], ratioRows), "");
+
+	for (const r of results) {
+		out.push(`${r.scenario}: completion detected by ${r.watcherNote}; orders not completed: ${r.notCompleted}`);
+		for (const p of r.processes) {
+			for (const [message, count] of p.warningKinds.slice(0, 3)) out.push(`  ${p.name} logged ${count} × ${message}`);
+		}
+	}
+	process.stdout.write(out.join("\n") + "\n");
+}
+
+async function main(): Promise<number> {
+	const config = readConfig();
+	const startedAt = Date.now();
+	const loadBefore = loadavg();
+	const deadline = startedAt + config.timeoutSeconds * 1000;
+	const cleanups = new Cleanups();
+
+	const emergency = async (why: string, code: number) => {
+		log(`${why}: cleaning up and stopping.`);
+		cleanups.stopping = true;
+		const force = setTimeout(() => process.exit(code), 30_000);
+		await cleanups.runDownTo(0);
+		// A step still under way (a process being started) may register its undo a moment later.
+		await new Promise(resolve => setTimeout(resolve, 500));
+		await cleanups.runDownTo(0);
+		clearTimeout(force);
+		process.exit(code);
+	};
+	const watchdog = setTimeout(
+		() => void emergency(`BENCH_TIMEOUT_S (${config.timeoutSeconds} s) exceeded by 20 s`, 2),
+		config.timeoutSeconds * 1000 + 20_000
+	);
+	process.once("SIGINT", () => void emergency("interrupted", 130));
+	process.once("SIGTERM", () => void emergency("terminated", 143));
+
+	const results: ScenarioResult[] = [];
+	let failed = false;
+	for (const [index, scenario] of config.scenarios.entries()) {
+		if (cleanups.stopping) break;
+		if (Date.now() >= deadline) {
+			failed = true;
+			log(`${scenario}: skipped, no time left (BENCH_TIMEOUT_S)`);
+			continue;
+		}
+		const mark = cleanups.mark;
+		// Each scenario may use its share of the time left; a round that would not fit is not started.
+		const softDeadline = Date.now() + (deadline - Date.now()) / (config.scenarios.length - index);
+		try {
+			log(`${scenario}: starting`);
+			const t = performance.now();
+			const target = scenario === "embedded" ? await startEmbedded(cleanups) : await startCluster(cleanups, scenario);
+			const startupMs = performance.now() - t;
+			log(`${scenario}: ready in ${startupMs.toFixed(0)} ms`);
+			const options: MeasureOptions = {
+				orders: config.orders[scenario],
+				concurrency: config.concurrency,
+				rounds: config.rounds,
+				warmup: config.warmup,
+				sequential: config.sequential,
+				deadline,
+				softDeadline,
+				log
+			};
+			const result = await measure(target, options, startupMs);
+			results.push(result);
+			if (result.notCompleted > 0) failed = true;
+		} catch (err) {
+			failed = true;
+			log(`${scenario} failed: ${(err as Error).stack ?? err}`);
+		} finally {
+			log(`${scenario}: cleaning up`);
+			await cleanups.runDownTo(mark);
+		}
+	}
+	clearTimeout(watchdog);
+	if (results.length > 0) printReport(config, results, loadBefore);
+	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+	return failed ? 1 : 0;
+}
+
+main().then(
+	code => process.exit(code),
+	err => {
+		log(`failed: ${(err as Error).message ?? err}`);
+		process.exit(1);
+	}
+);

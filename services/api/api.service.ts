@@ -15,6 +15,8 @@ export interface ApiSettings {
 
 type GatewayRequest = IncomingMessage & {
 	$ctx?: Context<unknown, { correlationId?: string }>;
+	$action?: { name: string };
+	$endpoint?: unknown;
 	correlationId?: string;
 	originalUrl?: string;
 };
@@ -81,7 +83,19 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				},
 				bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
-				onBeforeCall(ctx: Context<unknown, Record<string, unknown>>, _route: unknown, req: GatewayRequest, res: ServerResponse) {
+				onBeforeCall(
+					this: { broker: { options: { disableBalancer?: boolean } } },
+					ctx: Context<unknown, Record<string, unknown>>,
+					_route: unknown,
+					req: GatewayRequest,
+					res: ServerResponse
+				) {
+					// moleculer-web picked one node from the registry, which keeps a node killed with -9
+					// until its heartbeat times out; a call sent to it waits for nobody. With a transporter,
+					// call by name: the request goes to the action's shared RabbitMQ queue, which only
+					// live nodes consume.
+					if (this.broker.options.disableBalancer && req.$action) req.$endpoint = req.$action.name;
+
 					const correlationId = correlationIdOf(req);
 					ctx.meta.correlationId = correlationId;
 					res.setHeader("X-Correlation-Id", correlationId);

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { FaultPoints } from "../../lib/fault-points";
-import { queryDatabase } from "../support/services";
+import { queryDatabase, waitFor } from "../support/services";
+import { freePort, startNode } from "./support/processes";
 import { Cluster, type Items } from "./support/cluster";
 
 const item = (sku: string, quantity = 1): Items => [{ sku, quantity, unitPrice: 2 }];
@@ -115,6 +116,38 @@ describe("Failures on a two-process cluster", () => {
 			await cluster.startProcessor();
 		});
 		await expectSettledOnce(orders);
+	});
+
+	it("should keep answering when one of two orders nodes is killed with -9", async () => {
+		// An api-only node: it has no local orders service, so it must pick a remote one.
+		const port = await freePort();
+		const gateway = startNode("api", { ...cluster.nodeEnv(), SERVICES: "api", PORT: String(port), NODEID: `api-${randomUUID()}` });
+		const second = startNode("orders-2", { ...cluster.nodeEnv(), SERVICES: "orders", NODEID: `orders-2-${randomUUID()}` });
+		try {
+			const url = `http://127.0.0.1:${port}/api/orders`;
+			await waitFor("the api node to see both orders nodes", async () => {
+				const nodes = await fetch(`http://127.0.0.1:${port}/api/health/ready`).catch(() => null);
+				return nodes?.status === 200 && second.output().includes("Service 'orders' started.");
+			}, 60_000, 200);
+			await new Promise(r => setTimeout(r, 1500));
+			await second.stop("SIGKILL");
+
+			// The api still lists the dead node until its heartbeat times out: no request may wait for it.
+			const answers: number[] = [];
+			for (let i = 0; i < 8; i++) {
+				const res = await fetch(url, {
+					method: "POST",
+					headers: { "Content-Type": "application/json" },
+					body: JSON.stringify({ customerId: "e2e", items: item("SKU-0033"), currency: "EUR" }),
+					signal: AbortSignal.timeout(5000)
+				}).catch(() => null);
+				answers.push(res ? res.status : 0);
+			}
+			expect(answers).toEqual(Array(8).fill(201));
+		} finally {
+			await gateway.stop("SIGKILL");
+			await second.stop("SIGKILL");
+		}
 	});
 
 	it("should reconnect and lose nothing when the broker closes every connection under load", async () => {

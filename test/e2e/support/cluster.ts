@@ -52,6 +52,11 @@ export class Cluster {
 		await Promise.all([this.ordersDb?.drop(), this.processorDb?.drop()]);
 	}
 
+	/** The environment every node of this cluster shares. */
+	nodeEnv(): Record<string, string> {
+		return this.env({});
+	}
+
 	private env(extra: Record<string, string>): Record<string, string> {
 		return {
 			TRANSPORTER: this.vhost.url,

@@ -16,7 +16,7 @@ export interface ApiSettings {
 type GatewayRequest = IncomingMessage & {
 	$ctx?: Context<unknown, { correlationId?: string }>;
 	$action?: { name: string };
-	$endpoint?: unknown;
+	$endpoint?: { local?: boolean } | string;
 	correlationId?: string;
 	originalUrl?: string;
 };
@@ -92,9 +92,12 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				) {
 					// moleculer-web picked one node from the registry, which keeps a node killed with -9
 					// until its heartbeat times out; a call sent to it waits for nobody. With a transporter,
-					// call by name: the request goes to the action's shared RabbitMQ queue, which only
-					// live nodes consume.
-					if (this.broker.options.disableBalancer && req.$action) req.$endpoint = req.$action.name;
+					// a remote action is called by name instead: the request goes to the action's shared
+					// RabbitMQ queue, which only live nodes consume. (This node itself is alive, and its
+					// own queue exists from the start, before the shared one is declared.)
+					if (this.broker.options.disableBalancer && req.$action && typeof req.$endpoint === "object" && !req.$endpoint.local) {
+						req.$endpoint = req.$action.name;
+					}
 
 					const correlationId = correlationIdOf(req);
 					ctx.meta.correlationId = correlationId;

@@ -4,8 +4,7 @@
  *
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
- * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database);
- * - cluster-nodelay (opt-in with BENCH_SCENARIOS, diagnostic): `cluster` with TCP_NODELAY forced on.
+ * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database).
  *
  * Everything it creates (processes, databases, vhost, temp dir) is removed at the end, also on
  * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout.
@@ -16,12 +15,13 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { createDatabase, createVhost, freePort, startNode, uniqueSuffix, waitFor, type NodeProcess } from "./infra";
+import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor } from "../scripts/support/local-services";
+import { startBenchNode, type BenchProcess } from "./infra";
 import { apiWatcher, databaseWatcher } from "./load";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
 
-const SCENARIOS = ["cluster", "embedded", "cluster-nodelay"] as const;
+const SCENARIOS = ["cluster", "embedded"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: Scenario[] = ["cluster", "embedded"];
 
@@ -58,8 +58,7 @@ function readConfig(): BenchConfig {
 		scenarios: scenarios as Scenario[],
 		orders: {
 			cluster: positiveInteger("BENCH_ORDERS", 500),
-			embedded: positiveInteger("BENCH_EMBEDDED_ORDERS", 200),
-			"cluster-nodelay": positiveInteger("BENCH_ORDERS", 500)
+			embedded: positiveInteger("BENCH_EMBEDDED_ORDERS", 200)
 		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
@@ -107,7 +106,7 @@ class Cleanups {
 const COMMON_ENV = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
 
 /** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
-async function waitReady(baseUrl: string, processes: NodeProcess[], timeoutMs: number): Promise<void> {
+async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: number): Promise<void> {
 	let lastAnswer = "";
 	await waitFor(
 		"the product to be ready",
@@ -126,16 +125,13 @@ async function waitReady(baseUrl: string, processes: NodeProcess[], timeoutMs: n
 	});
 }
 
-/**
- * `cluster`: the product as deployed. `cluster-nodelay` (opt-in, diagnostic): the same with
- * TCP_NODELAY forced on every socket of the product's processes (see nodelay-preload.ts).
- */
-async function startCluster(cleanups: Cleanups, scenario: "cluster" | "cluster-nodelay"): Promise<Target> {
-	const vhost = await createVhost();
+/** `cluster`: the product as deployed, two processes over RabbitMQ, each service on PostgreSQL. */
+async function startCluster(cleanups: Cleanups): Promise<Target> {
+	const vhost = createOwnVhost();
 	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
-	const ordersDb = await createDatabase("orders");
+	const ordersDb = await createTestDatabase("bench_orders");
 	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
-	const processorDb = await createDatabase("processor");
+	const processorDb = await createTestDatabase("bench_processor");
 	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
 
 	const port = await freePort();
@@ -146,16 +142,15 @@ async function startCluster(cleanups: Cleanups, scenario: "cluster" | "cluster-n
 		ORDERS_DATABASE_URL: ordersDb.url,
 		PROCESSOR_DATABASE_URL: processorDb.url
 	};
-	if (scenario === "cluster-nodelay") common.NODE_OPTIONS = `--require "${join(__dirname, "nodelay-preload.js")}"`;
-	const front = startNode("api,orders", {
+	const front = startBenchNode("api,orders", {
 		...common,
 		SERVICES: "api,orders",
 		PORT: String(port),
 		NODEID: `bench-front-${uniqueSuffix()}`
 	});
-	cleanups.add("process api,orders", () => front.stop());
-	const processor = startNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
-	cleanups.add("process processor", () => processor.stop());
+	cleanups.add("process api,orders", () => front.shutdown());
+	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
+	cleanups.add("process processor", () => processor.shutdown());
 
 	const baseUrl = `http://127.0.0.1:${port}`;
 	await waitReady(baseUrl, [front, processor], 60_000);
@@ -165,7 +160,7 @@ async function startCluster(cleanups: Cleanups, scenario: "cluster" | "cluster-n
 	await processorClient.connect();
 	cleanups.add("processor database client", () => processorClient.end());
 	return {
-		scenario,
+		scenario: "cluster",
 		baseUrl,
 		processes: [front, processor],
 		watcher,
@@ -184,13 +179,13 @@ async function startEmbedded(cleanups: Cleanups): Promise<Target> {
 	const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-bench-"));
 	cleanups.add(`temp dir ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
 	const port = await freePort();
-	const node = startNode("api,orders,processor", {
+	const node = startBenchNode("api,orders,processor", {
 		...COMMON_ENV,
 		PORT: String(port),
 		DATA_DIR: dataDir,
 		NODEID: `bench-embedded-${uniqueSuffix()}`
 	});
-	cleanups.add("process embedded", () => node.stop());
+	cleanups.add("process embedded", () => node.shutdown());
 	const baseUrl = `http://127.0.0.1:${port}`;
 	await waitReady(baseUrl, [node], 90_000);
 	return {
@@ -317,12 +312,6 @@ function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore:
 		ratioRows.push(["embedded / cluster: completed, burst", fmt(med(embedded.e2eBurst) / med(cluster.e2eBurst))]);
 		ratioRows.push(["cluster / embedded: completed/s", fmt(med([cluster.throughput]) / med([embedded.throughput]))]);
 	}
-	const nodelay = byName.get("cluster-nodelay");
-	if (cluster && nodelay) {
-		ratioRows.push(["cluster / cluster-nodelay: POST c=1", fmt(med(cluster.postSequential) / med(nodelay.postSequential))]);
-		ratioRows.push(["cluster / cluster-nodelay: completed c=1", fmt(med(cluster.e2eSequential) / med(nodelay.e2eSequential))]);
-		ratioRows.push(["cluster-nodelay / cluster: completed/s", fmt(med([nodelay.throughput]) / med([cluster.throughput]))]);
-	}
 	out.push("Ratios of medians, same run");
 	out.push(table(["ratio", "value"], ratioRows), "");
 
@@ -375,7 +364,7 @@ async function main(): Promise<number> {
 		try {
 			log(`${scenario}: starting`);
 			const t = performance.now();
-			const target = scenario === "embedded" ? await startEmbedded(cleanups) : await startCluster(cleanups, scenario);
+			const target = scenario === "embedded" ? await startEmbedded(cleanups) : await startCluster(cleanups);
 			const startupMs = performance.now() - t;
 			log(`${scenario}: ready in ${startupMs.toFixed(0)} ms`);
 			const options: MeasureOptions = {

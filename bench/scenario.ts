@@ -6,7 +6,7 @@
  *     queueing, and throughput (orders completed per second, first POST → last completion).
  */
 import { performance } from "node:perf_hooks";
-import { readCpuSeconds, readMachineCpu, readMemory, type NodeProcess } from "./infra";
+import { readCpuSeconds, readMachineCpu, readMemory, type BenchProcess } from "./infra";
 import { fetchOrders, postOrder, runConcurrent, type CompletionWatcher, type PostedOrder } from "./load";
 import { median } from "./stats";
 
@@ -29,7 +29,7 @@ export interface MeasureOptions {
 export interface Target {
 	scenario: string;
 	baseUrl: string;
-	processes: NodeProcess[];
+	processes: BenchProcess[];
 	watcher: CompletionWatcher;
 	/** How completion is detected, for the report. */
 	watcherNote: string;

@@ -6,36 +6,40 @@
  *
  *   npm run chaos
  *
- * | variable              | meaning                                        | default                              |
- * |-----------------------|------------------------------------------------|--------------------------------------|
- * | CHAOS_ORDERS          | orders to create                               | 300                                  |
- * | CHAOS_SEED            | seed of the order contents and chaos decisions | 42                                   |
- * | CHAOS_CONCURRENCY     | clients at once                                | 8                                    |
- * | CHAOS_LOAD_SECONDS    | the orders are spread over this time           | 100                                  |
- * | CHAOS_DATABASE_URL    | PostgreSQL admin URL (may create databases)    | postgres://postgres@127.0.0.1:5432   |
- * | CHAOS_AMQP_URL        | RabbitMQ URL (its vhost is replaced)           | amqp://guest:guest@127.0.0.1:5672    |
- * | CHAOS_LOG_LEVEL       | LOG_LEVEL of the product's processes           | warn                                 |
- * | CHAOS_MAX_SECONDS     | hard limit of the whole run                    | 420                                  |
+ * | variable           | meaning                                        | default                                     |
+ * |--------------------|------------------------------------------------|---------------------------------------------|
+ * | CHAOS_ORDERS       | orders to create                               | 300                                         |
+ * | CHAOS_SEED         | seed of the order contents and chaos decisions | 42                                          |
+ * | CHAOS_CONCURRENCY  | clients at once                                | 8                                           |
+ * | CHAOS_LOAD_SECONDS | the orders are spread over this time           | 100                                         |
+ * | CHAOS_DATABASE_URL | PostgreSQL admin URL (may create databases)    | postgres://postgres@127.0.0.1:5432/postgres |
+ * | CHAOS_AMQP_URL     | RabbitMQ URL (its vhost is replaced)           | amqp://guest:guest@127.0.0.1:5672           |
+ * | CHAOS_LOG_LEVEL    | LOG_LEVEL of the product's processes           | warn                                        |
+ * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
+ *
+ * ADMIN_DATABASE_URL and ADMIN_AMQP_URL, when set, take precedence (scripts/support/local-services.ts,
+ * which also makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
  *
  * Exit code 0 when nothing is lost, duplicated, mismatched or still pending; 1 otherwise (or when
  * the run itself fails); 2 when the hard limit stopped it; 130 on SIGINT/SIGTERM. Databases, vhost
  * and child processes are removed in every case. Nothing is written to disk.
  */
 import { createCluster, ROLES, type Cluster, type Role } from "./chaos/cluster";
-import {
-	closeVhostConnections,
-	createDatabase,
-	createVhost,
-	deleteVhost,
-	dropDatabase,
-	peekQueue,
-	query,
-	type Database,
-	type Vhost
-} from "./chaos/infra";
+import { closeVhostConnections, peekQueue } from "./chaos/infra";
 import { computeLedger, describeOrder } from "./chaos/ledger";
 import { planOrders, runLoad, type OrderResult } from "./chaos/load";
-import { envInt, freePort, log, seededRandom, sleep, uniqueSuffix, waitFor, type Random } from "./chaos/util";
+import { envInt, log, seededRandom, type Random } from "./chaos/util";
+import {
+	createOwnVhost,
+	createTestDatabase,
+	freePort,
+	queryDatabase,
+	sleep,
+	uniqueSuffix,
+	waitFor,
+	type TestDatabase,
+	type TestVhost
+} from "./support/local-services";
 
 type Action = "kill9-processor" | "kill9-orders" | "sigterm-processor" | "close-connections" | "kill9-api";
 
@@ -93,7 +97,7 @@ async function killAndRestart(cluster: Cluster, role: Role, signal: NodeJS.Signa
 	log(`   ${role} restarted as ${next.nodeID} after ${downMs} ms down`);
 }
 
-async function chaosLoop(cluster: Cluster, vhost: Vhost, random: Random, state: ChaosState): Promise<void> {
+async function chaosLoop(cluster: Cluster, vhost: TestVhost, random: Random, state: ChaosState): Promise<void> {
 	let apiKills = 0;
 	while (!state.stopping) {
 		// The draws happen in the same order every round, so one seed takes the same decisions.
@@ -121,8 +125,8 @@ async function chaosLoop(cluster: Cluster, vhost: Vhost, random: Random, state: 
 					await killAndRestart(cluster, "processor", "SIGTERM", downMs, state);
 					break;
 				case "close-connections": {
-					const closed = await closeVhostConnections(vhost.name, "chaos");
-					log(`   closed ${closed} connection(s) of vhost ${vhost.name}`);
+					const closed = await closeVhostConnections(vhost.vhost, "chaos");
+					log(`   closed ${closed} connection(s) of vhost ${vhost.vhost}`);
 					break;
 				}
 			}
@@ -134,7 +138,7 @@ async function chaosLoop(cluster: Cluster, vhost: Vhost, random: Random, state: 
 }
 
 async function pendingCount(ordersDbUrl: string): Promise<Record<string, number>> {
-	const rows = await query<{ status: string; n: number }>(ordersDbUrl, "SELECT status, count(*)::int AS n FROM orders GROUP BY status");
+	const rows = await queryDatabase<{ status: string; n: number }>(ordersDbUrl, "SELECT status, count(*)::int AS n FROM orders GROUP BY status");
 	return Object.fromEntries(rows.map(r => [r.status, r.n]));
 }
 
@@ -157,8 +161,8 @@ async function main(): Promise<number> {
 	const namespace = `chaos${runId}`;
 
 	let cluster: Cluster | undefined;
-	const databases: Database[] = [];
-	let vhost: Vhost | undefined;
+	const databases: TestDatabase[] = [];
+	let vhost: TestVhost | undefined;
 	let cleaned = false;
 
 	const cleanup = async () => {
@@ -167,9 +171,9 @@ async function main(): Promise<number> {
 		log("cleanup: stopping processes, dropping databases, deleting the vhost");
 		if (cluster) await cluster.stopAll().catch(err => log(`   stopping processes failed: ${(err as Error).message}`));
 		for (const db of databases) {
-			await dropDatabase(db.name).catch(err => log(`   dropping ${db.name} failed: ${(err as Error).message}`));
+			await db.drop().catch(err => log(`   dropping ${db.name} failed: ${(err as Error).message}`));
 		}
-		if (vhost) await deleteVhost(vhost.name).catch(err => log(`   deleting vhost ${vhost?.name} failed: ${(err as Error).message}`));
+		if (vhost) await vhost.remove();
 	};
 	// Last resorts: children never outlive the script, whatever stops it.
 	process.on("exit", () => cluster?.killAllNow());
@@ -191,10 +195,10 @@ async function main(): Promise<number> {
 	const state: ChaosState = { stopping: false, counts: {}, notes: [] };
 	try {
 		log(`chaos run ${runId}: seed ${seed}, ${orderCount} orders over ~${spreadMs / 1000} s, concurrency ${concurrency}`);
-		const [ordersDb, processorDb] = await Promise.all([createDatabase("orders"), createDatabase("processor")]);
+		const [ordersDb, processorDb] = await Promise.all([createTestDatabase("chaos_orders"), createTestDatabase("chaos_processor")]);
 		databases.push(ordersDb, processorDb);
-		vhost = await createVhost();
-		log(`databases ${ordersDb.name}, ${processorDb.name}; vhost ${vhost.name}; namespace ${namespace}`);
+		vhost = createOwnVhost();
+		log(`databases ${ordersDb.name}, ${processorDb.name}; vhost ${vhost.vhost}; namespace ${namespace}`);
 
 		const port = await freePort();
 		const baseUrl = `http://127.0.0.1:${port}`;

@@ -2,16 +2,16 @@
  * The product's own processes (`node dist/bin/start.js`), one per role, started, killed and
  * restarted by the chaos script. Each role keeps the tail of its output (all incarnations) for the
  * report, and every line in a bounded archive so the report can show the lines naming an order.
+ * Spawned like the shared startNode() does (spawnProduct), but with bookkeeping of its own: restarts,
+ * exits nobody asked for, a supervisor, and output kept by line rather than whole.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { log, sleep, uniqueSuffix } from "./util";
+import type { ChildProcess } from "node:child_process";
+import { sleep, spawnProduct, uniqueSuffix } from "../support/local-services";
+import { log } from "./util";
 
 export const ROLES = ["api", "orders", "processor"] as const;
 export type Role = (typeof ROLES)[number];
 
-const ENTRY = join(__dirname, "..", "..", "bin", "start.js");
 const TAIL_LINES = 200;
 const ARCHIVE_LINES = 200_000;
 
@@ -58,7 +58,6 @@ export interface Cluster {
 }
 
 export function createCluster(baseEnv: Record<string, string>, roleEnv: Record<Role, Record<string, string>>): Cluster {
-	if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run 'npm run build' first (npm run chaos does).`);
 	const current = new Map<Role, NodeHandle>();
 	const all: NodeHandle[] = [];
 	const tails: Record<Role, string[]> = { api: [], orders: [], processor: [] };
@@ -80,10 +79,7 @@ export function createCluster(baseEnv: Record<string, string>, roleEnv: Record<R
 	const start = (role: Role): NodeHandle => {
 		if (closed) throw new Error(`not starting ${role}: the cluster is shutting down`);
 		const nodeID = `${role}-${uniqueSuffix()}`;
-		const child = spawn(process.execPath, [ENTRY], {
-			env: { PATH: process.env.PATH ?? "", ...baseEnv, ...roleEnv[role], SERVICES: role, NODEID: nodeID },
-			stdio: ["ignore", "pipe", "pipe"]
-		});
+		const child = spawnProduct({ ...baseEnv, ...roleEnv[role], SERVICES: role, NODEID: nodeID });
 		starts[role]++;
 		const pipe = (stream: NodeJS.ReadableStream | null, label: string) => {
 			let partial = "";

@@ -2,7 +2,8 @@
  * The ledger of a chaos run: what the clients were told (201s) against what the two databases and
  * the dead-letter queues hold at the end. Every problem is listed with the order it concerns.
  */
-import { query, queueDepths } from "./infra";
+import { queryDatabase } from "../support/local-services";
+import { queueDepths } from "./infra";
 import type { OrderItem, OrderResult, PlannedOrder } from "./load";
 
 const DEMO_UNITS = 1_000_000;
@@ -110,23 +111,23 @@ const describe = (map: Map<string, number>) =>
 export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	const { ordersDbUrl, processorDbUrl } = input;
 	const [orders, records, reservations, reservationTotals, stock, ordersOutbox, processorOutbox, inbox] = await Promise.all([
-		query<OrderRow>(ordersDbUrl, "SELECT id::text, status, items, error_message, idempotency_key, created_at, updated_at FROM orders"),
-		query<RecordRow>(processorDbUrl, "SELECT order_id::text, status, error_message, event_id, updated_at FROM processing_records"),
-		query<ReservationRow>(processorDbUrl, "SELECT order_id::text, sku, quantity FROM stock_reservations"),
-		query<{ total: number; distinct: number }>(
+		queryDatabase<OrderRow>(ordersDbUrl, "SELECT id::text, status, items, error_message, idempotency_key, created_at, updated_at FROM orders"),
+		queryDatabase<RecordRow>(processorDbUrl, "SELECT order_id::text, status, error_message, event_id, updated_at FROM processing_records"),
+		queryDatabase<ReservationRow>(processorDbUrl, "SELECT order_id::text, sku, quantity FROM stock_reservations"),
+		queryDatabase<{ total: number; distinct: number }>(
 			processorDbUrl,
 			"SELECT count(*)::int AS total, count(DISTINCT (order_id, sku))::int AS distinct FROM stock_reservations"
 		),
-		query<StockRow>(processorDbUrl, "SELECT sku, available, reserved FROM stock"),
-		query<OutboxCount>(
+		queryDatabase<StockRow>(processorDbUrl, "SELECT sku, available, reserved FROM stock"),
+		queryDatabase<OutboxCount>(
 			ordersDbUrl,
 			"SELECT payload->>'orderId' AS order_id, event_name, count(*)::int AS n, count(sent_at)::int AS sent FROM outbox_events GROUP BY 1, 2"
 		),
-		query<OutboxCount>(
+		queryDatabase<OutboxCount>(
 			processorDbUrl,
 			"SELECT payload->>'orderId' AS order_id, event_name, count(*)::int AS n, count(sent_at)::int AS sent FROM outbox_events GROUP BY 1, 2"
 		),
-		query<{ order_id: string; n: number }>(ordersDbUrl, "SELECT order_id::text, count(*)::int AS n FROM processed_events GROUP BY 1")
+		queryDatabase<{ order_id: string; n: number }>(ordersDbUrl, "SELECT order_id::text, count(*)::int AS n FROM processed_events GROUP BY 1")
 	]);
 
 	const lost: Problem[] = [];
@@ -352,21 +353,21 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 /** Everything both databases hold about one order, for the failure report. */
 export async function describeOrder(ordersDbUrl: string, processorDbUrl: string, orderId: string): Promise<string[]> {
 	const lines: string[] = [];
-	const [order] = await query(ordersDbUrl, "SELECT id, status, error_message, idempotency_key, items, created_at, updated_at FROM orders WHERE id::text = $1", [orderId]);
+	const [order] = await queryDatabase(ordersDbUrl, "SELECT id, status, error_message, idempotency_key, items, created_at, updated_at FROM orders WHERE id::text = $1", [orderId]);
 	lines.push(`  orders.orders: ${order ? JSON.stringify(order) : "none"}`);
-	const inbox = await query(ordersDbUrl, "SELECT event_id, processed_at FROM processed_events WHERE order_id::text = $1", [orderId]);
+	const inbox = await queryDatabase(ordersDbUrl, "SELECT event_id, processed_at FROM processed_events WHERE order_id::text = $1", [orderId]);
 	lines.push(`  orders.processed_events: ${JSON.stringify(inbox)}`);
-	const ordersOutbox = await query(
+	const ordersOutbox = await queryDatabase(
 		ordersDbUrl,
 		"SELECT id, event_name, payload->>'eventId' AS event_id, created_at, sent_at, attempts, last_error FROM outbox_events WHERE payload->>'orderId' = $1",
 		[orderId]
 	);
 	lines.push(`  orders.outbox_events: ${JSON.stringify(ordersOutbox)}`);
-	const records = await query(processorDbUrl, "SELECT status, error_message, event_id, created_at, updated_at FROM processing_records WHERE order_id::text = $1", [orderId]);
+	const records = await queryDatabase(processorDbUrl, "SELECT status, error_message, event_id, created_at, updated_at FROM processing_records WHERE order_id::text = $1", [orderId]);
 	lines.push(`  processor.processing_records: ${JSON.stringify(records)}`);
-	const reservations = await query(processorDbUrl, "SELECT sku, quantity, created_at FROM stock_reservations WHERE order_id::text = $1", [orderId]);
+	const reservations = await queryDatabase(processorDbUrl, "SELECT sku, quantity, created_at FROM stock_reservations WHERE order_id::text = $1", [orderId]);
 	lines.push(`  processor.stock_reservations: ${JSON.stringify(reservations)}`);
-	const processorOutbox = await query(
+	const processorOutbox = await queryDatabase(
 		processorDbUrl,
 		"SELECT id, event_name, payload->>'eventId' AS event_id, payload->>'status' AS status, created_at, sent_at, attempts, last_error FROM outbox_events WHERE payload->>'orderId' = $1",
 		[orderId]

@@ -3,13 +3,11 @@
  * own. A client retries a failed request (network error, 5xx, 429) with the same key and body until
  * it gets 201 or 422, within a time budget per order.
  */
-import { log, sleep, type Random } from "./util";
+import type { OrderItem } from "../../lib/contracts/events";
+import { sleep } from "../support/local-services";
+import { log, type Random } from "./util";
 
-export interface OrderItem {
-	sku: string;
-	quantity: number;
-	unitPrice: number;
-}
+export type { OrderItem };
 
 export interface PlannedOrder {
 	index: number;

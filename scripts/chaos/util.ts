@@ -1,9 +1,8 @@
 /**
- * Small helpers of the chaos script: time-stamped logging, sleeping, polling, unique names, free
- * ports and a seeded random generator (so that two runs with one seed take the same decisions).
+ * Small helpers of the chaos script: time-stamped logging, a seeded random generator (so that two
+ * runs with one seed take the same decisions) and integer settings. Unique names, polling, sleeping
+ * and free ports come from scripts/support/local-services.ts.
  */
-import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 
 const started = Date.now();
 
@@ -11,46 +10,6 @@ const started = Date.now();
 export function log(message: string): void {
 	const elapsed = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
 	process.stdout.write(`${new Date().toISOString()} [+${elapsed}s] ${message}\n`);
-}
-
-export function sleep(ms: number): Promise<void> {
-	return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-/** A short random suffix for names of databases, vhosts, namespaces and node ids. */
-export function uniqueSuffix(): string {
-	return `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-}
-
-/** Polls `probe` until it returns a truthy value, or throws naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 250): Promise<NonNullable<T>> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	for (;;) {
-		try {
-			const value = await probe();
-			if (value) return value as NonNullable<T>;
-		} catch (err) {
-			last = err;
-		}
-		if (Date.now() > deadline) {
-			throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-		}
-		await sleep(intervalMs);
-	}
-}
-
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.once("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			const port = typeof address === "object" && address ? address.port : 0;
-			server.close(() => resolve(port));
-		});
-	});
 }
 
 export interface Random {

@@ -22,6 +22,10 @@ export function uniqueSuffix(): string {
 	return `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 }
 
+export function sleep(ms: number): Promise<void> {
+	return new Promise(resolve => setTimeout(resolve, ms));
+}
+
 export interface TestDatabase {
 	url: string;
 	name: string;
@@ -101,6 +105,18 @@ export function createTestVhost(): TestVhost {
 	};
 }
 
+/**
+ * createTestVhost(), but failing instead of falling back to the default vhost: for the bench and the
+ * chaos run, which must leave no queues behind and close only their own connections.
+ */
+export function createOwnVhost(): TestVhost {
+	const vhost = createTestVhost();
+	if (vhost.vhost === "/") {
+		throw new Error("rabbitmqctl could not create a virtual host: is it installed on this machine, and is the broker running?");
+	}
+	return vhost;
+}
+
 /** Polls `probe` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(
 	what: string,
@@ -120,7 +136,7 @@ export async function waitFor<T>(
 		if (Date.now() > deadline) {
 			throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 		}
-		await new Promise(r => setTimeout(r, intervalMs));
+		await sleep(intervalMs);
 	}
 }
 
@@ -159,12 +175,17 @@ export interface NodeProcess {
 	exited: Promise<number | null>;
 }
 
-export function startNode(name: string, env: Record<string, string>): NodeProcess {
-	if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run 'npm run build' first (npm test does).`);
-	const child = spawn(process.execPath, [ENTRY], {
-		env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", ...env },
+/** Spawns one product process with exactly `env` (plus PATH): nothing leaks in from the caller's environment. */
+export function spawnProduct(env: Record<string, string>): ChildProcess {
+	if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run 'npm run build' first (npm test, npm run bench and npm run chaos do).`);
+	return spawn(process.execPath, [ENTRY], {
+		env: { PATH: process.env.PATH ?? "", ...env },
 		stdio: ["ignore", "pipe", "pipe"]
 	});
+}
+
+export function startNode(name: string, env: Record<string, string>): NodeProcess {
+	const child = spawnProduct({ LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", ...env });
 	let output = "";
 	child.stdout?.on("data", chunk => (output += chunk));
 	child.stderr?.on("data", chunk => (output += chunk));

@@ -67,6 +67,7 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 			return make(404, "not-found", "Not found", `No route matches ${request.method} ${request.url?.split("?")[0]}.`);
 		case "SERVICE_NOT_FOUND":
 		case "SERVICE_NOT_AVAILABLE":
+		case "SERVICE_UNAVAILABLE":
 		case "REQUEST_REJECTED":
 		case "BAD_GATEWAY":
 		case "QUEUE_FULL":
@@ -74,6 +75,10 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		case "REQUEST_TIMEOUT":
 			return make(504, "timeout", "Timeout", "The request took too long; it may still complete — check before you retry.");
 	}
+	if (err.name === "ServiceUnavailableError") {
+		return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");
+	}
+
 	const status = Number(err.code ?? err.status);
 	if (Number.isInteger(status) && status >= 400 && status < 500) {
 		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));

@@ -156,6 +156,19 @@ describe("Test 'toProblem'", () => {
 		});
 	});
 
+	describe("the gateway's own unavailability", () => {
+		it("should answer 503, not 500, when the action's service has not started yet", () => {
+			const { problem, unexpected } = toProblem(
+				// As moleculer-web throws it: without a type.
+				new (ApiGateway.Errors.ServiceUnavailableError as unknown as new () => Error)(),
+				{ method: "POST", url: "/api/orders" }
+			);
+			expect(problem.status).toBe(503);
+			expect(problem.detail).toContain("try again");
+			expect(unexpected).toBe(false);
+		});
+	});
+
 	describe("errors that would reveal the inside", () => {
 		it("should answer a rejected request with a generic 503 that names no node or action", () => {
 			const err = new Errors.RequestRejectedError({ action: "orders.create", nodeID: "db-host-1234" });

@@ -12,6 +12,8 @@
 const net = require("node:net");
 const { spawnSync } = require("node:child_process");
 const path = require("node:path");
+const fs = require("node:fs");
+const os = require("node:os");
 
 const pgUrl = new URL(process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
 const amqpUrl = new URL(process.env.TEST_AMQP_URL || "amqp://guest:guest@127.0.0.1:5672");
@@ -46,10 +48,22 @@ async function main() {
 	}
 
 	const jest = path.join(__dirname, "..", "node_modules", "jest", "bin", "jest.js");
-	const args = ["--experimental-vm-modules", jest, "--selectProjects", ...projects, ...process.argv.slice(2)];
+	const report = path.join(os.tmpdir(), `order-pipeline-jest-${process.pid}.json`);
+	const extra = process.argv.slice(2);
+	// A caller who picks projects gets those (npm test -- --selectProjects unit).
+	const select = extra.includes("--selectProjects") ? [] : ["--selectProjects", ...projects];
+	const args = ["--experimental-vm-modules", jest, ...select, "--json", `--outputFile=${report}`, ...extra];
 	const result = spawnSync(process.execPath, args, { stdio: "inherit" });
 	if (missing.length > 0 && process.env.CI !== "true") {
 		console.warn(`\nNot run: integration and e2e tiers (${missing.length} service(s) missing, see above).`);
+	}
+	// One plain closing line, whatever the runner's own summary looks like.
+	try {
+		const counts = JSON.parse(fs.readFileSync(report, "utf8"));
+		fs.rmSync(report, { force: true });
+		console.log(`Tests: ${counts.numPassedTests} passed, ${counts.numFailedTests} failed, ${counts.numPendingTests} skipped`);
+	} catch {
+		/* jest wrote no report (it failed to start): its exit code says enough */
 	}
 	process.exit(result.status ?? 1);
 }

@@ -132,16 +132,24 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (this.eventConsumers.has(names.main)) return;
 		this.eventConsumers.set(names.main, { channel });
 
-		await this.declareEventTopology(channel, group, event);
-		const { consumerTag } = await channel.consume(
-			names.main,
-			msg => {
-				if (msg) this.track(this.handleEventMessage(channel, names.main, group, event, msg));
-			},
-			{ noAck: false }
-		);
-		const consumer = this.eventConsumers.get(names.main);
-		if (consumer) consumer.consumerTag = consumerTag;
+		try {
+			await this.declareEventTopology(channel, group, event);
+			const { consumerTag } = await channel.consume(
+				names.main,
+				msg => {
+					if (msg) this.track(this.handleEventMessage(channel, names.main, group, event, msg));
+				},
+				{ noAck: false }
+			);
+			const consumer = this.eventConsumers.get(names.main);
+			if (consumer) consumer.consumerTag = consumerTag;
+		} catch (err) {
+			// E.g. PRECONDITION_FAILED: a queue of that name exists with other arguments (one made by
+			// Moleculer's stock transporter expires): it must be deleted once by hand.
+			this.eventConsumers.delete(names.main);
+			this.logger.error(`Unable to consume '${names.main}'.`, err);
+			throw err;
+		}
 	}
 
 	/** Publishes every group copy of a balanced event and waits for all confirms. */

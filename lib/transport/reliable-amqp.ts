@@ -144,11 +144,20 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			const consumer = this.eventConsumers.get(names.main);
 			if (consumer) consumer.consumerTag = consumerTag;
 		} catch (err) {
-			// E.g. PRECONDITION_FAILED: a queue of that name exists with other arguments (one made by
-			// Moleculer's stock transporter expires): it must be deleted once by hand.
+			// Moleculer calls this without awaiting it: a rejection would go unhandled.
 			this.eventConsumers.delete(names.main);
-			this.logger.error(`Unable to consume '${names.main}'.`, err);
-			throw err;
+			if ((err as { code?: number }).code === 406) {
+				// PRECONDITION_FAILED: the queue exists with other arguments (Moleculer's stock
+				// transporter makes it expire). Running without consuming it would lose nothing but
+				// would process nothing either: stop, and say what to do.
+				this.broker.fatal(
+					`Queue '${names.main}' exists with other arguments than this transporter's; drain and delete it once, then start again.`,
+					err as Error,
+					true
+				);
+				return;
+			}
+			this.logger.error(`Unable to consume '${names.main}'; it is retried on the next reconnection.`, err);
 		}
 	}
 

@@ -3,7 +3,9 @@
  * RabbitMQ, each service on its own real PostgreSQL database.
  */
 import { queryDatabase, waitFor } from "../support/services";
+import { eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { Cluster } from "./support/cluster";
+import { startNode } from "./support/processes";
 
 describe("Cluster of two processes over RabbitMQ", () => {
 	const cluster = new Cluster();
@@ -57,6 +59,18 @@ describe("Cluster of two processes over RabbitMQ", () => {
 		expect(records).toEqual([{ n: 9, orders: 9 }]);
 		const stock = await queryDatabase<{ reserved: number }>(cluster.processorDb.url, "SELECT reserved FROM stock WHERE sku = 'SKU-0011'");
 		expect(stock).toEqual([{ reserved: 15 }]);
+	});
+
+	it("should refuse to start on an event queue left by Moleculer's stock transporter, saying what to do", async () => {
+		const namespace = `${cluster.namespace}old`;
+		const queue = eventQueueNames(`MOL-${namespace}`, "processor", "order.created").main;
+		const channel = await cluster.channel();
+		await channel.assertQueue(queue, { durable: true, arguments: { "x-expires": 120_000 } });
+		await channel.close();
+
+		const node = startNode("processor-old-queue", { ...cluster.nodeEnv(), NAMESPACE: namespace, SERVICES: "processor" });
+		expect(await node.exitWithin(60_000)).toBe(1);
+		expect(node.output()).toContain(`Queue '${queue}' exists with other arguments`);
 	});
 
 	it("should stop both nodes cleanly on SIGTERM", async () => {

@@ -170,12 +170,14 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
+			outboxMaxAttempts: config.retryMaxAttempts,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")
 		},
 		processor: {
 			databaseUrl: config.processorDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
+			outboxMaxAttempts: config.retryMaxAttempts,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "processor"),
 			demoStock: config.demoStock

@@ -2,6 +2,7 @@ import type { ServiceSchema } from "moleculer";
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
 import type { Migration } from "../lib/database/migrator";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
+import { isPermanentFailure, takeEventFailure } from "../lib/transport/event-failures";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings {
@@ -15,7 +16,23 @@ export interface OutboxSettings {
 	outboxPruneIntervalMs: number;
 	/** Crash points for the failure tests (lib/fault-points.ts). */
 	faultPoints?: string[];
+	/** Without a transporter: handler runs of one event before it is marked failed. */
+	outboxMaxAttempts: number;
 }
+
+/**
+ * Marks events that failed for good in one process (no transporter): see `publishOutboxBatch`.
+ * Listed after the service's own migrations, so that their order never changes.
+ */
+export const outboxFailuresMigration: Migration = {
+	name: "100-outbox-failed-at",
+	async up(qi: QueryInterface) {
+		await qi.addColumn("outbox_events", "failed_at", { type: DataTypes.DATE, allowNull: true });
+	},
+	async down(qi: QueryInterface) {
+		await qi.removeColumn("outbox_events", "failed_at");
+	}
+};
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
@@ -26,6 +43,7 @@ interface OutboxRow {
 	consumer_group: string;
 	payload: Record<string, unknown>;
 	meta: Record<string, unknown>;
+	attempts: number;
 }
 
 /** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
@@ -69,7 +87,8 @@ export const OutboxMixin = {
 		outboxPollIntervalMs: 1000,
 		outboxBatchSize: 50,
 		outboxRetentionMs: 24 * 60 * 60 * 1000,
-		outboxPruneIntervalMs: 60 * 1000
+		outboxPruneIntervalMs: 60 * 1000,
+		outboxMaxAttempts: 5
 	} satisfies OutboxSettings,
 
 	methods: {
@@ -117,9 +136,9 @@ export const OutboxMixin = {
 				`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => :leaseSeconds)
 				 WHERE id IN (
 				   SELECT id FROM outbox_events
-				   WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+				   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
 				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-				 RETURNING id, event_name, consumer_group, payload, meta`,
+				 RETURNING id, event_name, consumer_group, payload, meta, attempts`,
 				{
 					type: QueryTypes.SELECT,
 					replacements: { limit: (this.settings as OutboxSettings).outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
@@ -132,9 +151,12 @@ export const OutboxMixin = {
 			// Published together: the transporter pipelines them on its confirm channel (in order)
 			// and each resolves on its own confirm, instead of one round trip per row.
 			const results = await Promise.allSettled(
-				deliverable.map(row =>
-					this.broker.emit(row.event_name, row.payload, { groups: [row.consumer_group], meta: row.meta, throwError: true })
-				)
+				deliverable.map(async row => {
+					await this.broker.emit(row.event_name, row.payload, { groups: [row.consumer_group], meta: row.meta, throwError: true });
+					// Without a transporter the handler ran inside `emit`, which swallows its error.
+					const handlerError = takeEventFailure(row.payload);
+					if (handlerError) throw handlerError;
+				})
 			);
 			const sentIds = deliverable.filter((_, i) => results[i].status === "fulfilled").map(row => row.id);
 			const failedIds = deliverable.filter((_, i) => results[i].status === "rejected").map(row => row.id);
@@ -162,7 +184,33 @@ export const OutboxMixin = {
 					error: failure.message
 				});
 			}
+			if (!this.broker.transit) await this.markFailedForGood(deliverable, results);
 			return unsentIds.length === 0 ? rows.length : 0;
+		},
+
+		/**
+		 * Without a transporter there is no dead-letter queue: an event whose handler refused it
+		 * (a `MoleculerClientError`) or failed `outboxMaxAttempts` times stays in the outbox, marked
+		 * `failed_at` with its last error, and is not run again.
+		 */
+		async markFailedForGood(rows: OutboxRow[], results: PromiseSettledResult<void>[]): Promise<void> {
+			const maxAttempts = (this.settings as OutboxSettings).outboxMaxAttempts;
+			const failed = rows.filter((row, i) => {
+				const result = results[i];
+				if (result.status !== "rejected") return false;
+				return isPermanentFailure(result.reason) || row.attempts + 1 >= maxAttempts;
+			});
+			if (failed.length === 0) return;
+			await this.adapter.db.query("UPDATE outbox_events SET failed_at = now() WHERE id IN (:ids)", {
+				replacements: { ids: failed.map(r => r.id) }
+			});
+			for (const row of failed) {
+				this.logger.error(`Event '${row.event_name}' failed for good; it stays in the outbox, marked failed.`, {
+					outboxId: row.id,
+					orderId: row.payload.orderId,
+					attempts: row.attempts + 1
+				});
+			}
 		},
 
 		/**

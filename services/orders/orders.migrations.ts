@@ -1,6 +1,6 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxMigration } from "../../mixins/outbox.mixin";
+import { outboxFailuresMigration, outboxMigration } from "../../mixins/outbox.mixin";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -43,5 +43,6 @@ export const ordersMigrations: Migration[] = [
 		async down(qi: QueryInterface) {
 			await qi.dropTable("processed_events");
 		}
-	}
+	},
+	outboxFailuresMigration
 ];

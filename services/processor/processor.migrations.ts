@@ -1,6 +1,6 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxMigration } from "../../mixins/outbox.mixin";
+import { outboxFailuresMigration, outboxMigration } from "../../mixins/outbox.mixin";
 
 /** The processor database, in order of application. Never edit an applied migration: add one. */
 export const processorMigrations: Migration[] = [
@@ -51,5 +51,6 @@ export const processorMigrations: Migration[] = [
 			await qi.dropTable("stock_reservations");
 			await qi.dropTable("stock");
 		}
-	}
+	},
+	outboxFailuresMigration
 ];

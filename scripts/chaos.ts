@@ -17,7 +17,7 @@
  * | CHAOS_LOG_LEVEL    | LOG_LEVEL of the product's processes           | warn                                        |
  * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
  *
- * ADMIN_DATABASE_URL and ADMIN_AMQP_URL, when set, take precedence (scripts/support/local-services.ts,
+ * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (scripts/support/local-services.ts,
  * which also makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
  *
  * Exit code 0 when nothing is lost, duplicated, mismatched or still pending; 1 otherwise (or when

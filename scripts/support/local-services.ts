@@ -12,10 +12,10 @@ import { Client } from "pg";
 
 /** Where the throwaway databases are made (a user that may create databases). */
 export const ADMIN_DATABASE_URL =
-	process.env.ADMIN_DATABASE_URL ?? process.env.BENCH_DATABASE_URL ?? process.env.CHAOS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+	process.env.TEST_DATABASE_URL ?? process.env.BENCH_DATABASE_URL ?? process.env.CHAOS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 /** The broker the throwaway vhosts are made on. */
 export const ADMIN_AMQP_URL =
-	process.env.ADMIN_AMQP_URL ?? process.env.BENCH_AMQP_URL ?? process.env.CHAOS_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+	process.env.TEST_AMQP_URL ?? process.env.BENCH_AMQP_URL ?? process.env.CHAOS_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
 /** A short random suffix for names of databases, vhosts and namespaces. */
 export function uniqueSuffix(): string {

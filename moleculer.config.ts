@@ -16,6 +16,7 @@
  * | DEMO_STOCK               | true                                     |
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
  * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
+ * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | LOG_LEVEL                | info                                     |
@@ -46,6 +47,7 @@ export interface AppConfig {
 	demoStock: boolean;
 	rateLimitPerMinute: number;
 	outboxRetentionMs: number;
+	inboxRetentionMs: number;
 	retryMaxAttempts: number;
 	retryBaseDelayMs: number;
 	logLevel: string;
@@ -116,6 +118,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
+		inboxRetentionMs: integer(env, "INBOX_RETENTION_MS", 604_800_000, 0, 31_536_000_000),
 		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
 		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
 		logLevel: text(env, "LOG_LEVEL") ?? "info",
@@ -170,6 +173,7 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
+			inboxRetentionMs: config.inboxRetentionMs,
 			outboxMaxAttempts: config.retryMaxAttempts,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")

@@ -28,7 +28,14 @@ import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 
-export type OrdersSettings = DbSettings & OutboxSettings;
+export type OrdersSettings = DbSettings &
+	OutboxSettings & {
+		/** How long a consumed event id is remembered for deduplication. */
+		inboxRetentionMs: number;
+	};
+
+/** How often old event ids are pruned from the inbox. */
+const INBOX_PRUNE_INTERVAL_MS = 60_000;
 
 /** What the gateway puts in `ctx.meta` for the orders actions. */
 export interface OrdersMeta {
@@ -48,6 +55,10 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		OutboxMixin,
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
 	],
+
+	settings: {
+		inboxRetentionMs: 7 * 24 * 60 * 60 * 1000
+	} as OrdersSettings,
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -205,6 +216,18 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		},
 
 		/**
+		 * Forgets consumed event ids older than the retention period; returns how many went. An
+		 * event replayed after that still changes nothing: an order never leaves a final status.
+		 */
+		async pruneProcessedEvents(): Promise<number> {
+			const deleted = await this.adapter.db.query(
+				"DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :seconds) RETURNING event_id",
+				{ type: QueryTypes.SELECT, replacements: { seconds: this.settings.inboxRetentionMs / 1000 } }
+			);
+			return deleted.length;
+		},
+
+		/**
 		 * Applies an `order.processed` answer once: the event id goes into the inbox table in the same
 		 * transaction as the status change, so a redelivery finds it there and changes nothing.
 		 */
@@ -246,6 +269,19 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 				this.logger.info(`Order ${next}.`, { ...context, status: next });
 			});
 		}
+	},
+
+	// --- lifecycle -------------------------------------------------------------------------------
+	started() {
+		this.inboxPruneTimer = setInterval(() => {
+			if (!this.adapter?.ready) return;
+			this.pruneProcessedEvents().catch((err: Error) => this.logger.warn("Inbox pruning failed; it runs again later.", err));
+		}, INBOX_PRUNE_INTERVAL_MS);
+		this.inboxPruneTimer.unref();
+	},
+
+	stopped() {
+		clearInterval(this.inboxPruneTimer);
 	}
 };
 

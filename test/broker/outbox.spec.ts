@@ -7,14 +7,14 @@ import { QueryTypes, type Sequelize } from "sequelize";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
 
-describe("Test 'outbox.mixin' pruning", () => {
+describe("Test the pruning of the outbox and of the orders inbox", () => {
 	let system: RunningSystem;
 	const db = (): Sequelize => (system.service("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
 	const count = async (where: string) =>
 		(await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox_events WHERE ${where}`, { type: QueryTypes.SELECT }))[0].n;
 
 	beforeAll(async () => {
-		system = await startSystem({ env: { OUTBOX_RETENTION_MS: "0" } });
+		system = await startSystem({ env: { OUTBOX_RETENTION_MS: "0", INBOX_RETENTION_MS: "0" } });
 	});
 	afterAll(async () => {
 		await system?.stop();
@@ -37,5 +37,15 @@ describe("Test 'outbox.mixin' pruning", () => {
 		expect(pruned).toBeGreaterThanOrEqual(1);
 		expect(await count("sent_at IS NOT NULL")).toBe(0);
 		expect(await count("sent_at IS NULL AND event_name = 'test.undeliverable'")).toBe(1);
+	});
+
+	it("should forget consumed event ids after the inbox retention", async () => {
+		const inbox = async () =>
+			(await db().query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events", { type: QueryTypes.SELECT }))[0].n;
+		expect(await inbox()).toBeGreaterThanOrEqual(1);
+
+		const orders = system.service("orders") as unknown as { pruneProcessedEvents(): Promise<number> };
+		expect(await orders.pruneProcessedEvents()).toBeGreaterThanOrEqual(1);
+		expect(await inbox()).toBe(0);
 	});
 });

@@ -29,6 +29,7 @@ describe("Test 'readEnvironment'", () => {
 			demoStock: true,
 			rateLimitPerMinute: 600,
 			outboxRetentionMs: 86_400_000,
+			inboxRetentionMs: 604_800_000,
 			retryMaxAttempts: 5,
 			retryBaseDelayMs: 1000,
 			logLevel: "info",

@@ -21,13 +21,6 @@ export interface DbMixinOptions {
 	embeddedDataDir: string;
 }
 
-/** Methods the mixin adds to a service. */
-export interface DbMethods {
-	sequelize: Sequelize;
-	transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
-	pingDatabase(): Promise<void>;
-}
-
 /**
  * moleculer-db's Sequelize adapter, extended to run migrations instead of `sync()` and to start the
  * embedded database when no URL is set. Its query methods (find, count, …) are the stock ones.

@@ -192,7 +192,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			await channel.assertQueue(topic, this.mainQueueOptions(topic));
 			this.declaredQueues.add(topic);
 		}
-		await this.confirmedSend(channel, topic, data, {
+		await this.confirmedPublish(channel, "", topic, data, {
 			messageId: meta.packet.payload.id,
 			headers: { [DeliveryHeaders.Attempts]: 0 }
 		});
@@ -367,10 +367,6 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			[DeliveryHeaders.ErrorName]: error.name,
 			[DeliveryHeaders.OriginalQueue]: queue
 		};
-	}
-
-	private confirmedSend(channel: ConfirmChannel, queue: string, data: Buffer, options: Options.Publish) {
-		return this.confirmedPublish(channel, "", queue, data, options);
 	}
 
 	private confirmedPublish(

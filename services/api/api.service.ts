@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { InvalidHeaderError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
@@ -168,12 +167,6 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		 */
 		errorHandler(req: GatewayRequest, res: ServerResponse, err: unknown) {
 			this.sendError(req, res, err);
-		},
-
-		/** The port the HTTP server listens on (useful with `port: 0`). */
-		listeningPort(): number | undefined {
-			const address = this.server?.address() as AddressInfo | null;
-			return address?.port;
 		}
 	}
 } as ServiceSchema<ApiSettings>;

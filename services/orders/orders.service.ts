@@ -136,19 +136,17 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 				correlationId: meta.correlationId ?? randomUUID(),
 				createdAt: new Date()
 			};
+			const row: OrderRow = {
+				...order,
+				status: OrderStatus.Pending,
+				errorMessage: null,
+				idempotencyKey: key ?? null,
+				requestHash: fingerprint,
+				updatedAt: order.createdAt
+			};
 			try {
 				await this.transaction(async (t: Transaction) => {
-					await Order.create(
-						{
-							...order,
-							status: OrderStatus.Pending,
-							errorMessage: null,
-							idempotencyKey: key ?? null,
-							requestHash: fingerprint,
-							updatedAt: order.createdAt
-						},
-						{ transaction: t }
-					);
+					await Order.create(row, { transaction: t });
 					await this.enqueueEvent(
 						t,
 						Events.OrderCreated,
@@ -166,7 +164,8 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 				throw err;
 			}
 			this.logger.info("Order created.", { orderId: order.id, correlationId: order.correlationId });
-			return { order: toOrderView(await this.findOrder(order.id)), replayed: false };
+			// The answer is the row just written: no need to read it back.
+			return { order: toOrderView(row), replayed: false };
 		},
 
 		/** Answers a repeated Idempotency-Key: the first order for the same body, 422 for another. */

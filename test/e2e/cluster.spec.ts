@@ -10,15 +10,8 @@ import { startNode } from "./support/processes";
 describe("Cluster of two processes over RabbitMQ", () => {
 	const cluster = new Cluster();
 
-	beforeAll(async () => {
-		await cluster.setUp();
-		await cluster.startFront();
-		await cluster.startProcessor();
-	});
-
-	afterAll(async () => {
-		await cluster.tearDown();
-	});
+	beforeAll(() => cluster.start());
+	afterAll(() => cluster.tearDown());
 
 	it("should complete orders the stock can serve and fail the others with the SKU named", async () => {
 		const ok = await Promise.all([1, 2, 3].map(q => cluster.post([{ sku: "SKU-0010", quantity: q, unitPrice: 2.5 }])));

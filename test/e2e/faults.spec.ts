@@ -55,15 +55,8 @@ describe("Failures on a two-process cluster", () => {
 		}
 	}
 
-	beforeAll(async () => {
-		await cluster.setUp();
-		await cluster.startFront();
-		await cluster.startProcessor();
-	});
-
-	afterAll(async () => {
-		await cluster.tearDown();
-	});
+	beforeAll(() => cluster.start());
+	afterAll(() => cluster.tearDown());
 
 	it("should deliver an event once when orders dies between committing it and publishing it", async () => {
 		await cluster.front!.stop("SIGTERM");

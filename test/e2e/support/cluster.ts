@@ -44,6 +44,13 @@ export class Cluster {
 		this.baseUrl = `http://127.0.0.1:${this.port}`;
 	}
 
+	/** Sets up the databases and vhost, then starts the front and the processor. */
+	async start(): Promise<void> {
+		await this.setUp();
+		await this.startFront();
+		await this.startProcessor();
+	}
+
 	async tearDown(): Promise<void> {
 		await this.processor?.stop("SIGKILL");
 		await this.front?.stop("SIGKILL");

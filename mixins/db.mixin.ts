@@ -96,13 +96,18 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 			remove: false
 		},
 		methods: {
+			/** The service's Sequelize instance, for the queries a model does not express. */
+			db(): Sequelize {
+				return (this.adapter as MigratingSequelizeAdapter).db;
+			},
+
 			/** Runs `work` in one database transaction (committed if it resolves, rolled back if not). */
 			transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
-				return (this.adapter as MigratingSequelizeAdapter).db.transaction(work);
+				return this.db().transaction(work);
 			},
 			/** Fails when the database cannot answer a trivial query. */
 			async pingDatabase(): Promise<void> {
-				await (this.adapter as MigratingSequelizeAdapter).db.query("SELECT 1");
+				await this.db().query("SELECT 1");
 			}
 		},
 		created() {

@@ -79,7 +79,7 @@ export const outboxMigration: Migration = {
  * instances of a service never publish the same row at the same time. Sent rows are kept for
  * `outboxRetentionMs`, then pruned, so the table stays small.
  *
- * Requires the database mixin (`this.adapter.db`), listed after this one in `mixins`.
+ * Requires the database mixin (`this.db()`), listed after this one in `mixins`.
  */
 export const OutboxMixin = {
 	name: "outbox-mixin",
@@ -100,7 +100,7 @@ export const OutboxMixin = {
 			payload: Record<string, unknown>,
 			meta: Record<string, unknown> = {}
 		): Promise<void> {
-			await this.adapter.db.query(
+			await this.db().query(
 				"INSERT INTO outbox_events (event_name, consumer_group, payload, meta) VALUES (:eventName, :consumerGroup, :payload, :meta)",
 				{
 					transaction: t,
@@ -131,7 +131,7 @@ export const OutboxMixin = {
 		 * A row whose publish failed, or whose claimer died, is claimable again when its lease ends.
 		 */
 		async publishOutboxBatch(): Promise<number> {
-			const db: Sequelize = this.adapter.db;
+			const db: Sequelize = this.db();
 			const rows = await db.query<OutboxRow>(
 				`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => :leaseSeconds)
 				 WHERE id IN (
@@ -201,7 +201,7 @@ export const OutboxMixin = {
 				return isPermanentFailure(result.reason) || row.attempts + 1 >= maxAttempts;
 			});
 			if (failed.length === 0) return;
-			await this.adapter.db.query("UPDATE outbox_events SET failed_at = now() WHERE id IN (:ids)", {
+			await this.db().query("UPDATE outbox_events SET failed_at = now() WHERE id IN (:ids)", {
 				replacements: { ids: failed.map(r => r.id) }
 			});
 			for (const row of failed) {
@@ -224,7 +224,7 @@ export const OutboxMixin = {
 
 		/** Deletes sent rows older than the retention period, in batches; returns how many went. */
 		async pruneSentOutbox(): Promise<number> {
-			const db: Sequelize = this.adapter.db;
+			const db: Sequelize = this.db();
 			const retentionSeconds = (this.settings as OutboxSettings).outboxRetentionMs / 1000;
 			let total = 0;
 			for (;;) {

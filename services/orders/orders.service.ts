@@ -219,7 +219,7 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		 * event replayed after that still changes nothing: an order never leaves a final status.
 		 */
 		async pruneProcessedEvents(): Promise<number> {
-			const deleted = await this.adapter.db.query(
+			const deleted = await this.db().query(
 				"DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :seconds) RETURNING event_id",
 				{ type: QueryTypes.SELECT, replacements: { seconds: this.settings.inboxRetentionMs / 1000 } }
 			);
@@ -233,7 +233,7 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		async applyProcessingOutcome(event: OrderProcessedEvent): Promise<void> {
 			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
 			await this.transaction(async (t: Transaction) => {
-				const inserted = await this.adapter.db.query(
+				const inserted = await this.db().query(
 					`INSERT INTO processed_events (event_id, event_name, order_id) VALUES (:eventId, :eventName, :orderId)
 					 ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
 					{

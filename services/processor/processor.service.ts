@@ -99,10 +99,6 @@ const ProcessorService: ServiceSchema<ProcessorSettings> = {
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
-		db(): Sequelize {
-			return this.adapter.db;
-		},
-
 		/**
 		 * Walks the order's record `PENDING → PROCESSING → COMPLETED | FAILED`. Each step commits on
 		 * its own, and each is a no-op when a previous delivery already made it, so a redelivery after

@@ -30,6 +30,7 @@ import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
+import { StartupError } from "./lib/startup-error";
 
 export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -56,7 +57,7 @@ export interface AppConfig {
 }
 
 /** Thrown at start-up for a variable that cannot be used, naming it and what it accepts. */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
 	constructor(variable: string, value: string, expected: string) {
 		super(`${variable}='${value}' is not valid: expected ${expected}.`);
 		this.name = "ConfigError";
@@ -189,4 +190,10 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 	};
 }
 
-export default createBrokerOptions(readEnvironment());
+/**
+ * For moleculer-runner, which calls a config function: evaluated when asked for, so that a bad
+ * variable is reported by whoever starts the node, never thrown while this module loads.
+ */
+export default function brokerConfig(): BrokerOptions {
+	return createBrokerOptions(readEnvironment());
+}

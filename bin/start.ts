@@ -3,7 +3,8 @@
  * environment. `--repl` opens Moleculer's REPL once the node runs.
  */
 import { ServiceBroker } from "moleculer";
-import { ConfigError, createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
+import { createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
+import { isStartupError } from "../lib/startup-error";
 import { schemasToStart } from "../services";
 
 async function main(): Promise<void> {
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
 
 main().catch(err => {
 	// The broker's logger may not exist yet: this is the one place that writes to stderr itself.
-	const message = err instanceof ConfigError ? err.message : `Start failed: ${(err as Error)?.stack ?? err}`;
+	const message = isStartupError(err) ? err.message : `Start failed: ${(err as Error)?.stack ?? err}`;
 	process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: "fatal", logger: "start", message }) + "\n");
 	process.exit(1);
 });

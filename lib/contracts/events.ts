@@ -3,7 +3,21 @@
  * both sides. A consumer validates every incoming payload against its schema before acting on it.
  */
 
+import { plainText } from "./text";
+
 export const EVENT_SCHEMA_VERSION = 1;
+
+/**
+ * Bounds of an order, chosen so that the largest order's total (100 lines × 1,000,000 units ×
+ * 100,000.00) fits the orders table's `total_amount` (NUMERIC(16,2)) and is exact in cents as a
+ * JavaScript number (10^15 < 2^53).
+ */
+export const OrderLimits = {
+	maxItems: 100,
+	maxQuantity: 1_000_000,
+	maxUnitPrice: 100_000,
+	maxTotalAmount: 10_000_000_000_000
+} as const;
 
 /** Event names, and the consumer group whose durable queue receives each. */
 export const Events = {
@@ -48,7 +62,7 @@ const envelopeProperties = {
 	eventId: { type: "string", minLength: 1, maxLength: 100 },
 	version: { const: EVENT_SCHEMA_VERSION },
 	orderId: { type: "string", format: "uuid" },
-	correlationId: { type: "string", minLength: 1, maxLength: 200 },
+	correlationId: plainText(200),
 	occurredAt: { type: "string", format: "date-time" }
 } as const;
 
@@ -60,8 +74,8 @@ export const orderItemSchema = {
 	required: ["sku", "quantity", "unitPrice"],
 	properties: {
 		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
-		quantity: { type: "integer", minimum: 1, maximum: 1_000_000 },
-		unitPrice: { type: "number", minimum: 0, maximum: 1_000_000_000, multipleOf: 0.01 }
+		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity },
+		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice, multipleOf: 0.01 }
 	}
 } as const;
 
@@ -72,9 +86,9 @@ export const orderCreatedSchema = {
 	required: [...envelopeRequired, "customerId", "items", "totalAmount", "currency"],
 	properties: {
 		...envelopeProperties,
-		customerId: { type: "string", minLength: 1, maxLength: 100 },
-		items: { type: "array", minItems: 1, maxItems: 100, items: orderItemSchema },
-		totalAmount: { type: "number", minimum: 0 },
+		customerId: plainText(100),
+		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: orderItemSchema },
+		totalAmount: { type: "number", minimum: 0, maximum: OrderLimits.maxTotalAmount },
 		currency: { type: "string", pattern: "^[A-Z]{3}$" }
 	}
 } as const;
@@ -87,6 +101,6 @@ export const orderProcessedSchema = {
 	properties: {
 		...envelopeProperties,
 		status: { enum: ["completed", "failed"] },
-		errorMessage: { type: "string", maxLength: 2000 }
+		errorMessage: { type: "string", maxLength: 2000, pattern: plainText(2000).pattern }
 	}
 } as const;

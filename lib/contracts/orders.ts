@@ -1,4 +1,5 @@
-import { orderItemSchema, type OrderItem } from "./events";
+import { OrderLimits, orderItemSchema, type OrderItem } from "./events";
+import { plainText } from "./text";
 
 /** Order statuses, as the REST API shows them. */
 export enum OrderStatus {
@@ -50,8 +51,8 @@ export const createOrderSchema = {
 	additionalProperties: false,
 	required: ["customerId", "items", "currency"],
 	properties: {
-		customerId: { type: "string", minLength: 1, maxLength: 100 },
-		items: { type: "array", minItems: 1, maxItems: 100, items: orderItemSchema },
+		customerId: plainText(100),
+		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: orderItemSchema },
 		currency: { type: "string", pattern: "^[A-Z]{3}$" }
 	}
 } as const;
@@ -69,7 +70,7 @@ export const listOrdersSchema = {
 	additionalProperties: false,
 	properties: {
 		status: { enum: Object.values(OrderStatus) },
-		customerId: { type: "string", minLength: 1, maxLength: 100 },
+		customerId: plainText(100),
 		page: positiveIntegerParam(),
 		pageSize: positiveIntegerParam(MAX_PAGE_SIZE)
 	}

@@ -1,6 +1,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { Errors, Validators } from "moleculer";
+import { PLAIN_TEXT_PATTERN, PLAIN_TEXT_RULE } from "../contracts/text";
 
 type CheckerFunction = ReturnType<InstanceType<typeof Validators.Base>["compile"]>;
 
@@ -62,6 +63,7 @@ function describe(err: ErrorObject): string {
 		case "enum":
 			return `must be one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
 		case "pattern":
+			if ((err.params as { pattern: string }).pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_RULE;
 			return `has an invalid format (expected pattern ${(err.params as { pattern: string }).pattern})`;
 		default:
 			return err.message ?? "is invalid";

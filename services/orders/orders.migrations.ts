@@ -44,5 +44,15 @@ export const ordersMigrations: Migration[] = [
 			await qi.dropTable("processed_events");
 		}
 	},
-	outboxFailuresMigration
+	outboxFailuresMigration,
+	{
+		name: "003-widen-total-amount",
+		async up(qi: QueryInterface) {
+			// Room for the largest order the API accepts (OrderLimits in lib/contracts/events.ts).
+			await qi.changeColumn("orders", "total_amount", { type: DataTypes.DECIMAL(16, 2), allowNull: false });
+		},
+		async down(qi: QueryInterface) {
+			await qi.changeColumn("orders", "total_amount", { type: DataTypes.DECIMAL(14, 2), allowNull: false });
+		}
+	}
 ];

@@ -9,7 +9,10 @@
  * | NODEID                   | <hostname>-<pid>                         |
  * | NAMESPACE                | (empty)                                  |
  * | PORT                     | 3000                                     |
+ * | HOST                     | 0.0.0.0 (the api's bind address)         |
  * | METRICS_PORT             | 3030 (`off` disables the endpoint)       |
+ * | METRICS_HOST             | 127.0.0.1 (the metrics endpoint's bind address) |
+ * | CORS_ORIGINS             | (empty: no browser origin may call the API) |
  * | ORDERS_DATABASE_URL      | embedded PostgreSQL under ./data/orders  |
  * | PROCESSOR_DATABASE_URL   | embedded PostgreSQL under ./data/processor |
  * | DATA_DIR                 | ./data                                   |
@@ -25,6 +28,7 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { BrokerOptions } from "moleculer";
+import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
 import { jsonLineFormatter } from "./lib/logging/json-line";
 import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
@@ -41,7 +45,11 @@ export interface AppConfig {
 	nodeID: string;
 	namespace: string;
 	port: number;
+	host: string;
 	metricsPort: number | null;
+	metricsHost: string;
+	/** Origins a browser may call the API from; empty means CORS is closed. */
+	corsOrigins: string[];
 	ordersDatabaseUrl?: string;
 	processorDatabaseUrl?: string;
 	dataDir: string;
@@ -66,6 +74,8 @@ export class ConfigError extends StartupError {
 
 type Env = Record<string, string | undefined>;
 
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
 	const raw = env[name];
 	if (raw === undefined || raw.trim() === "") return fallback;
@@ -89,6 +99,53 @@ function text(env: Env, name: string): string | undefined {
 	return raw ? raw : undefined;
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+	const raw = text(env, name);
+	if (raw === undefined) return fallback;
+	if (!allowed.includes(raw as T)) throw new ConfigError(name, raw, `one of ${allowed.join(", ")}`);
+	return raw as T;
+}
+
+/** A PostgreSQL URL, or unset (the embedded database). */
+function databaseUrl(env: Env, name: string): string | undefined {
+	const raw = text(env, name);
+	if (raw === undefined) return undefined;
+	let url: URL;
+	try {
+		url = new URL(raw);
+	} catch {
+		throw new ConfigError(name, redactUrl(raw), "a postgres://user:password@host:5432/database URL");
+	}
+	if (!/^postgres(ql)?:$/.test(url.protocol)) {
+		throw new ConfigError(name, redactUrl(raw), "a postgres:// or postgresql:// URL: the services store their data in PostgreSQL only");
+	}
+	return raw;
+}
+
+/** A URL as it may be printed: without its password. */
+export function redactUrl(raw: string): string {
+	return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
+}
+
+/** An IPv4 or IPv6 address (or a host name) to bind a server to. */
+function bindAddress(env: Env, name: string, fallback: string): string {
+	const raw = text(env, name);
+	if (raw === undefined) return fallback;
+	if (!/^[A-Za-z0-9.:-]{1,253}$/.test(raw)) throw new ConfigError(name, raw, "an address to listen on, e.g. 0.0.0.0, 127.0.0.1 or ::");
+	return raw;
+}
+
+/** A comma list of browser origins (`https://shop.example.com`), or `*` for any. */
+function origins(env: Env, name: string): string[] {
+	const list = (text(env, name) ?? "").split(",").map(s => s.trim()).filter(Boolean);
+	for (const origin of list) {
+		if (origin !== "*" && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(origin)) {
+			throw new ConfigError(name, origin, "a comma list of origins such as https://shop.example.com (scheme, host and port only), or *");
+		}
+	}
+	return list;
+}
+
 /** Reads and checks every variable; a bad value stops the start with a message naming it. */
 export function readEnvironment(env: Env = process.env): AppConfig {
 	const servicesRaw = text(env, "SERVICES");
@@ -103,7 +160,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 	const metricsRaw = text(env, "METRICS_PORT");
 	const transporter = text(env, "TRANSPORTER");
 	if (transporter && !/^amqps?:\/\//.test(transporter)) {
-		throw new ConfigError("TRANSPORTER", transporter, "an amqp:// or amqps:// URL (RabbitMQ)");
+		throw new ConfigError("TRANSPORTER", redactUrl(transporter), "an amqp:// or amqps:// URL (RabbitMQ)");
 	}
 	const dataDir = text(env, "DATA_DIR") ?? "./data";
 	return {
@@ -112,9 +169,12 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		nodeID: text(env, "NODEID") ?? `${hostname()}-${process.pid}`,
 		namespace: text(env, "NAMESPACE") ?? "",
 		port: integer(env, "PORT", 3000, 0, 65535),
+		host: bindAddress(env, "HOST", "0.0.0.0"),
 		metricsPort: metricsRaw === "off" ? null : integer(env, "METRICS_PORT", 3030, 0, 65535),
-		ordersDatabaseUrl: text(env, "ORDERS_DATABASE_URL"),
-		processorDatabaseUrl: text(env, "PROCESSOR_DATABASE_URL"),
+		metricsHost: bindAddress(env, "METRICS_HOST", "127.0.0.1"),
+		corsOrigins: origins(env, "CORS_ORIGINS"),
+		ordersDatabaseUrl: databaseUrl(env, "ORDERS_DATABASE_URL"),
+		processorDatabaseUrl: databaseUrl(env, "PROCESSOR_DATABASE_URL"),
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
@@ -122,10 +182,23 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		inboxRetentionMs: integer(env, "INBOX_RETENTION_MS", 604_800_000, 0, 31_536_000_000),
 		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
 		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
-		logLevel: text(env, "LOG_LEVEL") ?? "info",
+		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
 		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean)
 	};
 }
+
+/** Moleculer's built-in metrics that describe the machine, its user or the command line. */
+export const HOST_DETAIL_METRICS = [
+	"process.arguments",
+	"process.pid",
+	"process.ppid",
+	"os.hostname",
+	"os.release",
+	"os.user.*",
+	"os.network.*",
+	"os.cpu.info.*",
+	"os.datetime.*"
+];
 
 /** Broker options for one node. */
 export function createBrokerOptions(config: AppConfig): BrokerOptions {
@@ -147,6 +220,9 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		// consumer node is known (the built-in balancer would drop them). Without one, the built-in
 		// balancer is the only thing that delivers events at all.
 		disableBalancer: Boolean(config.transporter),
+		// Local actions run in-process whatever the broker's state; a remote call that timed out lets
+		// go of its request (lib/broker/call-middlewares.ts).
+		middlewares: [LocalFirstCalls, SettleTimedOutRemoteCalls],
 		validator: new AjvValidator({}),
 		errorHandler: eventAwareErrorHandler,
 		requestTimeout: 15_000,
@@ -156,7 +232,23 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		metrics:
 			config.metricsPort === null
 				? { enabled: false }
-				: { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] },
+				: {
+						enabled: true,
+						// Moleculer skips the process and OS metrics when NODE_ENV=test; a node serves them always.
+						collectProcessMetrics: true,
+						reporter: [
+							{
+								type: "Prometheus",
+								options: {
+									port: config.metricsPort,
+									host: config.metricsHost,
+									path: "/metrics",
+									// Facts about the host are nobody's business on a scrape endpoint.
+									excludes: HOST_DETAIL_METRICS
+								}
+							}
+						]
+					},
 		replOptions: { delimiter: "orders $ ", customCommands: deadLetterReplCommands }
 	} as BrokerOptions;
 }
@@ -167,6 +259,8 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 		deadLetters: { amqpUrl: config.transporter },
 		api: {
 			port: config.port,
+			ip: config.host,
+			corsOrigins: config.corsOrigins,
 			...(config.rateLimitPerMinute > 0
 				? { rateLimit: { window: 60_000, limit: config.rateLimitPerMinute, headers: true } }
 				: {})

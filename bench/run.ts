@@ -113,9 +113,13 @@ async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: 
 		async () => {
 			const dead = processes.find(p => p.child.exitCode !== null || p.child.signalCode !== null);
 			if (dead) throw new Error(`process '${dead.name}' exited during start`);
-			const res = await fetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(2000) });
-			lastAnswer = await res.text();
-			return res.status === 200;
+			// Readiness is the front's own; the stock answer says a processor is there too.
+			for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
+				const res = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
+				lastAnswer = await res.text();
+				if (res.status !== 200) return false;
+			}
+			return true;
 		},
 		timeoutMs,
 		100

@@ -5,15 +5,13 @@
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
 import { isStartupError } from "../lib/startup-error";
-import { schemasToStart } from "../services";
+import { servicesToCreate } from "../services";
 
 async function main(): Promise<void> {
 	const config = readEnvironment(process.env);
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	const settings = serviceSettings(config);
-	for (const { name, schema } of schemasToStart(config.services)) {
-		broker.createService({ name, mixins: [schema], settings: settings[name as keyof typeof settings] });
-	}
+	for (const schema of servicesToCreate(config.services, settings)) broker.createService(schema);
 	await broker.start();
 	broker.logger.info(`Node started with services: ${config.services.join(", ")}.`, {
 		transporter: config.transporter ? "amqp" : "none (one process)",

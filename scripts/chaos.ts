@@ -58,11 +58,15 @@ interface ChaosState {
 	notes: string[];
 }
 
+/** The front is ready and a processor answers through it (readiness checks only the front's own work). */
 async function isReady(baseUrl: string): Promise<boolean> {
 	try {
-		const res = await fetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(5000) });
-		await res.text();
-		return res.status === 200;
+		for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
+			const res = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(5000) });
+			await res.text();
+			if (res.status !== 200) return false;
+		}
+		return true;
 	} catch {
 		return false;
 	}

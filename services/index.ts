@@ -21,3 +21,18 @@ export function schemasToStart(names: ServiceName[]): Array<{ name: string; sche
 	if (names.includes("api")) list.push({ name: "deadLetters", schema: DeadLettersService });
 	return list;
 }
+
+/**
+ * The services of one node, ready for `broker.createService`, each with its settings. The api waits
+ * for the other services of its process before it listens, so that its first requests are served
+ * instead of answered 503.
+ */
+export function servicesToCreate(names: ServiceName[], settings: Record<string, Record<string, unknown>>): ServiceSchema<any>[] {
+	const list = schemasToStart(names);
+	return list.map(({ name, schema }) => ({
+		name,
+		mixins: [schema],
+		settings: settings[name],
+		...(name === "api" ? { dependencies: list.map(s => s.name).filter(other => other !== "api") } : {})
+	}));
+}

@@ -3,6 +3,8 @@ import { Errors } from "moleculer";
 export const ERR_UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE";
 export const ERR_INVALID_HEADER = "INVALID_HEADER";
 export const ERR_NOT_READY = "NOT_READY";
+export const ERR_METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED";
+export const ERR_BODY_TOO_DEEP = "BODY_TOO_DEEP";
 
 /** A body was sent in something other than JSON (415). */
 export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
@@ -20,6 +22,22 @@ export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
 export class InvalidHeaderError extends Errors.MoleculerClientError {
 	constructor(header: string, rule: string) {
 		super(`Header '${header}' ${rule}.`, 400, ERR_INVALID_HEADER, { header });
+	}
+}
+
+/** A known path asked with a method it does not answer (405); `Allow` lists those it does. */
+export class MethodNotAllowedError extends Errors.MoleculerClientError {
+	constructor(method: string, path: string, allow: string[]) {
+		super(`${path} does not answer ${method}; it answers ${allow.join(", ")}.`, 405, ERR_METHOD_NOT_ALLOWED, { allow });
+	}
+}
+
+/** A JSON body nested deeper than any request of this API needs (400). */
+export class BodyTooDeepError extends Errors.MoleculerClientError {
+	constructor(maxDepth: number) {
+		super(`The request body is nested more than ${maxDepth} levels deep; no request of this API needs that.`, 400, ERR_BODY_TOO_DEEP, {
+			maxDepth
+		});
 	}
 }
 

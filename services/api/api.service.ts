@@ -1,15 +1,46 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context, ServiceSchema } from "moleculer";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { InvalidHeaderError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
+import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
+import {
+	API_ALIASES,
+	API_PATH,
+	BODY_LIMIT_BYTES,
+	CORS_ALLOWED_HEADERS,
+	CORS_EXPOSED_HEADERS,
+	allowedMethods,
+	isAllowedOrigin,
+	pathOf
+} from "./routes";
 
 export interface ApiSettings {
 	port: number;
+	/** Address the HTTP server binds to. */
 	ip: string;
+	/** Browser origins allowed to call the API; empty: CORS closed (no `Access-Control-*` header). */
+	corsOrigins: string[];
 	/** moleculer-web's rate limiter (per client IP); unset means no limit. */
 	rateLimit?: { window: number; limit: number; headers: boolean };
+}
+
+/** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
+export const MAX_BODY_DEPTH = 32;
+
+/** How long a browser may cache a preflight's answer, in seconds. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+/** True when a JSON value nests deeper than `max` arrays or objects (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+	const stack: Array<[unknown, number]> = [[value, 0]];
+	while (stack.length > 0) {
+		const [node, depth] = stack.pop()!;
+		if (node === null || typeof node !== "object") continue;
+		if (depth + 1 > max) return true;
+		for (const child of Object.values(node as object)) stack.push([child, depth + 1]);
+	}
+	return false;
 }
 
 type GatewayRequest = IncomingMessage & {
@@ -45,6 +76,8 @@ function sendProblem(this: { logger: { error(...a: unknown[]): void } }, req: Ga
 	if (res.headersSent) return;
 	res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
 	res.setHeader("X-Correlation-Id", correlationId);
+	const allow = (err as { data?: { allow?: unknown } })?.data?.allow;
+	if (problem.status === 405 && Array.isArray(allow)) res.setHeader("Allow", allow.join(", "));
 	res.writeHead(problem.status);
 	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
 }
@@ -57,30 +90,21 @@ const ApiService: ServiceSchema<ApiSettings> = {
 	settings: {
 		port: 3000,
 		ip: "0.0.0.0",
+		corsOrigins: [],
 		logRequest: "debug",
 		logResponse: "debug",
 		onError: sendProblem,
 		routes: [
 			{
-				path: "/api",
+				path: API_PATH,
 				mappingPolicy: "restrict",
 				autoAliases: false,
-				aliases: {
-					"POST /orders": "orders.create",
-					"GET /orders": "orders.list",
-					"GET /orders/:id": "orders.get",
-					"GET /health/live": "api.live",
-					"GET /health/ready": "api.ready",
-					"GET /admin/stock/:sku": "processor.getStock",
-					"PUT /admin/stock/:sku": "processor.setStock",
-					"GET /admin/dead-letters": "deadLetters.list",
-					"POST /admin/dead-letters/replay": "deadLetters.replayAll",
-					"DELETE /admin/dead-letters": "deadLetters.purgeAll",
-					"GET /admin/dead-letters/:id": "deadLetters.get",
-					"POST /admin/dead-letters/:id/replay": "deadLetters.replay",
-					"DELETE /admin/dead-letters/:id": "deadLetters.purge"
+				aliases: { ...API_ALIASES },
+				bodyParsers: {
+					// Any JSON media type, `application/merge-patch+json` say, is read as JSON.
+					json: { strict: true, limit: BODY_LIMIT_BYTES, type: ["application/json", "application/*+json"] },
+					urlencoded: false
 				},
-				bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
 				onBeforeCall(
 					this: { broker: { options: { disableBalancer?: boolean } } },
@@ -108,6 +132,8 @@ const ApiService: ServiceSchema<ApiSettings> = {
 							throw new UnsupportedMediaTypeError(type);
 						}
 					}
+					// Validation walks the body recursively, and so does the serializer of a remote call.
+					if (nestsDeeperThan((req as { body?: unknown }).body, MAX_BODY_DEPTH)) throw new BodyTooDeepError(MAX_BODY_DEPTH);
 					const key = req.headers["idempotency-key"];
 					if (key !== undefined) {
 						if (typeof key !== "string" || !HEADER_TOKEN.test(key)) {
@@ -131,9 +157,12 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		},
 
 		/**
-		 * Readiness: both databases answer and the broker is connected. "Not ready" is an answer
-		 * (503 with the failing checks), not an error: thrown, it would trip the circuit breaker of
-		 * this very action and keep the node unready after its dependencies came back.
+		 * Readiness of this node for its own work: the database of each service it runs, and the
+		 * broker when it has one. A service of another node is not checked: with every processor
+		 * stopped, this node still takes orders (they wait in RabbitMQ), so it must stay in service.
+		 * "Not ready" is an answer (503 with the failing checks), not an error: thrown, it would trip
+		 * the circuit breaker of this very action and keep the node unready after its dependencies
+		 * came back.
 		 */
 		ready: {
 			async handler(ctx: Context<unknown, Record<string, unknown>>): Promise<Record<string, unknown>> {
@@ -141,14 +170,19 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				const probe = async (name: string, action: string) => {
 					try {
 						// Untracked: a probe that timed out must not hold up this node's shutdown.
-						await ctx.call(action, {}, { timeout: 3000, retries: 0, tracking: false });
+						await ctx.call(action, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
 						checks[name] = "ok";
 					} catch (err) {
 						checks[name] = `unavailable (${(err as Error).message})`;
 					}
 				};
-				await Promise.all([probe("ordersDatabase", "orders.health"), probe("processorDatabase", "processor.health")]);
-				if (this.broker.transit) checks.broker = this.broker.transit.connected ? "ok" : "disconnected";
+				const local = (service: string) => this.broker.getLocalService(service) !== undefined;
+				await Promise.all([
+					local("orders") ? probe("ordersDatabase", "orders.health") : undefined,
+					local("processor") ? probe("processorDatabase", "processor.health") : undefined
+				]);
+				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
+				if (this.broker.transit) checks.broker = (this.broker.transit as unknown as { tx: { connected: boolean } }).tx.connected ? "ok" : "disconnected";
 				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks };
 
 				const { problem } = toProblem(new NotReadyError(checks), { method: "GET", url: "/api/health/ready" });
@@ -161,6 +195,44 @@ const ApiService: ServiceSchema<ApiSettings> = {
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
+		/**
+		 * Answers what moleculer-web would get wrong before it routes a request: `OPTIONS` (moleculer-web
+		 * takes a preflight's `Access-Control-Request-Method` as the method and runs that action),
+		 * `HEAD` (served as `GET` without a body), and a known path with another method (405 with
+		 * `Allow`). Sets the CORS headers of an allowed origin.
+		 */
+		httpHandler(req: GatewayRequest, res: ServerResponse, next?: unknown) {
+			const path = pathOf(req.url);
+			const allow = path === API_PATH || path.startsWith(`${API_PATH}/`) ? allowedMethods(path) : null;
+			const method = req.method ?? "GET";
+			const origin = req.headers.origin;
+			const corsOrigin = isAllowedOrigin(origin, this.settings.corsOrigins) ? origin : undefined;
+			if (corsOrigin) {
+				res.setHeader("Access-Control-Allow-Origin", this.settings.corsOrigins.includes("*") ? "*" : corsOrigin);
+				res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS.join(", "));
+			}
+			if (this.settings.corsOrigins.length > 0) res.setHeader("Vary", "Origin");
+			if (allow && method === "OPTIONS") return this.answerOptions(req, res, allow, corsOrigin);
+			if (allow && !allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, path, allow));
+			// Node's response to a HEAD request sends no body, whatever is written to it.
+			if (allow && method === "HEAD") req.method = "GET";
+			if (!allow && method === "OPTIONS") return this.sendError(req, res, new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND"));
+			return (ApiGateway.methods!.httpHandler as (...args: unknown[]) => unknown).call(this, req, res, next);
+		},
+
+		/** `OPTIONS`: the methods of the path, and for an allowed origin the CORS preflight answer. Never an action. */
+		answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined) {
+			res.setHeader("Allow", allow.join(", "));
+			const requested = req.headers["access-control-request-method"];
+			if (corsOrigin && typeof requested === "string" && allow.includes(requested.toUpperCase())) {
+				res.setHeader("Access-Control-Allow-Methods", allow.join(", "));
+				res.setHeader("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS.join(", "));
+				res.setHeader("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
+			}
+			res.writeHead(204);
+			res.end();
+		},
+
 		/**
 		 * Replaces moleculer-web's handler, which logs every non-4xx error — including a 400 from the
 		 * body parser — with its stack: `sendProblem` logs what is unexpected, once, as one JSON line.

@@ -3,6 +3,8 @@
  * a `title`, a `detail` a person can act on, and for validation the offending fields. Nothing from
  * the inside (stack, SQL, class names) reaches the client: an unexpected error is a plain 500.
  */
+import { BODY_LIMIT_BYTES } from "./routes";
+
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 export interface ProblemFieldError {
@@ -47,7 +49,18 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		return make(400, "malformed-json", "Malformed JSON", `The request body is not valid JSON: ${err.message}.`);
 	}
 	if (err.type === "entity.too.large") {
-		return make(413, "payload-too-large", "Request body too large", `The request body is larger than the limit of ${err.limit} bytes.`);
+		const limit = typeof err.limit === "number" ? err.limit : BODY_LIMIT_BYTES;
+		return make(413, "payload-too-large", "Request body too large", `The request body is larger than the limit of ${limit} bytes (${limit / 1024} kB).`);
+	}
+	// zlib's errors, through body-parser: the body is not encoded as its Content-Encoding says.
+	if (typeof err.code === "string" && err.code.startsWith("Z_")) {
+		return make(
+			400,
+			"invalid-content-encoding",
+			"Body does not match its Content-Encoding",
+			`The request body could not be decoded as its 'Content-Encoding' header declares (${err.message}); send it uncompressed, or encoded as declared.`,
+			{ header: "Content-Encoding" }
+		);
 	}
 	if (err.type === "encoding.unsupported" || err.type === "charset.unsupported") {
 		return make(415, "unsupported-media-type", "Unsupported media type", `${err.message}.`);
@@ -79,7 +92,8 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");
 	}
 
-	const status = Number(err.code ?? err.status);
+	// moleculer-web's errors carry the status as `code`; others (body-parser's) as `status`.
+	const status = Number.isInteger(err.code) ? Number(err.code) : Number(err.status);
 	if (Number.isInteger(status) && status >= 400 && status < 500) {
 		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));
 	}

@@ -133,7 +133,15 @@ describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 
 		it("should answer an unknown route with 404", async () => {
 			expectProblem(await api().get("/api/nothing-here"), 404);
-			expectProblem(await api().delete("/api/orders"), 404);
+			expectProblem(await api().options("/api/nothing-here"), 404);
+		});
+
+		it("should answer another method on a known path with 405 and the methods it answers in 'Allow'", async () => {
+			const res = await api().delete("/api/orders");
+			expectProblem(res, 405);
+			expect(res.headers.allow).toBe("GET, HEAD, POST, OPTIONS");
+			expect(res.body.detail).toBe("/api/orders does not answer DELETE; it answers GET, HEAD, POST, OPTIONS.");
+			expect((await api().patch("/api/admin/stock/SKU-0001")).headers.allow).toBe("GET, HEAD, PUT, OPTIONS");
 		});
 
 		it("should answer an unknown order with 404, whatever the id looks like", async () => {

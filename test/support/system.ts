@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { ServiceBroker, type Service } from "moleculer";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
-import { schemasToStart } from "../../services";
+import { servicesToCreate } from "../../services";
 import { uniqueSuffix } from "./services";
 
 export interface SystemOptions {
@@ -40,9 +40,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	const names = options.services ?? config.services;
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	const settings = serviceSettings(config);
-	for (const { name, schema } of schemasToStart(names)) {
-		broker.createService({ name, mixins: [schema], settings: settings[name as keyof typeof settings] });
-	}
+	for (const schema of servicesToCreate(names, settings)) broker.createService(schema);
 	await broker.start();
 
 	const api = names.includes("api") ? broker.getLocalService("api") : undefined;

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ConfigError, createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
+import { ConfigError, HOST_DETAIL_METRICS, createBrokerOptions, readEnvironment, redactUrl, serviceSettings } from "../../moleculer.config";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { AjvValidator } from "../../lib/validation/ajv-validator";
 
@@ -22,7 +22,10 @@ describe("Test 'readEnvironment'", () => {
 			nodeID: `${hostname()}-${process.pid}`,
 			namespace: "",
 			port: 3000,
+			host: "0.0.0.0",
 			metricsPort: 3030,
+			metricsHost: "127.0.0.1",
+			corsOrigins: [],
 			ordersDatabaseUrl: undefined,
 			processorDatabaseUrl: undefined,
 			dataDir: "./data",
@@ -96,12 +99,43 @@ describe("Test 'readEnvironment'", () => {
 		["DEMO_STOCK", "maybe"],
 		["TRANSPORTER", "nats://x"],
 		["RATE_LIMIT_PER_MINUTE", "-1"],
-		["RETRY_MAX_ATTEMPTS", "0"]
+		["RETRY_MAX_ATTEMPTS", "0"],
+		["LOG_LEVEL", "verbose"],
+		["ORDERS_DATABASE_URL", "mysql://db/orders"],
+		["PROCESSOR_DATABASE_URL", "not a url"],
+		["HOST", "0.0.0.0; rm -rf"],
+		["CORS_ORIGINS", "https://shop.example.com/path"]
 	])("should refuse %s=%s with an error naming the variable", (variable, value) => {
 		const error = configErrorOf({ [variable]: value });
 		expect(error).toBeInstanceOf(ConfigError);
 		expect(error.name).toBe("ConfigError");
 		expect(error.message).toContain(`${variable}='${value}'`);
+	});
+
+	it("should name the log levels it knows, instead of starting a server that logs nothing", () => {
+		expect(configErrorOf({ LOG_LEVEL: "verbose" }).message).toBe(
+			"LOG_LEVEL='verbose' is not valid: expected one of fatal, error, warn, info, debug, trace."
+		);
+	});
+
+	it("should accept only PostgreSQL database URLs, and never print their password", () => {
+		expect(readEnvironment({ ORDERS_DATABASE_URL: "postgresql://u:p@db/orders" }).ordersDatabaseUrl).toBe("postgresql://u:p@db/orders");
+		const error = configErrorOf({ ORDERS_DATABASE_URL: "mysql://root:secret@db:3306/orders" });
+		expect(error.message).toBe(
+			"ORDERS_DATABASE_URL='mysql://root:***@db:3306/orders' is not valid: expected a postgres:// or postgresql:// URL: the services store their data in PostgreSQL only."
+		);
+		expect(configErrorOf({ TRANSPORTER: "nats://u:pw@x:4222" }).message).not.toContain("pw");
+	});
+
+	it("should redact the password of a URL and leave a URL without one as it is", () => {
+		expect(redactUrl("amqp://guest:guest@rabbit:5672")).toBe("amqp://guest:***@rabbit:5672");
+		expect(redactUrl("postgres://db/orders")).toBe("postgres://db/orders");
+	});
+
+	it("should read bind addresses and the CORS origins", () => {
+		const config = readEnvironment({ HOST: "127.0.0.1", METRICS_HOST: "::", CORS_ORIGINS: "https://shop.example.com, http://localhost:8080" });
+		expect(config).toMatchObject({ host: "127.0.0.1", metricsHost: "::", corsOrigins: ["https://shop.example.com", "http://localhost:8080"] });
+		expect(serviceSettings(config).api).toMatchObject({ ip: "127.0.0.1", corsOrigins: ["https://shop.example.com", "http://localhost:8080"] });
 	});
 
 	it("should say what a bad port should be", () => {
@@ -150,8 +184,20 @@ describe("Test 'createBrokerOptions'", () => {
 		const options = createBrokerOptions(readEnvironment({ METRICS_PORT: "9100" }));
 		expect(options.metrics).toEqual({
 			enabled: true,
-			reporter: [{ type: "Prometheus", options: { port: 9100, path: "/metrics" } }]
+			collectProcessMetrics: true,
+			reporter: [{ type: "Prometheus", options: { port: 9100, host: "127.0.0.1", path: "/metrics", excludes: HOST_DETAIL_METRICS } }]
 		});
+	});
+
+	it("should bind the metrics endpoint to METRICS_HOST", () => {
+		const options = createBrokerOptions(readEnvironment({ METRICS_HOST: "0.0.0.0" }));
+		expect((options.metrics as { reporter: Array<{ options: { host: string } }> }).reporter[0].options.host).toBe("0.0.0.0");
+	});
+
+	it("should leave out the metrics that tell the host name, the user, the network and the command line", () => {
+		expect(HOST_DETAIL_METRICS).toEqual(
+			expect.arrayContaining(["os.hostname", "os.user.*", "os.network.*", "process.arguments"])
+		);
 	});
 
 	it("should turn metrics off with METRICS_PORT=off", () => {
@@ -162,7 +208,7 @@ describe("Test 'createBrokerOptions'", () => {
 describe("Test 'serviceSettings'", () => {
 	it("should limit the API to the configured requests per minute", () => {
 		const settings = serviceSettings(readEnvironment({ PORT: "4000", RATE_LIMIT_PER_MINUTE: "120" }));
-		expect(settings.api).toEqual({ port: 4000, rateLimit: { window: 60_000, limit: 120, headers: true } });
+		expect(settings.api).toEqual({ port: 4000, ip: "0.0.0.0", corsOrigins: [], rateLimit: { window: 60_000, limit: 120, headers: true } });
 	});
 
 	it("should not limit the API with RATE_LIMIT_PER_MINUTE=0", () => {

@@ -75,14 +75,18 @@ export class Cluster {
 		};
 	}
 
-	/** Starts `api,orders` and waits until both answer. */
+	/**
+	 * Starts `api,orders` and waits until it answers HTTP. The api listens only once the orders
+	 * service of its process has started, so its first answer is already a served request.
+	 */
 	async startFront(extra: Record<string, string> = {}): Promise<NodeProcess> {
 		const node = startNode("api+orders", this.env({ SERVICES: "api,orders", PORT: String(this.port), NODEID: `front-${uniqueSuffix()}`, ...extra }));
 		this.front = node;
-		// The api listens before the orders service of the same process has started: wait for orders.
-		await waitFor("the api and orders to answer", async () => (await fetch(`${this.baseUrl}/api/orders?pageSize=1`)).ok, 60_000, 200).catch(err => {
+		let first: Response | undefined;
+		await waitFor("the api to answer", async () => (first = await fetch(`${this.baseUrl}/api/orders?pageSize=1`).catch(() => undefined)) !== undefined, 60_000, 100).catch(err => {
 			throw new Error(`${err.message}\n--- api+orders output ---\n${node.output()}`);
 		});
+		if (first!.status !== 200) throw new Error(`The api's first answer was ${first!.status}: ${await first!.text()}\n--- output ---\n${node.output()}`);
 		return node;
 	}
 
@@ -94,6 +98,7 @@ export class Cluster {
 		return node;
 	}
 
+	/** Waits until the front is ready and a processor answers through it. */
 	async waitReady(node?: NodeProcess): Promise<void> {
 		let lastAnswer = "";
 		await waitFor(
@@ -101,7 +106,10 @@ export class Cluster {
 			async () => {
 				const res = await fetch(`${this.baseUrl}/api/health/ready`);
 				lastAnswer = await res.text();
-				return res.status === 200;
+				if (res.status !== 200) return false;
+				const stock = await fetch(`${this.baseUrl}/api/admin/stock/SKU-0001`);
+				lastAnswer = `stock: ${stock.status} ${await stock.text()}`;
+				return stock.status === 200;
 			},
 			60_000,
 			200

@@ -2,7 +2,13 @@ import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { toProblem } from "../../../../services/api/problem";
 import { IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
-import { InvalidHeaderError, NotReadyError, UnsupportedMediaTypeError } from "../../../../services/api/api.errors";
+import {
+	BodyTooDeepError,
+	InvalidHeaderError,
+	MethodNotAllowedError,
+	NotReadyError,
+	UnsupportedMediaTypeError
+} from "../../../../services/api/api.errors";
 
 const request = { method: "POST", url: "/api/orders" };
 
@@ -65,6 +71,25 @@ describe("Test 'toProblem'", () => {
 			expect(unexpected).toBe(false);
 		});
 
+		it("should name the gateway's own limit when the error carries none", () => {
+			const { problem } = toProblem({ type: "entity.too.large", status: 413 }, request);
+			expect(problem.detail).toBe("The request body is larger than the limit of 102400 bytes (100 kB).");
+		});
+
+		it("should answer 400 naming Content-Encoding for a body that does not decode (zlib's code, body-parser's status)", () => {
+			const error = Object.assign(new Error("incorrect header check"), { code: "Z_DATA_ERROR", status: 400 });
+			const { problem, unexpected } = toProblem(error, request);
+			expect(problem.status).toBe(400);
+			expect(problem.type).toMatch(/invalid-content-encoding$/);
+			expect(problem.detail).toContain("'Content-Encoding'");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should read the status of an error whose code is a word", () => {
+			const error = Object.assign(new Error("request aborted"), { code: "ECONNABORTED", status: 400, type: "request.aborted" });
+			expect(toProblem(error, request).problem.status).toBe(400);
+		});
+
 		it("should answer 415 for a body in an unsupported charset", () => {
 			const { problem } = toProblem({ type: "charset.unsupported", status: 415, message: "unsupported charset \"KOI8-R\"" }, request);
 			expect(problem.status).toBe(415);
@@ -73,6 +98,18 @@ describe("Test 'toProblem'", () => {
 	});
 
 	describe("routing errors", () => {
+		it("should answer 405 for a method the path does not answer, keeping the allowed ones", () => {
+			const error = new MethodNotAllowedError("DELETE", "/api/orders", ["GET", "HEAD", "POST", "OPTIONS"]);
+			const { problem, unexpected } = toProblem(error, request);
+			expect(problem).toMatchObject({ status: 405, title: "Method not allowed" });
+			expect(problem.detail).toBe("/api/orders does not answer DELETE; it answers GET, HEAD, POST, OPTIONS.");
+			expect(unexpected).toBe(false);
+		});
+
+		it("should answer 400 for a body nested too deep", () => {
+			expect(toProblem(new BodyTooDeepError(32), request).problem).toMatchObject({ status: 400, type: expect.stringMatching(/body-too-deep$/) });
+		});
+
 		it("should answer 404 naming the method and the path without its query string", () => {
 			const error = new ApiGateway.Errors.NotFoundError("NOT_FOUND", undefined);
 			const { problem, unexpected } = toProblem(error, { method: "GET", url: "/api/nothing-here?page=2&secret=1" });

@@ -1,0 +1,55 @@
+/**
+ * Starting and stopping a node as an operator does: a bad variable stops the start with one clear
+ * line, and `npm start` passes SIGTERM on to the node it runs.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitFor } from "../support/services";
+import { freePort, startNode } from "./support/processes";
+
+describe("Starting a node", () => {
+	it.each([
+		[{ LOG_LEVEL: "verbose" }, "LOG_LEVEL='verbose' is not valid: expected one of fatal, error, warn, info, debug, trace."],
+		[{ ORDERS_DATABASE_URL: "mysql://root:secret@db/orders" }, "ORDERS_DATABASE_URL='mysql://root:***@db/orders' is not valid"],
+		[{ SERVICES: "api,billing" }, "SERVICES='api,billing' is not valid"]
+	])("should stop on %j with exit code 1 and one line naming the variable", async (env, message) => {
+		const node = startNode("bad-config", env as Record<string, string>);
+		expect(await node.exitWithin(30_000)).toBe(1);
+
+		const lines = node.output().trim().split("\n");
+		expect(lines).toHaveLength(1);
+		const line = JSON.parse(lines[0]) as { level: string; message: string };
+		expect(line.level).toBe("fatal");
+		expect(line.message).toContain(message);
+		expect(line.message).not.toContain("secret");
+		expect(line.message).not.toMatch(/\n\s+at /);
+	});
+
+	it("should stop the node when `npm start` gets SIGTERM", async () => {
+		const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-npm-"));
+		const port = await freePort();
+		// --ignore-scripts skips the prestart build: npm test has built dist/ already.
+		const npm = spawn("npm", ["start", "--ignore-scripts", "--silent"], {
+			env: { ...process.env, PORT: String(port), METRICS_PORT: "off", DATA_DIR: dataDir, LOG_LEVEL: "warn", TRANSPORTER: "", SERVICES: "" },
+			stdio: ["ignore", "pipe", "pipe"]
+		});
+		let output = "";
+		npm.stdout.on("data", chunk => (output += chunk));
+		npm.stderr.on("data", chunk => (output += chunk));
+		const exited = new Promise<number | null>(resolve => npm.once("exit", code => resolve(code)));
+		const answers = async () => (await fetch(`http://127.0.0.1:${port}/api/health/live`).catch(() => null))?.status === 200;
+		try {
+			await waitFor("the node started by npm to answer", answers, 90_000, 200).catch(err => {
+				throw new Error(`${err.message}\n${output}`);
+			});
+			npm.kill("SIGTERM");
+			await exited;
+			await waitFor("the node to stop serving", async () => !(await answers()), 20_000, 100);
+		} finally {
+			npm.kill("SIGKILL");
+			rmSync(dataDir, { recursive: true, force: true });
+		}
+	});
+});

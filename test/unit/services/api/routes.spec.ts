@@ -1,0 +1,54 @@
+import { allowedMethods, isAllowedOrigin, pathOf } from "../../../../services/api/routes";
+import { nestsDeeperThan } from "../../../../services/api/api.service";
+
+describe("Test 'allowedMethods'", () => {
+	it("should list the methods of a path, with HEAD for GET and OPTIONS always", () => {
+		expect(allowedMethods("/api/orders")).toEqual(["GET", "HEAD", "POST", "OPTIONS"]);
+		expect(allowedMethods("/api/orders/1b4e28ba-2fa1-11d2-883f-0016d3cca427")).toEqual(["GET", "HEAD", "OPTIONS"]);
+		expect(allowedMethods("/api/admin/stock/SKU-0001")).toEqual(["GET", "HEAD", "PUT", "OPTIONS"]);
+	});
+
+	it("should join the methods of every route a path matches", () => {
+		// 'replay' is a literal route (POST) and also an :id (GET, DELETE).
+		expect(allowedMethods("/api/admin/dead-letters/replay")).toEqual(["GET", "HEAD", "POST", "DELETE", "OPTIONS"]);
+	});
+
+	it("should know no path outside the routes", () => {
+		expect(allowedMethods("/api/nothing")).toBeNull();
+		expect(allowedMethods("/api/orders/a/b")).toBeNull();
+		expect(allowedMethods("/api")).toBeNull();
+	});
+});
+
+describe("Test 'pathOf'", () => {
+	it("should drop the query string and a trailing slash, as moleculer-web does", () => {
+		expect(pathOf("/api/orders/?page=2")).toBe("/api/orders");
+		expect(pathOf("/")).toBe("/");
+		expect(pathOf(undefined)).toBe("/");
+	});
+});
+
+describe("Test 'isAllowedOrigin'", () => {
+	it("should allow only configured origins, or any with '*'", () => {
+		expect(isAllowedOrigin("https://a.example", ["https://a.example"])).toBe(true);
+		expect(isAllowedOrigin("https://b.example", ["https://a.example"])).toBe(false);
+		expect(isAllowedOrigin("https://b.example", ["*"])).toBe(true);
+		expect(isAllowedOrigin(undefined, ["*"])).toBe(false);
+		expect(isAllowedOrigin("https://a.example", [])).toBe(false);
+	});
+});
+
+describe("Test 'nestsDeeperThan'", () => {
+	it("should count arrays and objects, not scalars", () => {
+		expect(nestsDeeperThan({ items: [{ sku: "a" }] }, 3)).toBe(false);
+		expect(nestsDeeperThan({ items: [{ sku: { x: 1 } }] }, 3)).toBe(true);
+		expect(nestsDeeperThan("text", 0)).toBe(false);
+		expect(nestsDeeperThan(undefined, 0)).toBe(false);
+	});
+
+	it("should walk a value 100,000 levels deep without a stack overflow", () => {
+		let deep: unknown[] = [];
+		for (let i = 0; i < 100_000; i++) deep = [deep];
+		expect(nestsDeeperThan(deep, 32)).toBe(true);
+	});
+});

@@ -1,0 +1,52 @@
+/**
+ * A node that cannot work as configured stops at once with one line saying why, instead of starting
+ * anyway or retrying for ever: the product's own process (`node dist/bin/start.js`), as an operator
+ * runs it.
+ */
+import { ADMIN_DATABASE_URL } from "../support/services";
+import { startNode, type NodeProcess } from "./support/processes";
+
+interface OrdersNode extends NodeProcess {
+	stderr(): string;
+}
+
+/** A node with the orders service only: one process, no transporter; its stderr kept apart. */
+function startOrdersNode(name: string, env: Record<string, string>): OrdersNode {
+	const node = startNode(name, { SERVICES: "orders", ...env });
+	let stderr = "";
+	node.child.stderr?.on("data", chunk => (stderr += chunk));
+	return Object.assign(node, { stderr: () => stderr });
+}
+
+/**
+ * The one fatal line a failed start prints on stderr, parsed; no stack trace anywhere. (Moleculer
+ * logs its own "Unable to start all services." before it, at error level.)
+ */
+function fatalLine(node: OrdersNode): { level: string; message: string } {
+	const records = node
+		.stderr()
+		.trim()
+		.split("\n")
+		.map(line => JSON.parse(line) as { level: string; message: string });
+	expect(records.filter(r => r.level === "fatal")).toHaveLength(1);
+	expect(node.output()).not.toMatch(/\n\s+at /);
+	return records[records.length - 1];
+}
+
+describe("Starting the product with a setting that cannot work", () => {
+	describe("When the database server refuses the node's login", () => {
+		it("should exit 1 within seconds, printing one fatal line that names the database and the reason, not the password", async () => {
+			const url = new URL(ADMIN_DATABASE_URL);
+			url.username = "nosuchuser";
+			url.password = "hunter2";
+			const node = startOrdersNode("refused", { ORDERS_DATABASE_URL: url.toString() });
+
+			expect(await node.exitWithin(15_000)).toBe(1);
+			const fatal = fatalLine(node);
+			expect(fatal.level).toBe("fatal");
+			expect(fatal.message).toContain(`cannot use its database ${url.hostname}:${url.port || 5432}${url.pathname} as 'nosuchuser'`);
+			expect(fatal.message).toContain('role "nosuchuser" does not exist (28000)');
+			expect(node.output()).not.toContain("hunter2");
+		});
+	});
+});

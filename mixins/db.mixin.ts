@@ -65,7 +65,7 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 			const problem = postgresUrlProblem(url);
 			if (problem) throw new StartupError(`Service '${this.service.name}': its database URL ${problem}.`);
 		} else {
-			this.embedded = await startEmbeddedPostgres(settings.embeddedDataDir || this.options.embeddedDataDir);
+			this.embedded = await startEmbeddedPostgres(settings.embeddedDataDir || this.options.embeddedDataDir, this.service.logger);
 			url = this.embedded.url;
 			this.service.logger.info(`Embedded PostgreSQL (PGlite) is serving '${this.embedded.dataDir}'.`);
 		}

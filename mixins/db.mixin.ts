@@ -3,6 +3,7 @@ import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
 import type { Logger, ServiceSchema } from "moleculer";
 import { Sequelize, type ModelStatic, type Model, type Transaction } from "sequelize";
 import { classifyDatabaseError, type DatabaseErrorClass } from "../lib/database/connection-errors";
+import { createDatabase } from "../lib/database/create-database";
 import { describeDatabase, postgresUrlProblem, type DatabaseTarget } from "../lib/database/database-target";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/database/embedded-postgres";
 import { migrate, type Migration } from "../lib/database/migrator";
@@ -55,7 +56,7 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 	}
 
 	/**
-	 * Connects and migrates. A URL that is not PostgreSQL's fails with a
+	 * Connects (creating a missing database) and migrates. A URL that is not PostgreSQL's fails with a
 	 * {@link StartupError}; any other failure rejects with the driver's error, for `started` to judge.
 	 */
 	async connect(): Promise<void> {
@@ -79,7 +80,7 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 		this.target = this.embedded ? undefined : { host: host ?? "localhost", port: Number(port ?? 5432), database, username: username ?? "" };
 		this.where = this.target ? describeDatabase(this.target) : `embedded PostgreSQL in '${this.embedded!.dataDir}'`;
 		try {
-			await this.db.authenticate();
+			await this.authenticate(url);
 			await migrate(this.db, this.options.migrations, this.service.logger, `migrations:${this.service.name}`, poolSize > 1);
 			this.model = this.options.defineModels(this.db);
 			this.service.model = this.model;
@@ -87,6 +88,19 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 		} catch (err) {
 			await this.disconnect();
 			throw err;
+		}
+	}
+
+	/** Checks the connection; a database that does not exist on a real server is created first. */
+	private async authenticate(url: string): Promise<void> {
+		try {
+			await this.db.authenticate();
+		} catch (err) {
+			if (!this.target || classifyDatabaseError(err).kind !== "missing-database") throw err;
+			if (await createDatabase(url, this.target)) {
+				this.service.logger.info(`Created database '${this.target.database}' on ${this.target.host}:${this.target.port}: it did not exist.`);
+			}
+			await this.db.authenticate();
 		}
 	}
 

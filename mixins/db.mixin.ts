@@ -1,9 +1,23 @@
 import DbService from "moleculer-db";
 import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
-import type { ServiceSchema } from "moleculer";
+import type { Logger, ServiceSchema } from "moleculer";
 import { Sequelize, type ModelStatic, type Model, type Transaction } from "sequelize";
+import { classifyDatabaseError, type DatabaseErrorClass } from "../lib/database/connection-errors";
+import { createDatabase } from "../lib/database/create-database";
+import { describeDatabase, postgresUrlProblem, type DatabaseTarget } from "../lib/database/database-target";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/database/embedded-postgres";
 import { migrate, type Migration } from "../lib/database/migrator";
+import { StartupError, isStartupError } from "../lib/startup-error";
+
+/** How long a service waits before it tries an unreachable database again. */
+const RETRY_DELAY_MS = 1000;
+
+/**
+ * moleculer-db without its `started`, which retries `connect()` every second for ever, whatever the
+ * error: a wrong password or a MySQL URL would keep a node "starting" with no end. The mixin's own
+ * `started` retries only what may heal.
+ */
+const { started: _retriesEveryErrorForever, ...DbServiceWithoutStart } = DbService as unknown as ServiceSchema;
 
 /** Settings every service with a database accepts. */
 export interface DbSettings {
@@ -26,22 +40,33 @@ export interface DbMixinOptions {
  * embedded database when no URL is set. Its query methods (find, count, …) are the stock ones.
  */
 class MigratingSequelizeAdapter extends SequelizeDbAdapter {
-	declare service: { settings: DbSettings; name: string; logger: { info(...a: unknown[]): void }; model?: unknown };
+	declare service: { settings: DbSettings; name: string; logger: Logger; model?: unknown };
 	declare db: Sequelize;
 	declare model: ModelStatic<Model>;
 	/** True once connected and migrated. */
 	ready = false;
+	/** The database of the last connect, as the driver sees it (a real server only). */
+	target?: DatabaseTarget;
+	/** The database in words for log lines and messages: `host:port/name`, or the embedded folder. */
+	where = "its database";
 	private embedded?: EmbeddedPostgres;
 
 	constructor(private readonly options: DbMixinOptions) {
 		super({});
 	}
 
+	/**
+	 * Connects (creating a missing database) and migrates. A URL that is not PostgreSQL's fails with a
+	 * {@link StartupError}; any other failure rejects with the driver's error, for `started` to judge.
+	 */
 	async connect(): Promise<void> {
 		const settings = this.service.settings;
 		let url = settings.databaseUrl;
-		if (!url) {
-			this.embedded = await startEmbeddedPostgres(settings.embeddedDataDir || this.options.embeddedDataDir);
+		if (url) {
+			const problem = postgresUrlProblem(url);
+			if (problem) throw new StartupError(`Service '${this.service.name}': its database URL ${problem}.`);
+		} else {
+			this.embedded = await startEmbeddedPostgres(settings.embeddedDataDir || this.options.embeddedDataDir, this.service.logger);
 			url = this.embedded.url;
 			this.service.logger.info(`Embedded PostgreSQL (PGlite) is serving '${this.embedded.dataDir}'.`);
 		}
@@ -51,8 +76,11 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 			logging: false,
 			pool: { max: poolSize, min: 0, acquire: 30_000, idle: 10_000 }
 		});
+		const { host, port, database, username } = this.db.config;
+		this.target = this.embedded ? undefined : { host: host ?? "localhost", port: Number(port ?? 5432), database, username: username ?? "" };
+		this.where = this.target ? describeDatabase(this.target) : `embedded PostgreSQL in '${this.embedded!.dataDir}'`;
 		try {
-			await this.db.authenticate();
+			await this.authenticate(url);
 			await migrate(this.db, this.options.migrations, this.service.logger, `migrations:${this.service.name}`, poolSize > 1);
 			this.model = this.options.defineModels(this.db);
 			this.service.model = this.model;
@@ -60,6 +88,19 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 		} catch (err) {
 			await this.disconnect();
 			throw err;
+		}
+	}
+
+	/** Checks the connection; a database that does not exist on a real server is created first. */
+	private async authenticate(url: string): Promise<void> {
+		try {
+			await this.db.authenticate();
+		} catch (err) {
+			if (!this.target || classifyDatabaseError(err).kind !== "missing-database") throw err;
+			if (await createDatabase(url, this.target)) {
+				this.service.logger.info(`Created database '${this.target.database}' on ${this.target.host}:${this.target.port}: it did not exist.`);
+			}
+			await this.db.authenticate();
 		}
 	}
 
@@ -80,7 +121,7 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 	return {
 		name: "db-mixin",
-		mixins: [DbService],
+		mixins: [DbServiceWithoutStart],
 		// moleculer-db requires these two; the adapter below replaces the placeholder per instance.
 		adapter: new MigratingSequelizeAdapter(options),
 		model: { name: "placeholder", define: {} },
@@ -108,6 +149,21 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 			/** Fails when the database cannot answer a trivial query. */
 			async pingDatabase(): Promise<void> {
 				await this.db().query("SELECT 1");
+			},
+
+			/** Waits before the next connect; false when the service stops meanwhile. */
+			waitToRetryConnect(): Promise<boolean> {
+				return new Promise(resolve => {
+					const timer = setTimeout(() => {
+						this.cancelConnectRetry = undefined;
+						resolve(true);
+					}, RETRY_DELAY_MS);
+					this.cancelConnectRetry = () => {
+						clearTimeout(timer);
+						this.cancelConnectRetry = undefined;
+						resolve(false);
+					};
+				});
 			}
 		},
 		created() {
@@ -115,8 +171,52 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 			// needs an adapter of its own.
 			this.adapter = new MigratingSequelizeAdapter(options);
 			this.adapter.init(this.broker, this);
+		},
+
+		/**
+		 * Connects, retrying while the database cannot be reached (it may come up later, as in
+		 * Kubernetes); stops the start with a {@link StartupError} when it will never work as set.
+		 */
+		async started() {
+			const adapter = this.adapter as MigratingSequelizeAdapter;
+			for (;;) {
+				try {
+					await this.connect();
+					return;
+				} catch (err) {
+					const failure = classifyDatabaseError(err);
+					if (isStartupError(err) || failure.kind !== "transient") throw startFailure(this.name, adapter, err, failure);
+					this.logger.warn(`Database ${adapter.where} cannot be reached (${failure.reason}); retrying in ${RETRY_DELAY_MS / 1000} s.`);
+				}
+				if (!(await this.waitToRetryConnect())) {
+					// Stopped while waiting: the start never completes, and nothing is left running.
+					return new Promise<never>(() => undefined);
+				}
+			}
+		},
+
+		stopped() {
+			this.cancelConnectRetry?.();
 		}
 	} as ServiceSchema;
+}
+
+/** The error that ends a start which will not work as configured. */
+function startFailure(service: string, adapter: MigratingSequelizeAdapter, err: unknown, failure: DatabaseErrorClass): unknown {
+	if (isStartupError(err)) return err;
+	const as = adapter.target?.username ? ` as '${adapter.target.username}'` : "";
+	switch (failure.kind) {
+		case "refused":
+			return new StartupError(
+				`Service '${service}' cannot use its database ${adapter.where}${as}: ${failure.reason}. ` +
+					"Check the user and password of its database URL, and that this user may connect to that database."
+			);
+		case "missing-database":
+			return new StartupError(`Service '${service}' cannot use its database ${adapter.where}: ${failure.reason}.`);
+		default:
+			// A failed migration or a bug: not the operator's setting, so its stack is worth printing.
+			return err;
+	}
 }
 
 export type { Migration };

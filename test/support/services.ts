@@ -4,6 +4,7 @@
  * chaos run (scripts/support/local-services.ts).
  */
 export {
+	ADMIN_DATABASE_URL,
 	createTestDatabase,
 	createTestVhost,
 	queryDatabase,

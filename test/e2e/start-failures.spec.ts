@@ -1,0 +1,91 @@
+/**
+ * A node that cannot work as configured stops at once with one line saying why, instead of starting
+ * anyway or retrying for ever: the product's own process (`node dist/bin/start.js`), as an operator
+ * runs it.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LOCK_FILE_NAME } from "../../lib/database/data-dir-lock";
+import { ADMIN_DATABASE_URL, waitFor } from "../support/services";
+import { startNode, type NodeProcess } from "./support/processes";
+
+interface OrdersNode extends NodeProcess {
+	stderr(): string;
+}
+
+/** A node with the orders service only: one process, no transporter; its stderr kept apart. */
+function startOrdersNode(name: string, env: Record<string, string>): OrdersNode {
+	const node = startNode(name, { SERVICES: "orders", ...env });
+	let stderr = "";
+	node.child.stderr?.on("data", chunk => (stderr += chunk));
+	return Object.assign(node, { stderr: () => stderr });
+}
+
+const started = (node: NodeProcess) =>
+	waitFor(`${node.name} to start`, () => node.output().includes("Node started with services: orders."), 60_000);
+
+/**
+ * The one fatal line a failed start prints on stderr, parsed; no stack trace anywhere. (Moleculer
+ * logs its own "Unable to start all services." before it, at error level.)
+ */
+function fatalLine(node: OrdersNode): { level: string; message: string } {
+	const records = node
+		.stderr()
+		.trim()
+		.split("\n")
+		.map(line => JSON.parse(line) as { level: string; message: string });
+	expect(records.filter(r => r.level === "fatal")).toHaveLength(1);
+	expect(node.output()).not.toMatch(/\n\s+at /);
+	return records[records.length - 1];
+}
+
+describe("Starting the product with a setting that cannot work", () => {
+	describe("When two nodes are started on one DATA_DIR", () => {
+		const dataDir = mkdtempSync(join(tmpdir(), "two-nodes-"));
+		const nodes: OrdersNode[] = [];
+		const start = (name: string) => {
+			const node = startOrdersNode(name, { DATA_DIR: dataDir });
+			nodes.push(node);
+			return node;
+		};
+		afterAll(async () => {
+			await Promise.all(nodes.map(n => n.stop("SIGKILL")));
+			rmSync(dataDir, { recursive: true, force: true });
+		});
+
+		it("should stop the second at once, naming the folder and the first one's pid, and start it once the first has stopped", async () => {
+			const first = start("first");
+			await started(first);
+
+			const second = start("second");
+			expect(await second.exitWithin(30_000)).toBe(1);
+			const fatal = fatalLine(second);
+			expect(fatal.level).toBe("fatal");
+			expect(fatal.message).toContain(`The data folder '${join(dataDir, "orders")}' is in use by another process (pid ${first.child.pid}`);
+			expect(fatal.message).toContain("stop that process, or start this one with another DATA_DIR");
+
+			expect(await first.stop("SIGTERM")).toBe(0);
+			expect(existsSync(join(dataDir, "orders", LOCK_FILE_NAME))).toBe(false);
+			const third = start("third");
+			await started(third);
+			expect(await third.stop("SIGTERM")).toBe(0);
+		});
+	});
+
+	describe("When the database server refuses the node's login", () => {
+		it("should exit 1 within seconds, printing one fatal line that names the database and the reason, not the password", async () => {
+			const url = new URL(ADMIN_DATABASE_URL);
+			url.username = "nosuchuser";
+			url.password = "hunter2";
+			const node = startOrdersNode("refused", { ORDERS_DATABASE_URL: url.toString() });
+
+			expect(await node.exitWithin(15_000)).toBe(1);
+			const fatal = fatalLine(node);
+			expect(fatal.level).toBe("fatal");
+			expect(fatal.message).toContain(`cannot use its database ${url.hostname}:${url.port || 5432}${url.pathname} as 'nosuchuser'`);
+			expect(fatal.message).toContain('role "nosuchuser" does not exist (28000)');
+			expect(node.output()).not.toContain("hunter2");
+		});
+	});
+});

@@ -2,7 +2,8 @@ import type { ServiceSchema } from "moleculer";
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
 import type { Migration } from "../lib/database/migrator";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
-import { isPermanentFailure, takeEventFailure } from "../lib/transport/event-failures";
+import { decideDelivery, type DeliveryPolicy } from "../lib/transport/delivery-policy";
+import { takeEventFailure } from "../lib/transport/event-failures";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings {
@@ -18,6 +19,19 @@ export interface OutboxSettings {
 	faultPoints?: string[];
 	/** Without a transporter: handler runs of one event before it is marked failed. */
 	outboxMaxAttempts: number;
+	/** Without a transporter: delay before a failed handler runs again; doubles with each attempt. */
+	outboxRetryBaseDelayMs: number;
+	/** Without a transporter: upper bound of one retry delay. */
+	outboxRetryMaxDelayMs: number;
+}
+
+/** The delivery policy the outbox applies to failed handlers when there is no transporter. */
+export function outboxDeliveryPolicy(settings: OutboxSettings): DeliveryPolicy {
+	return {
+		maxAttempts: settings.outboxMaxAttempts,
+		baseDelayMs: settings.outboxRetryBaseDelayMs,
+		maxDelayMs: settings.outboxRetryMaxDelayMs
+	};
 }
 
 /**
@@ -88,7 +102,9 @@ export const OutboxMixin = {
 		outboxBatchSize: 50,
 		outboxRetentionMs: 24 * 60 * 60 * 1000,
 		outboxPruneIntervalMs: 60 * 1000,
-		outboxMaxAttempts: 5
+		outboxMaxAttempts: 5,
+		outboxRetryBaseDelayMs: 1000,
+		outboxRetryMaxDelayMs: 60_000
 	} satisfies OutboxSettings,
 
 	methods: {
@@ -159,57 +175,69 @@ export const OutboxMixin = {
 				})
 			);
 			const sentIds = deliverable.filter((_, i) => results[i].status === "fulfilled").map(row => row.id);
-			const failedIds = deliverable.filter((_, i) => results[i].status === "rejected").map(row => row.id);
-			const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason as Error | undefined;
+			const failures = deliverable.flatMap((row, i) => {
+				const result = results[i];
+				return result.status === "rejected" ? [{ row, error: result.reason as Error }] : [];
+			});
 
 			if (sentIds.length > 0) {
 				await db.query("UPDATE outbox_events SET sent_at = now() WHERE id IN (:ids)", {
 					replacements: { ids: sentIds }
 				});
 			}
-			const unsentIds = rows.map(r => r.id).filter(id => !sentIds.includes(id));
+			// Without a transporter a failure is the handler's own: the delivery policy settles it.
+			const handlerFailures = this.broker.transit ? [] : failures;
+			const settledIds = new Set([...sentIds, ...handlerFailures.map(f => f.row.id)]);
+			const unsentIds = rows.map(r => r.id).filter(id => !settledIds.has(id));
 			if (unsentIds.length > 0) {
 				// Release the rest at once instead of waiting for the lease to end.
+				const failedIds = failures.filter(f => unsentIds.includes(f.row.id)).map(f => f.row.id);
 				await db.query(
 					`UPDATE outbox_events SET claimed_until = NULL,
 					   attempts = attempts + CASE WHEN id IN (:failedIds) THEN 1 ELSE 0 END,
 					   last_error = CASE WHEN id IN (:failedIds) THEN :error ELSE last_error END
 					 WHERE id IN (:ids)`,
-					{ replacements: { ids: unsentIds, failedIds: failedIds.length ? failedIds : ["0"], error: failure?.message ?? null } }
+					{ replacements: { ids: unsentIds, failedIds: failedIds.length ? failedIds : ["0"], error: failures[0]?.error.message ?? null } }
 				);
 			}
-			if (failure) {
-				this.logger.warn(`${failedIds.length} outbox event(s) could not be published; they stay queued.`, {
-					outboxIds: failedIds,
-					error: failure.message
+			if (failures.length > 0 && this.broker.transit) {
+				this.logger.warn(`${failures.length} outbox event(s) could not be published; they stay queued.`, {
+					outboxIds: failures.map(f => f.row.id),
+					error: failures[0].error.message
 				});
 			}
-			if (!this.broker.transit) await this.markFailedForGood(deliverable, results);
-			return unsentIds.length === 0 ? rows.length : 0;
+			for (const { row, error } of handlerFailures) await this.settleHandlerFailure(row, error);
+			return sentIds.length === rows.length ? rows.length : 0;
 		},
 
 		/**
-		 * Without a transporter there is no dead-letter queue: an event whose handler refused it
-		 * (a `MoleculerClientError`) or failed `outboxMaxAttempts` times stays in the outbox, marked
-		 * `failed_at` with its last error, and is not run again.
+		 * Without a transporter there is no retry queue and no dead-letter queue: the outbox row
+		 * carries out the delivery policy's decision. A retried row is leased to nobody until its
+		 * backoff delay ends (`claimed_until`); a row given up on is marked `failed_at` with its
+		 * last error, and is not run again until it is replayed.
 		 */
-		async markFailedForGood(rows: OutboxRow[], results: PromiseSettledResult<void>[]): Promise<void> {
-			const maxAttempts = (this.settings as OutboxSettings).outboxMaxAttempts;
-			const failed = rows.filter((row, i) => {
-				const result = results[i];
-				if (result.status !== "rejected") return false;
-				return isPermanentFailure(result.reason) || row.attempts + 1 >= maxAttempts;
-			});
-			if (failed.length === 0) return;
-			await this.db().query("UPDATE outbox_events SET failed_at = now() WHERE id IN (:ids)", {
-				replacements: { ids: failed.map(r => r.id) }
-			});
-			for (const row of failed) {
-				this.logger.error(`Event '${row.event_name}' failed for good; it stays in the outbox, marked failed.`, {
-					outboxId: row.id,
-					orderId: row.payload.orderId,
-					attempts: row.attempts + 1
-				});
+		async settleHandlerFailure(row: OutboxRow, error: Error): Promise<void> {
+			const attempt = row.attempts + 1;
+			const decision = decideDelivery(error, attempt, outboxDeliveryPolicy(this.settings as OutboxSettings));
+			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: attempt, error: error.message };
+			await this.db().query(
+				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error,
+				   claimed_until = CASE WHEN :retry THEN now() + make_interval(secs => :delaySeconds) END,
+				   failed_at = CASE WHEN :retry THEN NULL ELSE now() END
+				 WHERE id = :id`,
+				{
+					replacements: {
+						id: row.id,
+						error: error.message.slice(0, 2000),
+						retry: decision.action === "retry",
+						delaySeconds: decision.action === "retry" ? decision.delayMs / 1000 : 0
+					}
+				}
+			);
+			if (decision.action === "retry") {
+				this.logger.warn(`Event '${row.event_name}' failed; it runs again in ${decision.delayMs} ms.`, context);
+			} else {
+				this.logger.error(`Event '${row.event_name}' failed for good (${decision.reason}); it stays in the outbox, marked failed.`, context);
 			}
 		},
 

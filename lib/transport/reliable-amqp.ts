@@ -325,9 +325,11 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		attempt: number,
 		error: Error
 	): Promise<void> {
-		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempt} attempt(s).`, {
+		// Runs before a replay count too: the operator sees how often it failed in all.
+		const attempts = attempt + Number(msg.properties.headers?.[DeliveryHeaders.PriorAttempts] ?? 0);
+		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempts} attempt(s).`, {
 			queue,
-			attempts: attempt,
+			attempts,
 			error: error.message
 		});
 		await this.forward(channel, msg, queue, this.deadLetterExchange, {

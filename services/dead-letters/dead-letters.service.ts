@@ -58,7 +58,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		replay: {
 			params: idParams,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
-				const [replayed] = await this.requireStore().replay((v: DeadLetterView) => v.id === ctx.params.id);
+				const [replayed] = await this.requireStore().replay({ id: ctx.params.id });
 				if (!replayed) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.info(`Dead letter '${replayed.id}' replayed to '${replayed.queue}'.`, { orderId: replayed.orderId });
 				return replayed;
@@ -69,7 +69,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		replayAll: {
 			params: { type: "object", additionalProperties: false, properties: filterProperties },
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ replayed: number; ids: string[] }> {
-				const replayed: DeadLetterView[] = await this.requireStore().replay(() => true, ctx.params);
+				const replayed: DeadLetterView[] = await this.requireStore().replay(ctx.params);
 				this.logger.info(`${replayed.length} dead letter(s) replayed.`, { filter: ctx.params });
 				return { replayed: replayed.length, ids: replayed.map(v => v.id) };
 			}
@@ -79,7 +79,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		purge: {
 			params: idParams,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
-				const [purged] = await this.requireStore().purge((v: DeadLetterView) => v.id === ctx.params.id);
+				const [purged] = await this.requireStore().purge({ id: ctx.params.id });
 				if (!purged) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.warn(`Dead letter '${purged.id}' purged.`, { orderId: purged.orderId, event: purged.event });
 				return purged;
@@ -90,7 +90,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		purgeAll: {
 			params: { type: "object", additionalProperties: false, properties: filterProperties },
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ purged: number; ids: string[] }> {
-				const purged: DeadLetterView[] = await this.requireStore().purge(() => true, ctx.params);
+				const purged: DeadLetterView[] = await this.requireStore().purge(ctx.params);
 				this.logger.warn(`${purged.length} dead letter(s) purged.`, { filter: ctx.params });
 				return { purged: purged.length, ids: purged.map(v => v.id) };
 			}

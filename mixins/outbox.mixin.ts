@@ -1,9 +1,11 @@
-import type { ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
 import type { Migration } from "../lib/database/migrator";
+import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 import { decideDelivery, type DeliveryPolicy } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
+import { failedEventsFilterProperties, listFailedEvents, purgeFailedEvents, replayFailedEvents } from "./outbox-failures";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings {
@@ -48,6 +50,26 @@ export const outboxFailuresMigration: Migration = {
 	}
 };
 
+/**
+ * Lets a failed event be seen and replayed as a dead letter: the name of its last error, the runs
+ * made before its last replay (the delivery policy counts the runs after it), and its replays.
+ */
+export const outboxReplaysMigration: Migration = {
+	name: "101-outbox-replays",
+	async up(qi: QueryInterface) {
+		await qi.addColumn("outbox_events", "last_error_name", { type: DataTypes.STRING(100), allowNull: true });
+		await qi.addColumn("outbox_events", "prior_attempts", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
+		await qi.addColumn("outbox_events", "replays", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
+		await qi.sequelize.query("CREATE INDEX outbox_events_failed_idx ON outbox_events (failed_at) WHERE failed_at IS NOT NULL");
+	},
+	async down(qi: QueryInterface) {
+		await qi.sequelize.query("DROP INDEX outbox_events_failed_idx");
+		await qi.removeColumn("outbox_events", "replays");
+		await qi.removeColumn("outbox_events", "prior_attempts");
+		await qi.removeColumn("outbox_events", "last_error_name");
+	}
+};
+
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
 
@@ -58,6 +80,7 @@ interface OutboxRow {
 	payload: Record<string, unknown>;
 	meta: Record<string, unknown>;
 	attempts: number;
+	prior_attempts: number;
 }
 
 /** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
@@ -107,6 +130,45 @@ export const OutboxMixin = {
 		outboxRetryMaxDelayMs: 60_000
 	} satisfies OutboxSettings,
 
+	// --- actions ---------------------------------------------------------------------------------
+	// For the dead-letter service when there is no transporter; no REST route maps them.
+	actions: {
+		/** Lists the events whose handler failed for good, as dead letters, oldest first. */
+		[OutboxFailureActions.List]: {
+			visibility: "public",
+			params: {
+				type: "object",
+				additionalProperties: false,
+				properties: { ...failedEventsFilterProperties, limit: { type: "integer", minimum: 1, maximum: 1000 } }
+			},
+			async handler(ctx: Context<FailedEventsParams>): Promise<DeadLetterView[]> {
+				const { limit, ...filter } = ctx.params;
+				return listFailedEvents(this.db(), this.name, filter, limit ?? 100);
+			}
+		},
+
+		/** Makes the matching failed events publishable again and wakes the relay; returns them. */
+		[OutboxFailureActions.Replay]: {
+			visibility: "public",
+			params: { type: "object", additionalProperties: false, properties: failedEventsFilterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<DeadLetterView[]> {
+				const replayed = await replayFailedEvents(this.db(), this.name, ctx.params);
+				if (replayed.length > 0) this.wakeOutboxRelay();
+				return replayed;
+			}
+		},
+
+		/** Deletes the matching failed events for good; returns them. */
+		[OutboxFailureActions.Purge]: {
+			visibility: "public",
+			params: { type: "object", additionalProperties: false, properties: failedEventsFilterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<DeadLetterView[]> {
+				return purgeFailedEvents(this.db(), this.name, ctx.params);
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/** Adds an event to the outbox inside the caller's transaction; the relay publishes it after commit. */
 		async enqueueEvent(
@@ -154,7 +216,7 @@ export const OutboxMixin = {
 				   SELECT id FROM outbox_events
 				   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
 				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-				 RETURNING id, event_name, consumer_group, payload, meta, attempts`,
+				 RETURNING id, event_name, consumer_group, payload, meta, attempts, prior_attempts`,
 				{
 					type: QueryTypes.SELECT,
 					replacements: { limit: (this.settings as OutboxSettings).outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
@@ -217,11 +279,12 @@ export const OutboxMixin = {
 		 * last error, and is not run again until it is replayed.
 		 */
 		async settleHandlerFailure(row: OutboxRow, error: Error): Promise<void> {
-			const attempt = row.attempts + 1;
+			// The policy counts the runs since the last replay; the log shows every run.
+			const attempt = row.attempts - row.prior_attempts + 1;
 			const decision = decideDelivery(error, attempt, outboxDeliveryPolicy(this.settings as OutboxSettings));
-			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: attempt, error: error.message };
+			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: row.attempts + 1, error: error.message };
 			await this.db().query(
-				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error,
+				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error, last_error_name = :errorName,
 				   claimed_until = CASE WHEN :retry THEN now() + make_interval(secs => :delaySeconds) END,
 				   failed_at = CASE WHEN :retry THEN NULL ELSE now() END
 				 WHERE id = :id`,
@@ -229,6 +292,7 @@ export const OutboxMixin = {
 					replacements: {
 						id: row.id,
 						error: error.message.slice(0, 2000),
+						errorName: error.name.slice(0, 100),
 						retry: decision.action === "retry",
 						delaySeconds: decision.action === "retry" ? decision.delayMs / 1000 : 0
 					}

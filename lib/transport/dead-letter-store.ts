@@ -1,33 +1,7 @@
 import { createHash } from "node:crypto";
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
 import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
-
-/** One dead letter as the admin API and the REPL show it. */
-export interface DeadLetterView {
-	id: string;
-	event: string;
-	group: string;
-	queue: string;
-	/** Handler runs of this event in all, across replays. */
-	attempts: number;
-	/** How often it was replayed. */
-	replays: number;
-	error: string | null;
-	errorName: string | null;
-	deadLetteredAt: string | null;
-	orderId: string | null;
-	correlationId: string | null;
-	/** The event's payload, or the raw text of a message that is not a Moleculer packet. */
-	payload: unknown;
-}
-
-/** Which dead letters an operation works on; every given field must match. */
-export interface DeadLetterFilter {
-	id?: string;
-	event?: string;
-	orderId?: string;
-	errorContains?: string;
-}
 
 export interface DeadLetterQueue {
 	event: string;

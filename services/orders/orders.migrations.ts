@@ -1,6 +1,6 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration } from "../../mixins/outbox.mixin";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.mixin";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -44,5 +44,6 @@ export const ordersMigrations: Migration[] = [
 			await qi.dropTable("processed_events");
 		}
 	},
-	outboxFailuresMigration
+	outboxFailuresMigration,
+	outboxReplaysMigration
 ];

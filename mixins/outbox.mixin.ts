@@ -1,6 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
-import type { Migration } from "../lib/database/migrator";
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 import { decideDelivery, type DeliveryPolicy } from "../lib/transport/delivery-policy";
@@ -36,40 +35,6 @@ export function outboxDeliveryPolicy(settings: OutboxSettings): DeliveryPolicy {
 	};
 }
 
-/**
- * Marks events that failed for good in one process (no transporter): see `publishOutboxBatch`.
- * Listed after the service's own migrations, so that their order never changes.
- */
-export const outboxFailuresMigration: Migration = {
-	name: "100-outbox-failed-at",
-	async up(qi: QueryInterface) {
-		await qi.addColumn("outbox_events", "failed_at", { type: DataTypes.DATE, allowNull: true });
-	},
-	async down(qi: QueryInterface) {
-		await qi.removeColumn("outbox_events", "failed_at");
-	}
-};
-
-/**
- * Lets a failed event be seen and replayed as a dead letter: the name of its last error, the runs
- * made before its last replay (the delivery policy counts the runs after it), and its replays.
- */
-export const outboxReplaysMigration: Migration = {
-	name: "101-outbox-replays",
-	async up(qi: QueryInterface) {
-		await qi.addColumn("outbox_events", "last_error_name", { type: DataTypes.STRING(100), allowNull: true });
-		await qi.addColumn("outbox_events", "prior_attempts", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
-		await qi.addColumn("outbox_events", "replays", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
-		await qi.sequelize.query("CREATE INDEX outbox_events_failed_idx ON outbox_events (failed_at) WHERE failed_at IS NOT NULL");
-	},
-	async down(qi: QueryInterface) {
-		await qi.sequelize.query("DROP INDEX outbox_events_failed_idx");
-		await qi.removeColumn("outbox_events", "replays");
-		await qi.removeColumn("outbox_events", "prior_attempts");
-		await qi.removeColumn("outbox_events", "last_error_name");
-	}
-};
-
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
 
@@ -83,31 +48,6 @@ interface OutboxRow {
 	prior_attempts: number;
 }
 
-/** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
-export const outboxMigration: Migration = {
-	name: "000-create-outbox-events",
-	async up(qi: QueryInterface) {
-		await qi.createTable("outbox_events", {
-			id: { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true },
-			event_name: { type: DataTypes.STRING(100), allowNull: false },
-			consumer_group: { type: DataTypes.STRING(100), allowNull: false },
-			payload: { type: DataTypes.JSONB, allowNull: false },
-			meta: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
-			created_at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
-			sent_at: { type: DataTypes.DATE, allowNull: true },
-			attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-			last_error: { type: DataTypes.TEXT, allowNull: true },
-			claimed_until: { type: DataTypes.DATE, allowNull: true }
-		});
-		await qi.sequelize.query(
-			"CREATE INDEX outbox_events_unsent_idx ON outbox_events (id) WHERE sent_at IS NULL"
-		);
-	},
-	async down(qi: QueryInterface) {
-		await qi.dropTable("outbox_events");
-	}
-};
-
 /**
  * Transactional outbox: an event is written in the same transaction as the business change
  * (`enqueueEvent`) and published afterwards by a relay (`publishPendingOutbox`), which marks a row
@@ -115,6 +55,10 @@ export const outboxMigration: Migration = {
  * event; it never loses it. Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so several
  * instances of a service never publish the same row at the same time. Sent rows are kept for
  * `outboxRetentionMs`, then pruned, so the table stays small.
+ *
+ * Without a transporter the relay runs the handlers itself, and the delivery policy settles a
+ * failure here: a retry waits its backoff, an event given up on is marked `failed_at`. The
+ * dead-letter service lists, replays and purges those rows through this mixin's actions.
  *
  * Requires the database mixin (`this.db()`), listed after this one in `mixins`.
  */

@@ -3,6 +3,7 @@ import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "a
 import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
 import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
 
+/** One event group whose dead-letter queue the store works on. */
 export interface DeadLetterQueue {
 	event: string;
 	group: string;

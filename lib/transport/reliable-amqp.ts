@@ -66,6 +66,17 @@ export function eventQueueNames(prefix: string, group: string, event: string) {
 	};
 }
 
+/** A message whose handling failed on run `attempt` (since it was sent or replayed), and where it came from. */
+interface FailedMessage {
+	channel: Channel;
+	queue: string;
+	group: string;
+	event: string;
+	msg: ConsumeMessage;
+	attempt: number;
+	error: Error;
+}
+
 interface EventPacket {
 	type: string;
 	target: string | null;
@@ -261,7 +272,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 				400,
 				"MALFORMED_MESSAGE"
 			);
-			return this.settleFailure(channel, queue, group, event, msg, attempt, reason);
+			return this.settleFailure({ channel, queue, group, event, msg, attempt, error: reason });
 		}
 
 		const handled = await this.messageHandler(PACKET_EVENT, packet);
@@ -278,34 +289,17 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			return;
 		}
 		const error = failure ?? new Error(`The '${event}' handler of group '${group}' failed.`);
-		return this.settleFailure(channel, queue, group, event, msg, attempt, error);
+		return this.settleFailure({ channel, queue, group, event, msg, attempt, error });
 	}
 
-	/** Carries out the delivery policy's decision for a message that failed on run `attempt`. */
-	private async settleFailure(
-		channel: Channel,
-		queue: string,
-		group: string,
-		event: string,
-		msg: ConsumeMessage,
-		attempt: number,
-		error: Error
-	): Promise<void> {
-		const decision = decideDelivery(error, attempt, this.policy);
-		if (decision.action === "dead-letter") return this.deadLetter(channel, queue, msg, attempt, error);
-		return this.scheduleRetry(channel, queue, group, event, msg, attempt, error, decision.delayMs);
+	/** Carries out the delivery policy's decision for a message that failed. */
+	private async settleFailure(failed: FailedMessage): Promise<void> {
+		const decision = decideDelivery(failed.error, failed.attempt, this.policy);
+		if (decision.action === "dead-letter") return this.deadLetter(failed);
+		return this.scheduleRetry(failed, decision.delayMs);
 	}
 
-	private async scheduleRetry(
-		channel: Channel,
-		queue: string,
-		group: string,
-		event: string,
-		msg: ConsumeMessage,
-		attempt: number,
-		error: Error,
-		delay: number
-	): Promise<void> {
+	private async scheduleRetry({ channel, queue, group, event, msg, attempt, error }: FailedMessage, delay: number): Promise<void> {
 		const retryQueue = eventQueueNames(this.prefix, group, event).retry(attempt);
 		this.logger.warn(`Event '${event}' failed in group '${group}'; retry ${attempt} in ${delay} ms.`, {
 			queue,
@@ -318,13 +312,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		});
 	}
 
-	private async deadLetter(
-		channel: Channel,
-		queue: string,
-		msg: ConsumeMessage,
-		attempt: number,
-		error: Error
-	): Promise<void> {
+	private async deadLetter({ channel, queue, msg, attempt, error }: FailedMessage): Promise<void> {
 		// Runs before a replay count too: the operator sees how often it failed in all.
 		const attempts = attempt + Number(msg.properties.headers?.[DeliveryHeaders.PriorAttempts] ?? 0);
 		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempts} attempt(s).`, {

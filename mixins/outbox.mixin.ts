@@ -1,8 +1,10 @@
-import type { ServiceSchema } from "moleculer";
-import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
-import type { Migration } from "../lib/database/migrator";
+import type { Context, ServiceSchema } from "moleculer";
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
-import { isPermanentFailure, takeEventFailure } from "../lib/transport/event-failures";
+import { decideDelivery, type DeliveryPolicy } from "../lib/transport/delivery-policy";
+import { takeEventFailure } from "../lib/transport/event-failures";
+import { failedEventsFilterProperties, listFailedEvents, purgeFailedEvents, replayFailedEvents } from "./outbox-failures";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings {
@@ -18,21 +20,20 @@ export interface OutboxSettings {
 	faultPoints?: string[];
 	/** Without a transporter: handler runs of one event before it is marked failed. */
 	outboxMaxAttempts: number;
+	/** Without a transporter: delay before a failed handler runs again; doubles with each attempt. */
+	outboxRetryBaseDelayMs: number;
+	/** Without a transporter: upper bound of one retry delay. */
+	outboxRetryMaxDelayMs: number;
 }
 
-/**
- * Marks events that failed for good in one process (no transporter): see `publishOutboxBatch`.
- * Listed after the service's own migrations, so that their order never changes.
- */
-export const outboxFailuresMigration: Migration = {
-	name: "100-outbox-failed-at",
-	async up(qi: QueryInterface) {
-		await qi.addColumn("outbox_events", "failed_at", { type: DataTypes.DATE, allowNull: true });
-	},
-	async down(qi: QueryInterface) {
-		await qi.removeColumn("outbox_events", "failed_at");
-	}
-};
+/** The delivery policy the outbox applies to failed handlers when there is no transporter. */
+export function outboxDeliveryPolicy(settings: OutboxSettings): DeliveryPolicy {
+	return {
+		maxAttempts: settings.outboxMaxAttempts,
+		baseDelayMs: settings.outboxRetryBaseDelayMs,
+		maxDelayMs: settings.outboxRetryMaxDelayMs
+	};
+}
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
@@ -44,32 +45,8 @@ interface OutboxRow {
 	payload: Record<string, unknown>;
 	meta: Record<string, unknown>;
 	attempts: number;
+	prior_attempts: number;
 }
-
-/** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
-export const outboxMigration: Migration = {
-	name: "000-create-outbox-events",
-	async up(qi: QueryInterface) {
-		await qi.createTable("outbox_events", {
-			id: { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true },
-			event_name: { type: DataTypes.STRING(100), allowNull: false },
-			consumer_group: { type: DataTypes.STRING(100), allowNull: false },
-			payload: { type: DataTypes.JSONB, allowNull: false },
-			meta: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
-			created_at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
-			sent_at: { type: DataTypes.DATE, allowNull: true },
-			attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-			last_error: { type: DataTypes.TEXT, allowNull: true },
-			claimed_until: { type: DataTypes.DATE, allowNull: true }
-		});
-		await qi.sequelize.query(
-			"CREATE INDEX outbox_events_unsent_idx ON outbox_events (id) WHERE sent_at IS NULL"
-		);
-	},
-	async down(qi: QueryInterface) {
-		await qi.dropTable("outbox_events");
-	}
-};
 
 /**
  * Transactional outbox: an event is written in the same transaction as the business change
@@ -78,6 +55,10 @@ export const outboxMigration: Migration = {
  * event; it never loses it. Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so several
  * instances of a service never publish the same row at the same time. Sent rows are kept for
  * `outboxRetentionMs`, then pruned, so the table stays small.
+ *
+ * Without a transporter the relay runs the handlers itself, and the delivery policy settles a
+ * failure here: a retry waits its backoff, an event given up on is marked `failed_at`. The
+ * dead-letter service lists, replays and purges those rows through this mixin's actions.
  *
  * Requires the database mixin (`this.db()`), listed after this one in `mixins`.
  */
@@ -88,9 +69,50 @@ export const OutboxMixin = {
 		outboxBatchSize: 50,
 		outboxRetentionMs: 24 * 60 * 60 * 1000,
 		outboxPruneIntervalMs: 60 * 1000,
-		outboxMaxAttempts: 5
+		outboxMaxAttempts: 5,
+		outboxRetryBaseDelayMs: 1000,
+		outboxRetryMaxDelayMs: 60_000
 	} satisfies OutboxSettings,
 
+	// --- actions ---------------------------------------------------------------------------------
+	// For the dead-letter service when there is no transporter; no REST route maps them.
+	actions: {
+		/** Lists the events whose handler failed for good, as dead letters, oldest first. */
+		[OutboxFailureActions.List]: {
+			visibility: "public",
+			params: {
+				type: "object",
+				additionalProperties: false,
+				properties: { ...failedEventsFilterProperties, limit: { type: "integer", minimum: 1, maximum: 1000 } }
+			},
+			async handler(ctx: Context<FailedEventsParams>): Promise<DeadLetterView[]> {
+				const { limit, ...filter } = ctx.params;
+				return listFailedEvents(this.db(), this.name, filter, limit ?? 100);
+			}
+		},
+
+		/** Makes the matching failed events publishable again and wakes the relay; returns them. */
+		[OutboxFailureActions.Replay]: {
+			visibility: "public",
+			params: { type: "object", additionalProperties: false, properties: failedEventsFilterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<DeadLetterView[]> {
+				const replayed = await replayFailedEvents(this.db(), this.name, ctx.params);
+				if (replayed.length > 0) this.wakeOutboxRelay();
+				return replayed;
+			}
+		},
+
+		/** Deletes the matching failed events for good; returns them. */
+		[OutboxFailureActions.Purge]: {
+			visibility: "public",
+			params: { type: "object", additionalProperties: false, properties: failedEventsFilterProperties },
+			async handler(ctx: Context<DeadLetterFilter>): Promise<DeadLetterView[]> {
+				return purgeFailedEvents(this.db(), this.name, ctx.params);
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/** Adds an event to the outbox inside the caller's transaction; the relay publishes it after commit. */
 		async enqueueEvent(
@@ -138,7 +160,7 @@ export const OutboxMixin = {
 				   SELECT id FROM outbox_events
 				   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
 				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-				 RETURNING id, event_name, consumer_group, payload, meta, attempts`,
+				 RETURNING id, event_name, consumer_group, payload, meta, attempts, prior_attempts`,
 				{
 					type: QueryTypes.SELECT,
 					replacements: { limit: (this.settings as OutboxSettings).outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
@@ -159,57 +181,71 @@ export const OutboxMixin = {
 				})
 			);
 			const sentIds = deliverable.filter((_, i) => results[i].status === "fulfilled").map(row => row.id);
-			const failedIds = deliverable.filter((_, i) => results[i].status === "rejected").map(row => row.id);
-			const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason as Error | undefined;
+			const failures = deliverable.flatMap((row, i) => {
+				const result = results[i];
+				return result.status === "rejected" ? [{ row, error: result.reason as Error }] : [];
+			});
 
 			if (sentIds.length > 0) {
 				await db.query("UPDATE outbox_events SET sent_at = now() WHERE id IN (:ids)", {
 					replacements: { ids: sentIds }
 				});
 			}
-			const unsentIds = rows.map(r => r.id).filter(id => !sentIds.includes(id));
+			// Without a transporter a failure is the handler's own: the delivery policy settles it.
+			const handlerFailures = this.broker.transit ? [] : failures;
+			const settledIds = new Set([...sentIds, ...handlerFailures.map(f => f.row.id)]);
+			const unsentIds = rows.map(r => r.id).filter(id => !settledIds.has(id));
 			if (unsentIds.length > 0) {
 				// Release the rest at once instead of waiting for the lease to end.
+				const failedIds = failures.filter(f => unsentIds.includes(f.row.id)).map(f => f.row.id);
 				await db.query(
 					`UPDATE outbox_events SET claimed_until = NULL,
 					   attempts = attempts + CASE WHEN id IN (:failedIds) THEN 1 ELSE 0 END,
 					   last_error = CASE WHEN id IN (:failedIds) THEN :error ELSE last_error END
 					 WHERE id IN (:ids)`,
-					{ replacements: { ids: unsentIds, failedIds: failedIds.length ? failedIds : ["0"], error: failure?.message ?? null } }
+					{ replacements: { ids: unsentIds, failedIds: failedIds.length ? failedIds : ["0"], error: failures[0]?.error.message ?? null } }
 				);
 			}
-			if (failure) {
-				this.logger.warn(`${failedIds.length} outbox event(s) could not be published; they stay queued.`, {
-					outboxIds: failedIds,
-					error: failure.message
+			if (failures.length > 0 && this.broker.transit) {
+				this.logger.warn(`${failures.length} outbox event(s) could not be published; they stay queued.`, {
+					outboxIds: failures.map(f => f.row.id),
+					error: failures[0].error.message
 				});
 			}
-			if (!this.broker.transit) await this.markFailedForGood(deliverable, results);
-			return unsentIds.length === 0 ? rows.length : 0;
+			for (const { row, error } of handlerFailures) await this.settleHandlerFailure(row, error);
+			return sentIds.length === rows.length ? rows.length : 0;
 		},
 
 		/**
-		 * Without a transporter there is no dead-letter queue: an event whose handler refused it
-		 * (a `MoleculerClientError`) or failed `outboxMaxAttempts` times stays in the outbox, marked
-		 * `failed_at` with its last error, and is not run again.
+		 * Without a transporter there is no retry queue and no dead-letter queue: the outbox row
+		 * carries out the delivery policy's decision. A retried row is leased to nobody until its
+		 * backoff delay ends (`claimed_until`); a row given up on is marked `failed_at` with its
+		 * last error, and is not run again until it is replayed.
 		 */
-		async markFailedForGood(rows: OutboxRow[], results: PromiseSettledResult<void>[]): Promise<void> {
-			const maxAttempts = (this.settings as OutboxSettings).outboxMaxAttempts;
-			const failed = rows.filter((row, i) => {
-				const result = results[i];
-				if (result.status !== "rejected") return false;
-				return isPermanentFailure(result.reason) || row.attempts + 1 >= maxAttempts;
-			});
-			if (failed.length === 0) return;
-			await this.db().query("UPDATE outbox_events SET failed_at = now() WHERE id IN (:ids)", {
-				replacements: { ids: failed.map(r => r.id) }
-			});
-			for (const row of failed) {
-				this.logger.error(`Event '${row.event_name}' failed for good; it stays in the outbox, marked failed.`, {
-					outboxId: row.id,
-					orderId: row.payload.orderId,
-					attempts: row.attempts + 1
-				});
+		async settleHandlerFailure(row: OutboxRow, error: Error): Promise<void> {
+			// The policy counts the runs since the last replay; the log shows every run.
+			const attempt = row.attempts - row.prior_attempts + 1;
+			const decision = decideDelivery(error, attempt, outboxDeliveryPolicy(this.settings as OutboxSettings));
+			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: row.attempts + 1, error: error.message };
+			await this.db().query(
+				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error, last_error_name = :errorName,
+				   claimed_until = CASE WHEN :retry THEN now() + make_interval(secs => :delaySeconds) END,
+				   failed_at = CASE WHEN :retry THEN NULL ELSE now() END
+				 WHERE id = :id`,
+				{
+					replacements: {
+						id: row.id,
+						error: error.message.slice(0, 2000),
+						errorName: error.name.slice(0, 100),
+						retry: decision.action === "retry",
+						delaySeconds: decision.action === "retry" ? decision.delayMs / 1000 : 0
+					}
+				}
+			);
+			if (decision.action === "retry") {
+				this.logger.warn(`Event '${row.event_name}' failed; it runs again in ${decision.delayMs} ms.`, context);
+			} else {
+				this.logger.error(`Event '${row.event_name}' failed for good (${decision.reason}); it stays in the outbox, marked failed.`, context);
 			}
 		},
 

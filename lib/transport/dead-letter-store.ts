@@ -1,29 +1,9 @@
 import { createHash } from "node:crypto";
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
 import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
 
-/** One dead letter as the admin API and the REPL show it. */
-export interface DeadLetterView {
-	id: string;
-	event: string;
-	group: string;
-	queue: string;
-	attempts: number;
-	error: string | null;
-	errorName: string | null;
-	deadLetteredAt: string | null;
-	orderId: string | null;
-	correlationId: string | null;
-	/** The event's payload, or the raw text of a message that is not a Moleculer packet. */
-	payload: unknown;
-}
-
-export interface DeadLetterFilter {
-	event?: string;
-	orderId?: string;
-	errorContains?: string;
-}
-
+/** One event group whose dead-letter queue the store works on. */
 export interface DeadLetterQueue {
 	event: string;
 	group: string;
@@ -44,6 +24,13 @@ function contentId(content: Buffer): string {
 	return createHash("sha256").update(content).digest("hex").slice(0, 32);
 }
 
+/** Reads a header as a whole number; absent or garbled counts as 0. */
+function countHeader(value: unknown): number {
+	const n = Number(value ?? 0);
+	return Number.isFinite(n) ? n : 0;
+}
+
+/** What the admin API and the REPL show of one message of a dead-letter queue. */
 export function toDeadLetterView(msg: GetMessage, queue: DeadLetterQueue & { main: string }): DeadLetterView {
 	const headers = msg.properties.headers ?? {};
 	const packet = parsePacket(msg.content);
@@ -53,7 +40,8 @@ export function toDeadLetterView(msg: GetMessage, queue: DeadLetterQueue & { mai
 		event: queue.event,
 		group: queue.group,
 		queue: queue.main,
-		attempts: Number(headers[DeliveryHeaders.Attempts] ?? 0),
+		attempts: countHeader(headers[DeliveryHeaders.PriorAttempts]) + countHeader(headers[DeliveryHeaders.Attempts]),
+		replays: countHeader(headers[DeliveryHeaders.Replays]),
 		error: headers[DeliveryHeaders.LastError] != null ? String(headers[DeliveryHeaders.LastError]) : null,
 		errorName: headers[DeliveryHeaders.ErrorName] != null ? String(headers[DeliveryHeaders.ErrorName]) : null,
 		deadLetteredAt: headers[DeliveryHeaders.DeadLetteredAt] != null ? String(headers[DeliveryHeaders.DeadLetteredAt]) : null,
@@ -68,7 +56,9 @@ export function toDeadLetterView(msg: GetMessage, queue: DeadLetterQueue & { mai
 	};
 }
 
+/** True when the dead letter passes every condition of the filter. */
 export function matches(view: DeadLetterView, filter: DeadLetterFilter): boolean {
+	if (filter.id && view.id !== filter.id) return false;
 	if (filter.event && view.event !== filter.event) return false;
 	if (filter.orderId && view.orderId !== filter.orderId) return false;
 	if (filter.errorContains && !(view.error ?? "").toLowerCase().includes(filter.errorContains.toLowerCase())) return false;
@@ -82,6 +72,10 @@ export function matches(view: DeadLetterView, filter: DeadLetterFilter): boolean
  * so a dead letter stays where it was until it is replayed or purged. A replay publishes the message
  * to its main queue (with a confirm) before removing it from the dead-letter queue: the normal path
  * then deduplicates it like any delivery.
+ *
+ * Every visit works on a snapshot: the messages the queue held when the visit began, each once. A
+ * replayed message that fails again at once is dead-lettered behind that snapshot, so the visit
+ * that replayed it never takes it a second time.
  */
 export class DeadLetterStore {
 	private connection: ChannelModel | null = null;
@@ -97,9 +91,10 @@ export class DeadLetterStore {
 	async list(filter: DeadLetterFilter = {}, limit = 100): Promise<DeadLetterView[]> {
 		const found: DeadLetterView[] = [];
 		for (const queue of this.selectQueues(filter)) {
+			if (found.length >= limit) break;
 			await this.scan(queue, view => {
-				if (found.length < limit && matches(view, filter)) found.push(view);
-				return "keep";
+				if (matches(view, filter)) found.push(view);
+				return found.length >= limit ? "stop" : "keep";
 			});
 		}
 		return found;
@@ -107,32 +102,31 @@ export class DeadLetterStore {
 
 	/** One dead letter, or `null`. */
 	async get(id: string): Promise<DeadLetterView | null> {
-		let hit: DeadLetterView | null = null;
-		for (const queue of this.selectQueues({})) {
-			await this.scan(queue, view => {
-				if (view.id === id) hit = view;
-				return hit ? "stop" : "keep";
-			});
-			if (hit) return hit;
-		}
-		return null;
+		const [hit] = await this.list({ id }, 1);
+		return hit ?? null;
 	}
 
-	/** Sends the dead letters matching `select` back to their main queues; returns them. */
-	async replay(select: (view: DeadLetterView) => boolean, filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
-		return this.take(select, filter, async (channel, msg, view) => {
+	/**
+	 * Sends the dead letters matching the filter back to their main queues; returns them as they
+	 * were. The replayed run gets the full retry budget again (`x-attempts` 0); the runs so far are
+	 * kept in `x-prior-attempts`, so the attempts shown keep growing across replays.
+	 */
+	async replay(filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
+		return this.take(filter, async (channel, msg, view) => {
 			const { [DeliveryHeaders.DeadLetteredAt]: _at, "x-death": _death, ...headers } = msg.properties.headers ?? {};
 			await publishConfirmed(channel, view.queue, msg, {
 				...headers,
 				[DeliveryHeaders.Attempts]: 0,
-				"x-replayed-at": new Date().toISOString()
+				[DeliveryHeaders.PriorAttempts]: view.attempts,
+				[DeliveryHeaders.Replays]: view.replays + 1,
+				[DeliveryHeaders.ReplayedAt]: new Date().toISOString()
 			});
 		});
 	}
 
-	/** Deletes the dead letters matching `select`; returns them. */
-	async purge(select: (view: DeadLetterView) => boolean, filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
-		return this.take(select, filter, async () => undefined);
+	/** Deletes the dead letters matching the filter; returns them. */
+	async purge(filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
+		return this.take(filter, async () => undefined);
 	}
 
 	async close(): Promise<void> {
@@ -150,27 +144,30 @@ export class DeadLetterStore {
 			});
 	}
 
-	/** Removes the selected messages after `work` succeeded for each; the others stay. */
+	/** Removes the matching messages after `work` succeeded for each; the others stay. */
 	private async take(
-		select: (view: DeadLetterView) => boolean,
 		filter: DeadLetterFilter,
 		work: (channel: ConfirmChannel, msg: GetMessage, view: DeadLetterView) => Promise<void>
 	): Promise<DeadLetterView[]> {
 		const taken: DeadLetterView[] = [];
 		for (const queue of this.selectQueues(filter)) {
 			await this.scan(queue, async (view, msg, channel) => {
-				if (!matches(view, filter) || !select(view)) return "keep";
+				if (!matches(view, filter)) return "keep";
 				await work(channel, msg, view);
 				taken.push(view);
 				return "remove";
 			});
+			// An id names one dead letter: once it is taken, the other queues need no visit.
+			if (filter.id && taken.length > 0) break;
 		}
 		return taken;
 	}
 
 	/**
-	 * Visits a dead-letter queue's messages in order. Every message the visitor keeps is returned to
-	 * the queue (in its place) when the visit ends; a removed one is acknowledged.
+	 * Visits the messages a dead-letter queue holds when the visit begins, in order, each once: it
+	 * takes at most the count RabbitMQ reports at the start, and skips an id it already saw (a
+	 * message dead-lettered again while the visit runs). Every message the visitor keeps or skips
+	 * is returned to the queue (in its place) when the visit ends; a removed one is acknowledged.
 	 */
 	private async scan(
 		queue: DeadLetterQueue & { main: string; deadLetter: string },
@@ -179,15 +176,19 @@ export class DeadLetterStore {
 		const channel = await (await this.connect()).createConfirmChannel();
 		channel.on("error", () => undefined);
 		try {
-			const exists = await channel.checkQueue(queue.deadLetter).then(
-				() => true,
-				() => false
+			const snapshot = await channel.checkQueue(queue.deadLetter).then(
+				ok => ok.messageCount,
+				() => 0
 			);
-			if (!exists) return;
-			for (let i = 0; i < this.scanLimit; i++) {
+			const seen = new Set<string>();
+			for (let i = 0; i < Math.min(snapshot, this.scanLimit); i++) {
 				const msg = await channel.get(queue.deadLetter, { noAck: false });
 				if (!msg) break;
-				const decision = await visit(toDeadLetterView(msg, queue), msg, channel);
+				const view = toDeadLetterView(msg, queue);
+				// Seen already: dead-lettered again behind the snapshot. Left in the queue, untouched.
+				if (seen.has(view.id)) continue;
+				seen.add(view.id);
+				const decision = await visit(view, msg, channel);
 				if (decision === "remove") channel.ack(msg);
 				if (decision === "stop") break;
 			}

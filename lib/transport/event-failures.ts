@@ -1,5 +1,3 @@
-import { Errors } from "moleculer";
-
 /**
  * Remembers why a balanced event handler failed, so the transporter that delivered the message can
  * decide between retrying and dead-lettering it.
@@ -33,12 +31,4 @@ export function eventAwareErrorHandler(
 ): never {
 	if (info?.event && info.ctx) recordEventFailure(info.ctx.params, err);
 	throw err;
-}
-
-/**
- * True when an error must not be retried: bad input or a broken rule (a `MoleculerClientError`, which
- * includes validation errors), as opposed to a passing fault such as a lost database connection.
- */
-export function isPermanentFailure(err: Error | undefined): boolean {
-	return err instanceof Errors.MoleculerClientError;
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
-import { isPermanentFailure, takeEventFailure } from "./event-failures";
+import { DEFAULT_DELIVERY_POLICY, decideDelivery, type DeliveryPolicy } from "./delivery-policy";
+import { takeEventFailure } from "./event-failures";
 
 /**
  * AMQP transporter for balanced (grouped) events that loses nothing.
@@ -14,10 +15,10 @@ import { isPermanentFailure, takeEventFailure } from "./event-failures";
  * - publishing asserts the group's durable queue first, sends a persistent message on a confirm
  *   channel and resolves only when RabbitMQ confirmed it;
  * - event queues never expire;
- * - a message is acknowledged only after its handler succeeded; a failed handler is retried with
- *   exponential backoff and jitter through per-attempt delay queues (so retries survive a restart),
- *   then dead-lettered to `orders.dlx`; a malformed message or a permanent error
- *   (`MoleculerClientError`, e.g. a schema violation) is dead-lettered at once.
+ * - a message is acknowledged only after its handler succeeded; for a failed one the delivery policy
+ *   (`delivery-policy.ts`) decides: a retry waits its backoff in a per-attempt delay queue (so
+ *   retries survive a restart), a dead letter goes to `orders.dlx`; a malformed message or a
+ *   permanent error (`MoleculerClientError`, e.g. a schema violation) is dead-lettered at once.
  *
  * Requests, responses, discovery packets and Moleculer's internal `$` events keep the stock behaviour.
  */
@@ -29,7 +30,13 @@ export const DEAD_LETTER_EXCHANGE = "orders.dlx";
 
 /** Message headers this transporter writes on retried and dead-lettered messages. */
 export const DeliveryHeaders = {
+	/** Runs since the message was first sent or last replayed; the delivery policy counts these. */
 	Attempts: "x-attempts",
+	/** Runs before the last replay (the dead-letter store sets it): attempts shown = prior + current. */
+	PriorAttempts: "x-prior-attempts",
+	/** How often the message was replayed from its dead-letter queue. */
+	Replays: "x-replays",
+	ReplayedAt: "x-replayed-at",
 	LastError: "x-last-error",
 	ErrorName: "x-error-name",
 	OriginalQueue: "x-original-queue",
@@ -50,20 +57,6 @@ export interface ReliableAmqpOptions {
 	socketOptions?: Record<string, unknown>;
 }
 
-/**
- * Delay before retry number `attempt` (1-based): exponential, capped, with "equal jitter" — half the
- * delay is fixed, half random — so retries of many messages spread out but never come early.
- */
-export function retryDelayMs(
-	attempt: number,
-	baseMs: number,
-	maxMs: number,
-	random: () => number = Math.random
-): number {
-	const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-	return Math.round(exponential / 2 + (random() * exponential) / 2);
-}
-
 /** Queue names of one event group; the main queue is the one Moleculer itself uses. */
 export function eventQueueNames(prefix: string, group: string, event: string) {
 	return {
@@ -71,6 +64,17 @@ export function eventQueueNames(prefix: string, group: string, event: string) {
 		deadLetter: `${prefix}.DLQ.${group}.${event}`,
 		retry: (attempt: number) => `${prefix}.RETRY.${group}.${event}.${attempt}`
 	};
+}
+
+/** A message whose handling failed on run `attempt` (since it was sent or replayed), and where it came from. */
+interface FailedMessage {
+	channel: Channel;
+	queue: string;
+	group: string;
+	event: string;
+	msg: ConsumeMessage;
+	attempt: number;
+	error: Error;
 }
 
 interface EventPacket {
@@ -83,9 +87,9 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	declare channel: Channel | null;
 	declare messageHandler: (cmd: string, packet: unknown) => Promise<boolean>;
 	confirmChannel: ConfirmChannel | null = null;
-	readonly delivery: Required<
-		Pick<ReliableAmqpOptions, "maxAttempts" | "retryBaseDelayMs" | "retryMaxDelayMs" | "deadLetterExchange">
-	>;
+	/** When a failed event is retried, and when it is dead-lettered. */
+	readonly policy: DeliveryPolicy;
+	readonly deadLetterExchange: string;
 	private readonly declaredQueues = new Set<string>();
 	private readonly eventConsumers = new Map<string, { channel: Channel; consumerTag?: string }>();
 	private readonly inFlight = new Set<Promise<void>>();
@@ -95,12 +99,12 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
 		// about 40 ms on every request and confirm (measured in docs/benchmarks.md).
 		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
-		this.delivery = {
-			maxAttempts: Math.max(1, o.maxAttempts ?? 5),
-			retryBaseDelayMs: o.retryBaseDelayMs ?? 1000,
-			retryMaxDelayMs: o.retryMaxDelayMs ?? 60_000,
-			deadLetterExchange: o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE
+		this.policy = {
+			maxAttempts: Math.max(1, o.maxAttempts ?? DEFAULT_DELIVERY_POLICY.maxAttempts),
+			baseDelayMs: o.retryBaseDelayMs ?? DEFAULT_DELIVERY_POLICY.baseDelayMs,
+			maxDelayMs: o.retryMaxDelayMs ?? DEFAULT_DELIVERY_POLICY.maxDelayMs
 		};
+		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
 	}
 
 	/** Opens the confirm channel used for every publish this class adds, then lets Moleculer go on. */
@@ -113,7 +117,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		confirmChannel.on("close", () => {
 			if (this.confirmChannel === confirmChannel) this.confirmChannel = null;
 		});
-		await confirmChannel.assertExchange(this.delivery.deadLetterExchange, "direct", { durable: true });
+		await confirmChannel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
 		this.confirmChannel = confirmChannel;
 		// A new connection has new channels: every consumer and declaration must be made again.
 		this.declaredQueues.clear();
@@ -225,7 +229,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		return {
 			durable: true,
 			arguments: {
-				"x-dead-letter-exchange": this.delivery.deadLetterExchange,
+				"x-dead-letter-exchange": this.deadLetterExchange,
 				"x-dead-letter-routing-key": queue
 			}
 		};
@@ -234,10 +238,10 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	private async declareEventTopology(channel: Channel, group: string, event: string): Promise<void> {
 		const names = eventQueueNames(this.prefix, group, event);
 		await channel.assertQueue(names.main, this.mainQueueOptions(names.main));
-		await channel.assertExchange(this.delivery.deadLetterExchange, "direct", { durable: true });
+		await channel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
 		await channel.assertQueue(names.deadLetter, { durable: true });
-		await channel.bindQueue(names.deadLetter, this.delivery.deadLetterExchange, names.main);
-		for (let attempt = 1; attempt < this.delivery.maxAttempts; attempt++) {
+		await channel.bindQueue(names.deadLetter, this.deadLetterExchange, names.main);
+		for (let attempt = 1; attempt < this.policy.maxAttempts; attempt++) {
 			// An expired message goes back to the main queue through the default exchange.
 			await channel.assertQueue(names.retry(attempt), {
 				durable: true,
@@ -268,7 +272,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 				400,
 				"MALFORMED_MESSAGE"
 			);
-			return this.deadLetter(channel, queue, msg, attempt, reason);
+			return this.settleFailure({ channel, queue, group, event, msg, attempt, error: reason });
 		}
 
 		const handled = await this.messageHandler(PACKET_EVENT, packet);
@@ -285,22 +289,17 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			return;
 		}
 		const error = failure ?? new Error(`The '${event}' handler of group '${group}' failed.`);
-		if (isPermanentFailure(error) || attempt >= this.delivery.maxAttempts) {
-			return this.deadLetter(channel, queue, msg, attempt, error);
-		}
-		return this.scheduleRetry(channel, queue, group, event, msg, attempt, error);
+		return this.settleFailure({ channel, queue, group, event, msg, attempt, error });
 	}
 
-	private async scheduleRetry(
-		channel: Channel,
-		queue: string,
-		group: string,
-		event: string,
-		msg: ConsumeMessage,
-		attempt: number,
-		error: Error
-	): Promise<void> {
-		const delay = retryDelayMs(attempt, this.delivery.retryBaseDelayMs, this.delivery.retryMaxDelayMs);
+	/** Carries out the delivery policy's decision for a message that failed. */
+	private async settleFailure(failed: FailedMessage): Promise<void> {
+		const decision = decideDelivery(failed.error, failed.attempt, this.policy);
+		if (decision.action === "dead-letter") return this.deadLetter(failed);
+		return this.scheduleRetry(failed, decision.delayMs);
+	}
+
+	private async scheduleRetry({ channel, queue, group, event, msg, attempt, error }: FailedMessage, delay: number): Promise<void> {
 		const retryQueue = eventQueueNames(this.prefix, group, event).retry(attempt);
 		this.logger.warn(`Event '${event}' failed in group '${group}'; retry ${attempt} in ${delay} ms.`, {
 			queue,
@@ -313,19 +312,15 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		});
 	}
 
-	private async deadLetter(
-		channel: Channel,
-		queue: string,
-		msg: ConsumeMessage,
-		attempt: number,
-		error: Error
-	): Promise<void> {
-		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempt} attempt(s).`, {
+	private async deadLetter({ channel, queue, msg, attempt, error }: FailedMessage): Promise<void> {
+		// Runs before a replay count too: the operator sees how often it failed in all.
+		const attempts = attempt + Number(msg.properties.headers?.[DeliveryHeaders.PriorAttempts] ?? 0);
+		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempts} attempt(s).`, {
 			queue,
-			attempts: attempt,
+			attempts,
 			error: error.message
 		});
-		await this.forward(channel, msg, queue, this.delivery.deadLetterExchange, {
+		await this.forward(channel, msg, queue, this.deadLetterExchange, {
 			headers: {
 				...this.failureHeaders(msg, attempt, error, queue),
 				[DeliveryHeaders.DeadLetteredAt]: new Date().toISOString()

@@ -1,10 +1,12 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { ConsumerGroups } from "../../lib/contracts/events";
-import { DeadLetterStore, type DeadLetterFilter, type DeadLetterView } from "../../lib/transport/dead-letter-store";
-import { DeadLetterNotFoundError, NoBrokerError } from "./dead-letters.errors";
+import type { DeadLetterFilter, DeadLetterView } from "../../lib/contracts/dead-letters";
+import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
+import { DeadLetterNotFoundError } from "./dead-letters.errors";
+import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
 
 export interface DeadLettersSettings {
-	/** RabbitMQ URL (the node's TRANSPORTER); unset means no dead-letter queues exist. */
+	/** RabbitMQ URL (the node's TRANSPORTER); unset means one process: the outboxes keep the failed events. */
 	amqpUrl?: string;
 }
 
@@ -18,7 +20,10 @@ const idParams = { type: "object", required: ["id"], properties: { id: { type: "
 
 /**
  * Dead letters of every event group: list, inspect, replay (one, or all matching a filter) and
- * purge. A replay goes back through the group's main queue, so it is deduplicated like any delivery.
+ * purge. With a broker they are RabbitMQ's dead-letter queues, and a replay goes back through the
+ * group's main queue, so it is deduplicated like any delivery. Without one (one process) they are
+ * the events marked failed in the outbox tables of the local services, and a replay makes the row
+ * publishable again: its handler runs again from the outbox relay.
  */
 const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 	name: "deadLetters",
@@ -39,7 +44,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 			},
 			async handler(ctx: Context<DeadLetterFilter & { limit?: number | string }>): Promise<{ rows: DeadLetterView[]; count: number }> {
 				const { limit, ...filter } = ctx.params;
-				const rows = this.store ? await this.store.list(filter, Number(limit ?? 100)) : [];
+				const rows = await this.source.list(filter, Number(limit ?? 100));
 				return { rows, count: rows.length };
 			}
 		},
@@ -48,28 +53,28 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		get: {
 			params: idParams,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
-				const found = this.store ? await this.store.get(ctx.params.id) : null;
+				const found = await this.source.get(ctx.params.id);
 				if (!found) throw new DeadLetterNotFoundError(ctx.params.id);
 				return found;
 			}
 		},
 
-		/** Sends one dead letter back to its queue. */
+		/** Sends one dead letter back to be handled again (through its queue, or its outbox). */
 		replay: {
 			params: idParams,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
-				const [replayed] = await this.requireStore().replay((v: DeadLetterView) => v.id === ctx.params.id);
+				const [replayed] = await this.source.replay({ id: ctx.params.id });
 				if (!replayed) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.info(`Dead letter '${replayed.id}' replayed to '${replayed.queue}'.`, { orderId: replayed.orderId });
 				return replayed;
 			}
 		},
 
-		/** Sends every dead letter matching the filter back to its queue. */
+		/** Sends every dead letter matching the filter back to be handled again. */
 		replayAll: {
 			params: { type: "object", additionalProperties: false, properties: filterProperties },
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ replayed: number; ids: string[] }> {
-				const replayed: DeadLetterView[] = await this.requireStore().replay(() => true, ctx.params);
+				const replayed: DeadLetterView[] = await this.source.replay(ctx.params);
 				this.logger.info(`${replayed.length} dead letter(s) replayed.`, { filter: ctx.params });
 				return { replayed: replayed.length, ids: replayed.map(v => v.id) };
 			}
@@ -79,7 +84,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		purge: {
 			params: idParams,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
-				const [purged] = await this.requireStore().purge((v: DeadLetterView) => v.id === ctx.params.id);
+				const [purged] = await this.source.purge({ id: ctx.params.id });
 				if (!purged) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.warn(`Dead letter '${purged.id}' purged.`, { orderId: purged.orderId, event: purged.event });
 				return purged;
@@ -90,18 +95,10 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		purgeAll: {
 			params: { type: "object", additionalProperties: false, properties: filterProperties },
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ purged: number; ids: string[] }> {
-				const purged: DeadLetterView[] = await this.requireStore().purge(() => true, ctx.params);
+				const purged: DeadLetterView[] = await this.source.purge(ctx.params);
 				this.logger.warn(`${purged.length} dead letter(s) purged.`, { filter: ctx.params });
 				return { purged: purged.length, ids: purged.map(v => v.id) };
 			}
-		}
-	},
-
-	// --- methods ---------------------------------------------------------------------------------
-	methods: {
-		requireStore(): DeadLetterStore {
-			if (!this.store) throw new NoBrokerError();
-			return this.store;
 		}
 	},
 
@@ -110,11 +107,12 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 		const url = this.settings.amqpUrl;
 		const prefix = this.broker.namespace ? `MOL-${this.broker.namespace}` : "MOL";
 		const queues = Object.entries(ConsumerGroups).map(([event, group]) => ({ event, group }));
-		this.store = url ? new DeadLetterStore(url, prefix, queues) : null;
+		const source: DeadLetterSource = url ? new DeadLetterStore(url, prefix, queues) : new OutboxDeadLetters(this.broker);
+		this.source = source;
 	},
 
 	async stopped() {
-		await this.store?.close();
+		await this.source.close();
 	}
 } as ServiceSchema<DeadLettersSettings>;
 

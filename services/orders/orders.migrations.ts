@@ -1,6 +1,6 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration } from "../../mixins/outbox.mixin";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.migrations";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -54,5 +54,6 @@ export const ordersMigrations: Migration[] = [
 		async down(qi: QueryInterface) {
 			await qi.changeColumn("orders", "total_amount", { type: DataTypes.DECIMAL(14, 2), allowNull: false });
 		}
-	}
+	},
+	outboxReplaysMigration
 ];

@@ -1,6 +1,6 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration } from "../../mixins/outbox.mixin";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.migrations";
 
 /** The processor database, in order of application. Never edit an applied migration: add one. */
 export const processorMigrations: Migration[] = [
@@ -52,5 +52,6 @@ export const processorMigrations: Migration[] = [
 			await qi.dropTable("stock");
 		}
 	},
-	outboxFailuresMigration
+	outboxFailuresMigration,
+	outboxReplaysMigration
 ];

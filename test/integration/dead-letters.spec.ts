@@ -136,6 +136,47 @@ describe("Dead letters of the order pipeline", () => {
 		});
 	});
 
+	describe("When a replayed dead letter fails again", () => {
+		const listOf = async (orderId: string) => (await api().get(`/api/admin/dead-letters?orderId=${orderId}`)).body;
+		const deadLetterWithAttempts = (orderId: string, attempts: number) =>
+			waitFor(`the dead letter of order ${orderId} with ${attempts} attempts`, async () => {
+				const { rows } = await listOf(orderId);
+				return rows?.find((row: { attempts: number }) => row.attempts === attempts);
+			});
+
+		it("should replay it once, answer at once, and keep it listed with its attempts growing until it is purged", async () => {
+			const orderId = randomUUID();
+			// A payload the processor's schema refuses: a permanent failure, on every run.
+			await system.broker.emit("order.created", { orderId, correlationId: `corr-${orderId}`, items: [] }, {
+				groups: ["processor"],
+				throwError: true
+			});
+			const dead = await deadLetterWithAttempts(orderId, 1);
+			expect(dead).toMatchObject({ event: "order.created", group: "processor", replays: 0, errorName: "ValidationError" });
+
+			let started = Date.now();
+			const replayed = await api().post(`/api/admin/dead-letters/${dead.id}/replay`);
+			expect(replayed.status).toBe(200);
+			expect(Date.now() - started).toBeLessThan(2000);
+			expect(replayed.body).toMatchObject({ id: dead.id, attempts: 1 });
+			expect(await deadLetterWithAttempts(orderId, 2)).toMatchObject({ id: dead.id, replays: 1, errorName: "ValidationError" });
+
+			started = Date.now();
+			const replayedByFilter = await api().post("/api/admin/dead-letters/replay").send({ orderId });
+			expect(replayedByFilter.status).toBe(200);
+			expect(Date.now() - started).toBeLessThan(2000);
+			expect(replayedByFilter.body).toEqual({ replayed: 1, ids: [dead.id] });
+			expect(await deadLetterWithAttempts(orderId, 3)).toMatchObject({ id: dead.id, replays: 2 });
+			expect((await listOf(orderId)).count).toBe(1);
+
+			const purged = await api().delete(`/api/admin/dead-letters/${dead.id}`);
+			expect(purged.status).toBe(200);
+			expect(purged.body).toMatchObject({ id: dead.id, attempts: 3 });
+			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(404);
+			expect(await listOf(orderId)).toEqual({ rows: [], count: 0 });
+		});
+	});
+
 	describe("When a dead letter is not worth replaying", () => {
 		it("should purge it, and answer 404 for it afterwards", async () => {
 			const queue = eventQueueNames(`MOL-${namespace}`, "processor", "order.created").main;

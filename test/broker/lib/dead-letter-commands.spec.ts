@@ -1,13 +1,31 @@
 /**
- * The REPL's dead-letter commands call the deadLetters actions with what the operator typed.
+ * The REPL's dead-letter commands call the deadLetters actions with what the operator typed; in one
+ * process (no transporter) they list, show, replay and purge the events failed in the outboxes.
  */
+import { randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
-import { deadLetterReplCommands } from "../../../lib/repl/dead-letter-commands";
+import type { Transaction } from "sequelize";
+import { createDeadLetterReplCommands } from "../../../lib/repl/dead-letter-commands";
+import { waitFor } from "../../support/services";
+import { startSystem, type RunningSystem } from "../../support/system";
+
+/** Runs one command as the REPL would, with what was typed; resolves with what it printed. */
+function replRunner(broker: () => ServiceBroker) {
+	let printed = "";
+	const commands = createDeadLetterReplCommands(text => (printed += text));
+	return async (command: string, args: Record<string, unknown> = {}): Promise<string> => {
+		const def = commands.find(c => c.command.split(" ")[0] === command);
+		if (!def) throw new Error(`no command ${command}`);
+		printed = "";
+		await def.action(broker(), { options: {}, ...args });
+		return printed;
+	};
+}
 
 describe("Test the dead-letter REPL commands", () => {
 	const broker = new ServiceBroker({ logger: false });
 	const calls: Array<{ action: string; params: unknown }> = [];
-	let printed = "";
+	const run = replRunner(() => broker);
 	const record = (action: string) => (ctx: Context) => {
 		calls.push({ action, params: ctx.params });
 		return { answered: action };
@@ -27,28 +45,16 @@ describe("Test the dead-letter REPL commands", () => {
 			}
 		});
 		await broker.start();
-		jest.spyOn(process.stdout, "write").mockImplementation(chunk => {
-			printed += String(chunk);
-			return true;
-		});
 	});
 	afterAll(async () => {
-		jest.restoreAllMocks();
 		await broker.stop();
 	});
 	beforeEach(() => {
 		calls.length = 0;
-		printed = "";
 	});
 
-	const run = (command: string, args: Record<string, unknown>) => {
-		const def = deadLetterReplCommands.find(c => c.command.split(" ")[0] === command);
-		if (!def) throw new Error(`no command ${command}`);
-		return def.action(broker, { options: {}, ...args });
-	};
-
 	it("should list with the event and the filters typed as options", async () => {
-		await run("dlq", { event: "order.created", options: { error: "timeout", order: "o-1" } });
+		const printed = await run("dlq", { event: "order.created", options: { error: "timeout", order: "o-1" } });
 
 		expect(calls).toEqual([{ action: "list", params: { event: "order.created", errorContains: "timeout", orderId: "o-1" } }]);
 		expect(JSON.parse(printed)).toEqual({ answered: "list" });
@@ -67,7 +73,42 @@ describe("Test the dead-letter REPL commands", () => {
 	});
 
 	it("should print the error of a failed command instead of throwing", async () => {
-		await expect(run("dlq-purge", { id: "x" })).resolves.toBeUndefined();
-		expect(printed).toBe("Error: Dead letter 'x' was not found\n");
+		expect(await run("dlq-purge", { id: "x" })).toBe("Error: Dead letter 'x' was not found\n");
+	});
+});
+
+describe("Test the dead-letter REPL commands on one node (no transporter)", () => {
+	let system: RunningSystem;
+	const run = replRunner(() => system.broker);
+	const printedJson = async (command: string, args: Record<string, unknown> = {}) => JSON.parse(await run(command, args));
+
+	beforeAll(async () => {
+		system = await startSystem();
+	});
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("should list, show, replay and purge an event the processor refused", async () => {
+		const orderId = randomUUID();
+		const orders = system.service("orders") as unknown as {
+			transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
+			enqueueEvent(t: Transaction, name: string, group: string, payload: Record<string, unknown>): Promise<void>;
+		};
+		// A payload the processor's schema refuses: a permanent failure, on every run.
+		await orders.transaction(t => orders.enqueueEvent(t, "order.created", "processor", { orderId, correlationId: "corr-repl", items: [] }));
+
+		const listed = await waitFor("the refused event among the dead letters", async () => {
+			const page = await printedJson("dlq", { event: "order.created", options: { order: orderId } });
+			return page.count === 1 ? page.rows[0] : null;
+		});
+		expect(listed).toMatchObject({ id: expect.stringMatching(/^orders-outbox-\d+$/), queue: "outbox:orders", attempts: 1, orderId });
+		expect(await printedJson("dlq-show", { id: listed.id })).toEqual(listed);
+
+		expect(await printedJson("dlq-replay", { id: listed.id })).toMatchObject({ id: listed.id, attempts: 1 });
+		await waitFor("the replayed event to fail again", async () => (await printedJson("dlq-show", { id: listed.id })).attempts === 2);
+
+		expect(await printedJson("dlq-purge", { id: listed.id })).toMatchObject({ id: listed.id, attempts: 2, replays: 1 });
+		expect(await run("dlq-show", { id: listed.id })).toMatch(/^Error: Dead letter 'orders-outbox-\d+' was not found/);
 	});
 });

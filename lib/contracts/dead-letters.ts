@@ -1,0 +1,66 @@
+/**
+ * Dead letters as the admin API and the REPL show them, wherever they are kept: in RabbitMQ's
+ * dead-letter queues (with a transporter) or in a service's outbox table, marked failed (in one
+ * process). The dead-letter service and the outbox mixin both speak these types.
+ */
+
+/** One dead letter. */
+export interface DeadLetterView {
+	/** A RabbitMQ message id, or `<service>-outbox-<row id>` for an outbox row. */
+	id: string;
+	event: string;
+	group: string;
+	/** The queue it came from, or `outbox:<service>` for an outbox row. */
+	queue: string;
+	/** Handler runs of this event in all, across replays. */
+	attempts: number;
+	/** How often it was replayed. */
+	replays: number;
+	error: string | null;
+	errorName: string | null;
+	deadLetteredAt: string | null;
+	orderId: string | null;
+	correlationId: string | null;
+	/** The event's payload, or the raw text of a message that is not a Moleculer packet. */
+	payload: unknown;
+}
+
+/** Which dead letters an operation works on; every given field must match. */
+export interface DeadLetterFilter {
+	id?: string;
+	event?: string;
+	orderId?: string;
+	errorContains?: string;
+}
+
+/** Params of the outbox's `failedEvents` action. */
+export type FailedEventsParams = DeadLetterFilter & { limit?: number };
+
+/**
+ * Actions a service with an outbox offers the dead-letter service (hidden from REST: the gateway
+ * maps only the routes it lists).
+ */
+export const OutboxFailureActions = {
+	/** Failed events as dead letters, oldest first: `FailedEventsParams` → `DeadLetterView[]`. */
+	List: "failedEvents",
+	/** Makes failed events publishable again: `DeadLetterFilter` → the views as they were. */
+	Replay: "replayFailedEvents",
+	/** Deletes failed events: `DeadLetterFilter` → the views as they were. */
+	Purge: "purgeFailedEvents"
+} as const;
+
+/** Orders dead letters oldest first (by when they were dead-lettered), then by id. */
+export function oldestFirst(a: DeadLetterView, b: DeadLetterView): number {
+	return (a.deadLetteredAt ?? "").localeCompare(b.deadLetteredAt ?? "") || a.id.localeCompare(b.id, "en", { numeric: true });
+}
+
+/** The id of an outbox row seen as a dead letter: unique across the services' outboxes. */
+export function outboxDeadLetterId(service: string, rowId: string | number): string {
+	return `${service}-outbox-${rowId}`;
+}
+
+/** The service and row of an outbox dead-letter id; `null` for any other id. */
+export function parseOutboxDeadLetterId(id: string): { service: string; rowId: string } | null {
+	const match = /^(.+)-outbox-([1-9][0-9]{0,18})$/.exec(id);
+	return match ? { service: match[1], rowId: match[2] } : null;
+}

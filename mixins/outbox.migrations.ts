@@ -1,0 +1,66 @@
+/**
+ * The migrations of the `outbox_events` table. Each service using the outbox lists them among its
+ * own: `outboxMigration` first, the others after the service's own migrations, so that their order
+ * never changes.
+ */
+import { DataTypes, type QueryInterface } from "sequelize";
+import type { Migration } from "../lib/database/migrator";
+
+/** Creates the `outbox_events` table; each service using the outbox lists it among its migrations. */
+export const outboxMigration: Migration = {
+	name: "000-create-outbox-events",
+	async up(qi: QueryInterface) {
+		await qi.createTable("outbox_events", {
+			id: { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true },
+			event_name: { type: DataTypes.STRING(100), allowNull: false },
+			consumer_group: { type: DataTypes.STRING(100), allowNull: false },
+			payload: { type: DataTypes.JSONB, allowNull: false },
+			meta: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
+			created_at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
+			sent_at: { type: DataTypes.DATE, allowNull: true },
+			attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+			last_error: { type: DataTypes.TEXT, allowNull: true },
+			claimed_until: { type: DataTypes.DATE, allowNull: true }
+		});
+		await qi.sequelize.query(
+			"CREATE INDEX outbox_events_unsent_idx ON outbox_events (id) WHERE sent_at IS NULL"
+		);
+	},
+	async down(qi: QueryInterface) {
+		await qi.dropTable("outbox_events");
+	}
+};
+
+/**
+ * Marks events that failed for good in one process (no transporter): see `publishOutboxBatch`.
+ * Listed after the service's own migrations, so that their order never changes.
+ */
+export const outboxFailuresMigration: Migration = {
+	name: "100-outbox-failed-at",
+	async up(qi: QueryInterface) {
+		await qi.addColumn("outbox_events", "failed_at", { type: DataTypes.DATE, allowNull: true });
+	},
+	async down(qi: QueryInterface) {
+		await qi.removeColumn("outbox_events", "failed_at");
+	}
+};
+
+/**
+ * Lets a failed event be seen and replayed as a dead letter: the name of its last error, the runs
+ * made before its last replay (the delivery policy counts the runs after it), and its replays.
+ */
+export const outboxReplaysMigration: Migration = {
+	name: "101-outbox-replays",
+	async up(qi: QueryInterface) {
+		await qi.addColumn("outbox_events", "last_error_name", { type: DataTypes.STRING(100), allowNull: true });
+		await qi.addColumn("outbox_events", "prior_attempts", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
+		await qi.addColumn("outbox_events", "replays", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
+		await qi.sequelize.query("CREATE INDEX outbox_events_failed_idx ON outbox_events (failed_at) WHERE failed_at IS NOT NULL");
+	},
+	async down(qi: QueryInterface) {
+		await qi.sequelize.query("DROP INDEX outbox_events_failed_idx");
+		await qi.removeColumn("outbox_events", "replays");
+		await qi.removeColumn("outbox_events", "prior_attempts");
+		await qi.removeColumn("outbox_events", "last_error_name");
+	}
+};

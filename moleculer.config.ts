@@ -22,6 +22,7 @@
  * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
+ * | RETRY_MAX_DELAY_MS       | 60000                                    |
  * | LOG_LEVEL                | info                                     |
  * | FAULT_POINTS             | (empty; failure tests only, see lib/fault-points.ts) |
  */
@@ -34,7 +35,9 @@ import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
+import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
 import { StartupError } from "./lib/startup-error";
+import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
 
 export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -57,8 +60,8 @@ export interface AppConfig {
 	rateLimitPerMinute: number;
 	outboxRetentionMs: number;
 	inboxRetentionMs: number;
-	retryMaxAttempts: number;
-	retryBaseDelayMs: number;
+	/** When a failed event handler runs again, and when its event is dead-lettered (or marked failed). */
+	delivery: DeliveryPolicy;
 	logLevel: string;
 	/** Crash points for the failure tests; empty in any real deployment. */
 	faultPoints: string[];
@@ -109,22 +112,10 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 /** A PostgreSQL URL, or unset (the embedded database). */
 function databaseUrl(env: Env, name: string): string | undefined {
 	const raw = text(env, name);
-	if (raw === undefined) return undefined;
-	let url: URL;
-	try {
-		url = new URL(raw);
-	} catch {
-		throw new ConfigError(name, redactUrl(raw), "a postgres://user:password@host:5432/database URL");
-	}
-	if (!/^postgres(ql)?:$/.test(url.protocol)) {
+	if (raw !== undefined && postgresUrlProblem(raw)) {
 		throw new ConfigError(name, redactUrl(raw), "a postgres:// or postgresql:// URL: the services store their data in PostgreSQL only");
 	}
 	return raw;
-}
-
-/** A URL as it may be printed: without its password. */
-export function redactUrl(raw: string): string {
-	return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
 }
 
 /** An IPv4 or IPv6 address (or a host name) to bind a server to. */
@@ -180,8 +171,11 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
 		inboxRetentionMs: integer(env, "INBOX_RETENTION_MS", 604_800_000, 0, 31_536_000_000),
-		retryMaxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
-		retryBaseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
+		delivery: {
+			maxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
+			baseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
+			maxDelayMs: integer(env, "RETRY_MAX_DELAY_MS", 60_000, 1, 86_400_000)
+		},
 		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
 		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean)
 	};
@@ -212,8 +206,7 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		transporter: config.transporter
 			? new ReliableAmqpTransporter({
 					url: config.transporter,
-					maxAttempts: config.retryMaxAttempts,
-					retryBaseDelayMs: config.retryBaseDelayMs
+					policy: config.delivery
 				})
 			: undefined,
 		// With a transporter, balanced events go to the group's durable RabbitMQ queue even when no
@@ -269,14 +262,14 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
 			inboxRetentionMs: config.inboxRetentionMs,
-			outboxMaxAttempts: config.retryMaxAttempts,
+			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")
 		},
 		processor: {
 			databaseUrl: config.processorDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
-			outboxMaxAttempts: config.retryMaxAttempts,
+			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "processor"),
 			demoStock: config.demoStock

@@ -18,21 +18,8 @@ export interface OutboxSettings {
 	outboxPruneIntervalMs: number;
 	/** Crash points for the failure tests (lib/fault-points.ts). */
 	faultPoints?: string[];
-	/** Without a transporter: handler runs of one event before it is marked failed. */
-	outboxMaxAttempts: number;
-	/** Without a transporter: delay before a failed handler runs again; doubles with each attempt. */
-	outboxRetryBaseDelayMs: number;
-	/** Without a transporter: upper bound of one retry delay. */
-	outboxRetryMaxDelayMs: number;
-}
-
-/** The delivery policy the outbox applies to failed handlers when there is no transporter. */
-export function outboxDeliveryPolicy(settings: OutboxSettings): DeliveryPolicy {
-	return {
-		maxAttempts: settings.outboxMaxAttempts,
-		baseDelayMs: settings.outboxRetryBaseDelayMs,
-		maxDelayMs: settings.outboxRetryMaxDelayMs
-	};
+	/** Without a transporter: when a failed handler runs again, and when its event is marked failed. */
+	outboxDelivery: DeliveryPolicy;
 }
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
@@ -67,12 +54,8 @@ export const OutboxMixin = {
 	settings: {
 		outboxPollIntervalMs: 1000,
 		outboxBatchSize: 50,
-		outboxRetentionMs: 24 * 60 * 60 * 1000,
-		outboxPruneIntervalMs: 60 * 1000,
-		outboxMaxAttempts: 5,
-		outboxRetryBaseDelayMs: 1000,
-		outboxRetryMaxDelayMs: 60_000
-	} satisfies OutboxSettings,
+		outboxPruneIntervalMs: 60 * 1000
+	} satisfies Partial<OutboxSettings>,
 
 	// --- actions ---------------------------------------------------------------------------------
 	// For the dead-letter service when there is no transporter; no REST route maps them.
@@ -225,7 +208,7 @@ export const OutboxMixin = {
 		async settleHandlerFailure(row: OutboxRow, error: Error): Promise<void> {
 			// The policy counts the runs since the last replay; the log shows every run.
 			const attempt = row.attempts - row.prior_attempts + 1;
-			const decision = decideDelivery(error, attempt, outboxDeliveryPolicy(this.settings as OutboxSettings));
+			const decision = decideDelivery(error, attempt, (this.settings as OutboxSettings).outboxDelivery);
 			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: row.attempts + 1, error: error.message };
 			await this.db().query(
 				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error, last_error_name = :errorName,
@@ -316,6 +299,8 @@ export const OutboxMixin = {
 		clearInterval(this.outboxTimer);
 		clearInterval(this.outboxPruneTimer);
 		await this.outboxRunning;
+		// A service whose database never came up has nothing to flush.
+		if (!this.adapter?.ready) return;
 		try {
 			await this.publishPendingOutbox();
 		} catch (err) {

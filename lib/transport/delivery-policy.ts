@@ -17,7 +17,7 @@ export interface DeliveryPolicy {
 }
 
 /** The transporter's and the outbox's defaults (RETRY_MAX_ATTEMPTS, RETRY_BASE_DELAY_MS). */
-export const DEFAULT_DELIVERY_POLICY: Readonly<DeliveryPolicy> = { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
 
 /** Why an event is given up on. */
 export const DeadLetterReason = {

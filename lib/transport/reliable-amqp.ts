@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
-import { DEFAULT_DELIVERY_POLICY, decideDelivery, type DeliveryPolicy } from "./delivery-policy";
+import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
 
 /**
@@ -47,12 +47,8 @@ export interface ReliableAmqpOptions {
 	url?: string | string[];
 	/** Messages one event consumer may hold unacknowledged at once. */
 	prefetch?: number;
-	/** Deliveries of one message, the first included, before it is dead-lettered. */
-	maxAttempts?: number;
-	/** Delay before the first retry; doubles each attempt. */
-	retryBaseDelayMs?: number;
-	/** Upper bound of one retry delay. */
-	retryMaxDelayMs?: number;
+	/** When a failed event is retried, and when it is dead-lettered. */
+	policy: DeliveryPolicy;
 	deadLetterExchange?: string;
 	socketOptions?: Record<string, unknown>;
 }
@@ -94,16 +90,11 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	private readonly eventConsumers = new Map<string, { channel: Channel; consumerTag?: string }>();
 	private readonly inFlight = new Set<Promise<void>>();
 
-	constructor(opts: string | ReliableAmqpOptions = {}) {
-		const o: ReliableAmqpOptions = typeof opts === "string" ? { url: opts } : { ...opts };
+	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
 		// about 40 ms on every request and confirm (measured in docs/benchmarks.md).
 		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
-		this.policy = {
-			maxAttempts: Math.max(1, o.maxAttempts ?? DEFAULT_DELIVERY_POLICY.maxAttempts),
-			baseDelayMs: o.retryBaseDelayMs ?? DEFAULT_DELIVERY_POLICY.baseDelayMs,
-			maxDelayMs: o.retryMaxDelayMs ?? DEFAULT_DELIVERY_POLICY.maxDelayMs
-		};
+		this.policy = { ...o.policy, maxAttempts: Math.max(1, o.policy.maxAttempts) };
 		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
 	}
 

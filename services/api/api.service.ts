@@ -88,8 +88,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 
 	// --- settings --------------------------------------------------------------------------------
 	settings: {
-		port: 3000,
-		ip: "0.0.0.0",
+		// Port and address come from the environment (serviceSettings); CORS stays closed without it.
 		corsOrigins: [],
 		logRequest: "debug",
 		logResponse: "debug",
@@ -145,7 +144,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				onError: sendProblem
 			}
 		]
-	} as ApiSettings,
+	} as Partial<ApiSettings> as ApiSettings,
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {

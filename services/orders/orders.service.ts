@@ -56,10 +56,6 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
 	],
 
-	settings: {
-		inboxRetentionMs: 7 * 24 * 60 * 60 * 1000
-	} as OrdersSettings,
-
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
 		/** Stores a new `pending` order and queues its `order.created` event in the same transaction. */

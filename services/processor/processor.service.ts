@@ -43,10 +43,6 @@ const ProcessorService: ServiceSchema<ProcessorSettings> = {
 		})
 	],
 
-	settings: {
-		demoStock: true
-	} as ProcessorSettings,
-
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
 		/** Returns one SKU's stock. */

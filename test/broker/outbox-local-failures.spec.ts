@@ -47,7 +47,7 @@ describe("Test 'outbox.mixin' without a transporter", () => {
 		broker.createService({
 			name: "orders",
 			mixins: [serviceSchemas.orders],
-			settings: { ...serviceSettings(config).orders, outboxPollIntervalMs: 100, outboxRetryBaseDelayMs: 600 }
+			settings: { ...serviceSettings(config).orders, outboxPollIntervalMs: 100, outboxDelivery: { ...config.delivery, baseDelayMs: 600 } }
 		});
 		broker.createService({
 			name: "flaky",

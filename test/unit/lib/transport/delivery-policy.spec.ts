@@ -1,12 +1,12 @@
 import { Errors } from "moleculer";
 import {
-	DEFAULT_DELIVERY_POLICY,
 	DeadLetterReason,
 	decideDelivery,
 	isPermanentFailure,
 	retryDelayMs,
 	type DeliveryPolicy
 } from "../../../../lib/transport/delivery-policy";
+import { readEnvironment } from "../../../../moleculer.config";
 
 const lowest = () => 0;
 const highest = () => 1;
@@ -104,10 +104,11 @@ describe("Test 'decideDelivery'", () => {
 		expect(decision).toEqual({ action: "retry", delayMs: 5000 });
 	});
 
-	it("should retry five times a second apart, doubling, by default", () => {
-		expect(DEFAULT_DELIVERY_POLICY).toEqual({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 });
-		const delays = [1, 2, 3, 4].map(attempt => decideDelivery(passing, attempt, DEFAULT_DELIVERY_POLICY, highest));
+	it("should retry five times a second apart, doubling, with the environment's defaults", () => {
+		const { delivery } = readEnvironment({});
+		expect(delivery).toEqual({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 });
+		const delays = [1, 2, 3, 4].map(attempt => decideDelivery(passing, attempt, delivery, highest));
 		expect(delays).toEqual([1000, 2000, 4000, 8000].map(delayMs => ({ action: "retry", delayMs })));
-		expect(decideDelivery(passing, 5, DEFAULT_DELIVERY_POLICY).action).toBe("dead-letter");
+		expect(decideDelivery(passing, 5, delivery).action).toBe("dead-letter");
 	});
 });

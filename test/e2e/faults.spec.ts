@@ -97,6 +97,7 @@ describe("Failures on a two-process cluster", () => {
 	it("should finish every order when the processor is killed with -9 in the middle of a stream", async () => {
 		const orders = await stream(40, async () => {
 			await cluster.processor!.stop("SIGKILL");
+			// A second with no processor at all: the stream goes on into the queue meanwhile.
 			await new Promise(r => setTimeout(r, 1000));
 			await cluster.startProcessor();
 		});
@@ -118,11 +119,15 @@ describe("Failures on a two-process cluster", () => {
 		const second = startNode("orders-2", { ...cluster.nodeEnv(), SERVICES: "orders", NODEID: `orders-2-${randomUUID()}` });
 		try {
 			const url = `http://127.0.0.1:${port}/api/orders`;
-			await waitFor("the api node to see both orders nodes", async () => {
-				const nodes = await fetch(`http://127.0.0.1:${port}/api/health/ready`).catch(() => null);
-				return nodes?.status === 200 && second.output().includes("Service 'orders' started.");
-			}, 60_000, 200);
-			await new Promise(r => setTimeout(r, 1500));
+			// Both orders nodes take requests from the api node's queue: wait until the second served one.
+			await waitFor("the second orders node to serve an order", async () => {
+				await fetch(url, {
+					method: "POST",
+					headers: { "Content-Type": "application/json" },
+					body: JSON.stringify({ customerId: "e2e", items: item("SKU-0033"), currency: "EUR" })
+				}).catch(() => null);
+				return second.output().includes('"message":"Order created."');
+			}, 60_000, 100);
 			await second.stop("SIGKILL");
 
 			// The api still lists the dead node until its heartbeat times out: no request may wait for it.

@@ -39,6 +39,24 @@ describe("Dead letters of the order pipeline", () => {
 		return res.body.id as string;
 	};
 	const statusOf = async (id: string) => (await api().get(`/api/orders/${id}`)).body.status as string;
+	/** Resolves once the processor has handled the event with this id (which a duplicate must leave as it was). */
+	const handledOnce = (eventId: string) => {
+		type Handler = (event: { eventId: string }) => Promise<void>;
+		const processor = system.service("processor") as unknown as { processOrder: Handler };
+		const original = processor.processOrder;
+		return new Promise<void>(resolve => {
+			processor.processOrder = async function (this: unknown, event) {
+				try {
+					await original.call(this, event);
+				} finally {
+					if (event.eventId === eventId) {
+						processor.processOrder = original;
+						resolve();
+					}
+				}
+			};
+		});
+	};
 	const deadLetterOf = (orderId: string) =>
 		waitFor(`a dead letter for order ${orderId}`, async () => {
 			const res = await api().get(`/api/admin/dead-letters?orderId=${orderId}`);
@@ -77,8 +95,10 @@ describe("Dead letters of the order pipeline", () => {
 	describe("When the processor's database is away for a moment", () => {
 		it("should retry the event with backoff and complete the order, dead-lettering nothing", async () => {
 			proxy.down();
+			const refusedBefore = proxy.refused();
 			const id = await createOrder();
-			await new Promise(r => setTimeout(r, 400));
+			// Two refused connections: the handler failed, and its retry failed again.
+			await waitFor("the processor to try its database twice", async () => proxy.refused() >= refusedBefore + 2);
 			expect(await statusOf(id)).toBe("pending");
 			proxy.up();
 
@@ -129,8 +149,9 @@ describe("Dead letters of the order pipeline", () => {
 				"SELECT payload FROM outbox_events WHERE payload->>'orderId' = $1",
 				[ids[0]]
 			);
+			const handled = handledOnce(outbox.payload.eventId as string);
 			await system.broker.emit("order.created", outbox.payload, { groups: ["processor"], throwError: true });
-			await new Promise(r => setTimeout(r, 500));
+			await handled;
 			const stock = await api().get("/api/admin/stock/SKU-0022");
 			expect(stock.body).toEqual({ sku: "SKU-0022", available: 999_999, reserved: 1 });
 		});

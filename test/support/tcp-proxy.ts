@@ -7,6 +7,8 @@ import type { AddressInfo } from "node:net";
 
 export interface TcpProxy {
 	port: number;
+	/** Connections refused while down: how often the client tried to get through. */
+	refused(): number;
 	down(): void;
 	up(): void;
 	close(): Promise<void>;
@@ -14,6 +16,7 @@ export interface TcpProxy {
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
 	let isDown = false;
+	let refusedCount = 0;
 	const sockets = new Set<Socket>();
 	const track = (s: Socket) => {
 		sockets.add(s);
@@ -23,6 +26,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 	const server: Server = createServer(client => {
 		track(client);
 		if (isDown) {
+			refusedCount++;
 			client.destroy();
 			return;
 		}
@@ -35,6 +39,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 	await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
 	return {
 		port: (server.address() as AddressInfo).port,
+		refused: () => refusedCount,
 		down() {
 			isDown = true;
 			for (const s of sockets) s.destroy();

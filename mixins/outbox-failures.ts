@@ -4,6 +4,7 @@
  * mixin's actions call these.
  */
 import { QueryTypes, type Sequelize } from "sequelize";
+import { plainText } from "../lib/contracts/text";
 import {
 	oldestFirst,
 	outboxDeadLetterId,
@@ -30,10 +31,10 @@ const COLUMNS = "id, event_name, consumer_group, payload, meta, attempts, replay
 
 /** JSON Schema of a filter the outbox actions accept (any event name: the outbox holds any). */
 export const failedEventsFilterProperties = {
-	id: { type: "string", minLength: 1, maxLength: 100 },
-	event: { type: "string", minLength: 1, maxLength: 100 },
-	orderId: { type: "string", minLength: 1, maxLength: 100 },
-	errorContains: { type: "string", minLength: 1, maxLength: 200 }
+	id: plainText(100),
+	event: plainText(100),
+	orderId: plainText(100),
+	errorContains: plainText(200)
 } as const;
 
 function text(value: unknown): string | null {

@@ -67,6 +67,8 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 	}
 
 	switch (err.type) {
+		case "UNABLE_DECODE_PARAM":
+			return make(400, "invalid-path", "Bad request", `A part of the path ${request.url?.split("?")[0]} is not valid percent-encoded UTF-8.`);
 		case "VALIDATION_ERROR": {
 			const errors = Array.isArray(err.data)
 				? (err.data as ProblemFieldError[]).map(e => ({ field: e.field, message: e.message }))

@@ -1,5 +1,6 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { ConsumerGroups } from "../../lib/contracts/events";
+import { plainText } from "../../lib/contracts/text";
 import type { DeadLetterFilter, DeadLetterView } from "../../lib/contracts/dead-letters";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
@@ -12,11 +13,11 @@ export interface DeadLettersSettings {
 
 const filterProperties = {
 	event: { enum: Object.keys(ConsumerGroups) },
-	orderId: { type: "string", minLength: 1, maxLength: 100 },
-	errorContains: { type: "string", minLength: 1, maxLength: 200 }
+	orderId: plainText(100),
+	errorContains: plainText(200)
 } as const;
 
-const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", minLength: 1, maxLength: 100 } } } as const;
+const idParams = { type: "object", required: ["id"], properties: { id: plainText(100) } } as const;
 
 /**
  * Dead letters of every event group: list, inspect, replay (one, or all matching a filter) and

@@ -172,6 +172,15 @@ describe("Gateway over HTTP: methods, CORS and hostile bodies", () => {
 				expectProblem(res, 400);
 				expect(res.body.errors[0].field).toBe("customerId");
 			}
+			const deadLetters = await api().get("/api/admin/dead-letters?orderId=%00");
+			expectProblem(deadLetters, 400);
+			expect(deadLetters.body.errors[0].field).toBe("orderId");
+		});
+
+		it("should answer 400 for a path that is not valid percent-encoded UTF-8", async () => {
+			const res = await api().get("/api/orders/%E0%A4%A");
+			expectProblem(res, 400);
+			expect(res.body.detail).toBe("A part of the path /api/orders/%E0%A4%A is not valid percent-encoded UTF-8.");
 		});
 
 		it("should keep characters outside the basic plane", async () => {

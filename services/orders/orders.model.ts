@@ -28,7 +28,7 @@ export function defineOrderModel(sequelize: Sequelize): OrderModel {
 			id: { type: DataTypes.UUID, primaryKey: true },
 			customerId: { type: DataTypes.STRING, field: "customer_id" },
 			items: { type: DataTypes.JSONB },
-			totalAmount: { type: DataTypes.DECIMAL(14, 2), field: "total_amount" },
+			totalAmount: { type: DataTypes.DECIMAL(16, 2), field: "total_amount" },
 			currency: { type: DataTypes.STRING(3) },
 			status: { type: DataTypes.STRING(20) },
 			errorMessage: { type: DataTypes.TEXT, field: "error_message" },

@@ -22,12 +22,18 @@ export const OrderLimits = {
 /** Event names, and the consumer group whose durable queue receives each. */
 export const Events = {
 	OrderCreated: "order.created",
-	OrderProcessed: "order.processed"
+	OrderProcessed: "order.processed",
+	/** orders → processor: undo (or never do) what was done for the order. */
+	OrderCancelled: "order.cancelled",
+	/** processor → orders: the order's stock is released (or was never taken). */
+	OrderCompensated: "order.compensated"
 } as const;
 
 export const ConsumerGroups = {
 	[Events.OrderCreated]: "processor",
-	[Events.OrderProcessed]: "orders"
+	[Events.OrderProcessed]: "orders",
+	[Events.OrderCancelled]: "processor",
+	[Events.OrderCompensated]: "orders"
 } as const;
 
 export interface OrderItem {
@@ -102,5 +108,65 @@ export const orderProcessedSchema = {
 		...envelopeProperties,
 		status: { enum: ["completed", "failed"] },
 		errorMessage: { type: "string", maxLength: 2000, pattern: plainText(2000).pattern }
+	}
+} as const;
+
+/** Why an order is undone: a caller cancelled it, or no answer came within ORDER_TIMEOUT_MS. */
+export type CancellationCause = "cancelled" | "expired";
+
+export interface OrderCancelledEvent extends EventEnvelope {
+	cause: CancellationCause;
+	/** The caller's reason, when one was given. */
+	reason?: string;
+}
+
+/** One SKU's units given back to the stock. */
+export interface ReleasedLine {
+	sku: string;
+	quantity: number;
+}
+
+export interface OrderCompensatedEvent extends EventEnvelope {
+	cause: CancellationCause;
+	/** What was released; empty when nothing had been reserved (or the order was never processed). */
+	released: ReleasedLine[];
+}
+
+/** Longest `reason` a caller may give for a cancellation. */
+export const MAX_CANCEL_REASON_LENGTH = 500;
+
+export const orderCancelledSchema = {
+	$id: "event:order.cancelled",
+	type: "object",
+	additionalProperties: false,
+	required: [...envelopeRequired, "cause"],
+	properties: {
+		...envelopeProperties,
+		cause: { enum: ["cancelled", "expired"] },
+		reason: { ...plainText(MAX_CANCEL_REASON_LENGTH) }
+	}
+} as const;
+
+export const orderCompensatedSchema = {
+	$id: "event:order.compensated",
+	type: "object",
+	additionalProperties: false,
+	required: [...envelopeRequired, "cause", "released"],
+	properties: {
+		...envelopeProperties,
+		cause: { enum: ["cancelled", "expired"] },
+		released: {
+			type: "array",
+			maxItems: OrderLimits.maxItems,
+			items: {
+				type: "object",
+				additionalProperties: false,
+				required: ["sku", "quantity"],
+				properties: {
+					sku: orderItemSchema.properties.sku,
+					quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity * OrderLimits.maxItems }
+				}
+			}
+		}
 	}
 } as const;

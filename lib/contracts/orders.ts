@@ -1,4 +1,4 @@
-import { OrderLimits, orderItemSchema, type OrderItem } from "./events";
+import { MAX_CANCEL_REASON_LENGTH, OrderLimits, orderItemSchema, type OrderItem } from "./events";
 import { plainText } from "./text";
 
 /** Order statuses, as the REST API shows them. */
@@ -6,7 +6,11 @@ export enum OrderStatus {
 	Pending = "pending",
 	Completed = "completed",
 	Failed = "failed",
-	Cancelled = "cancelled"
+	/** A completed order being undone: the processor is releasing its stock. */
+	Cancelling = "cancelling",
+	Cancelled = "cancelled",
+	/** No answer came within ORDER_TIMEOUT_MS; undone like a cancellation. */
+	Expired = "expired"
 }
 
 export interface CreateOrderParams {
@@ -80,4 +84,19 @@ export const orderIdSchema = {
 	type: "object",
 	required: ["id"],
 	properties: { id: { type: "string", minLength: 1, maxLength: 100 } }
+} as const;
+
+export interface CancelOrderParams {
+	id: string;
+	reason?: string;
+}
+
+export const cancelOrderSchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["id"],
+	properties: {
+		id: { type: "string", minLength: 1, maxLength: 100 },
+		reason: plainText(MAX_CANCEL_REASON_LENGTH)
+	}
 } as const;

@@ -26,10 +26,12 @@ export function requestFingerprint(params: CreateOrderParams): string {
 }
 
 const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
-	[OrderStatus.Pending]: [OrderStatus.Completed, OrderStatus.Failed, OrderStatus.Cancelled],
-	[OrderStatus.Completed]: [OrderStatus.Cancelled],
+	[OrderStatus.Pending]: [OrderStatus.Completed, OrderStatus.Failed, OrderStatus.Cancelled, OrderStatus.Expired],
+	[OrderStatus.Completed]: [OrderStatus.Cancelling],
 	[OrderStatus.Failed]: [],
-	[OrderStatus.Cancelled]: []
+	[OrderStatus.Cancelling]: [OrderStatus.Cancelled],
+	[OrderStatus.Cancelled]: [],
+	[OrderStatus.Expired]: []
 };
 
 /** True when an order may move from one status to another; a status never moves backwards. */

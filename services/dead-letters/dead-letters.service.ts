@@ -1,13 +1,23 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ConsumerGroups } from "../../lib/contracts/events";
 import type { DeadLetterFilter, DeadLetterView } from "../../lib/contracts/dead-letters";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
 import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
 
-export interface DeadLettersSettings {
+/** Settings of the dead-letter service. */
+export interface DeadLettersSettings extends ServiceSettingSchema {
 	/** RabbitMQ URL (the node's TRANSPORTER); unset means one process: the outboxes keep the failed events. */
 	amqpUrl?: string;
+}
+
+/** The dead-letter service has no methods of its own. */
+export type DeadLettersMethods = Record<never, never>;
+
+/** What the dead-letter service keeps on its instance. */
+export interface DeadLettersVars {
+	/** Where the dead letters are: RabbitMQ's queues, or the local services' outboxes. */
+	source: DeadLetterSource;
 }
 
 const filterProperties = {
@@ -25,10 +35,10 @@ const idParams = { type: "object", required: ["id"], properties: { id: { type: "
  * the events marked failed in the outbox tables of the local services, and a replay makes the row
  * publishable again: its handler runs again from the outbox relay.
  */
-const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
+const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods, DeadLettersVars> = {
 	name: "deadLetters",
 
-	settings: {} as DeadLettersSettings,
+	settings: {},
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -114,6 +124,6 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 	async stopped() {
 		await this.source.close();
 	}
-} as ServiceSchema<DeadLettersSettings>;
+};
 
 export default DeadLettersService;

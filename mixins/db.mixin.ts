@@ -1,12 +1,13 @@
-import DbService from "moleculer-db";
+import DbService, { type MoleculerDbMethods } from "moleculer-db";
 import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
-import type { Logger, ServiceSchema } from "moleculer";
+import type { Logger, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { Sequelize, type ModelStatic, type Model, type Transaction } from "sequelize";
 import { classifyDatabaseError, type DatabaseErrorClass } from "../lib/database/connection-errors";
 import { createDatabase } from "../lib/database/create-database";
 import { describeDatabase, postgresUrlProblem, type DatabaseTarget } from "../lib/database/database-target";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/database/embedded-postgres";
 import { migrate, type Migration } from "../lib/database/migrator";
+import type { AnyServiceSchema, PartialSettingsSchema, ServiceThis } from "../lib/broker/service-schema";
 import { StartupError, isStartupError } from "../lib/startup-error";
 
 /** How long a service waits before it tries an unreachable database again. */
@@ -20,7 +21,7 @@ const RETRY_DELAY_MS = 1000;
 const { started: _retriesEveryErrorForever, ...DbServiceWithoutStart } = DbService as unknown as ServiceSchema;
 
 /** Settings every service with a database accepts. */
-export interface DbSettings {
+export interface DbSettings extends ServiceSettingSchema {
 	/** PostgreSQL URL; empty means an embedded PostgreSQL under `embeddedDataDir`. */
 	databaseUrl?: string;
 	embeddedDataDir: string;
@@ -39,7 +40,7 @@ export interface DbMixinOptions {
  * moleculer-db's Sequelize adapter, extended to run migrations instead of `sync()` and to start the
  * embedded database when no URL is set. Its query methods (find, count, …) are the stock ones.
  */
-class MigratingSequelizeAdapter extends SequelizeDbAdapter {
+export class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 	declare service: { settings: DbSettings; name: string; logger: Logger; model?: unknown };
 	declare db: Sequelize;
 	declare model: ModelStatic<Model>;
@@ -113,19 +114,59 @@ class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 	}
 }
 
+/** The methods the database mixin gives a service (`connect` and `disconnect` are moleculer-db's). */
+export interface DbMethods extends Pick<MoleculerDbMethods, "connect" | "disconnect"> {
+	/** The service's Sequelize instance, for the queries a model does not express. */
+	db(): Sequelize;
+	/** Runs `work` in one database transaction (committed if it resolves, rolled back if not). */
+	transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
+	/** Fails when the database cannot answer a trivial query. */
+	pingDatabase(): Promise<void>;
+	/** Waits before the next connect; false when the service stops meanwhile. */
+	waitToRetryConnect(): Promise<boolean>;
+}
+
+/** What the database mixin keeps on the service instance; `TModel` is the service's main model. */
+export interface DbVars<TModel extends ModelStatic<Model> = ModelStatic<Model>> {
+	/** This instance's adapter: the connection, and whether it is ready. */
+	adapter: MigratingSequelizeAdapter;
+	/** The main model, set once the database is connected and migrated. */
+	model: TModel;
+	/** Ends the wait between two connects; set only while `started` waits. */
+	cancelConnectRetry?: () => void;
+}
+
+/**
+ * The schema of a service that has the database mixin: moleculer-db calls its `afterConnected`
+ * once the database is connected and migrated.
+ */
+export type DbServiceSchema<TSettings extends DbSettings, TMethods extends DbMethods, TVars extends DbVars> = ServiceSchema<
+	TSettings,
+	TMethods,
+	TVars
+> & {
+	afterConnected?(this: ServiceThis<TSettings, TMethods, TVars>): void | Promise<void>;
+};
+
+/** The database mixin itself: moleculer-db requires `adapter` and `model` in the schema. */
+type DbMixinSchema = PartialSettingsSchema<DbSettings, DbMethods, DbVars> & {
+	adapter: MigratingSequelizeAdapter;
+	model: { name: string; define: Record<string, never> };
+};
+
 /**
  * Gives a service its own PostgreSQL database through moleculer-db: migrations on start, a
  * Sequelize model, transactions, and a health check. moleculer-db's generic CRUD actions are
  * switched off: each service publishes only the actions of its own contract.
  */
-export function createDbMixin(options: DbMixinOptions): ServiceSchema {
-	return {
+export function createDbMixin(options: DbMixinOptions): Partial<AnyServiceSchema> {
+	const schema: DbMixinSchema = {
 		name: "db-mixin",
 		mixins: [DbServiceWithoutStart],
 		// moleculer-db requires these two; the adapter below replaces the placeholder per instance.
 		adapter: new MigratingSequelizeAdapter(options),
 		model: { name: "placeholder", define: {} },
-		settings: { embeddedDataDir: options.embeddedDataDir } satisfies Partial<DbSettings>,
+		settings: { embeddedDataDir: options.embeddedDataDir },
 		actions: {
 			find: false,
 			count: false,
@@ -139,7 +180,7 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 		methods: {
 			/** The service's Sequelize instance, for the queries a model does not express. */
 			db(): Sequelize {
-				return (this.adapter as MigratingSequelizeAdapter).db;
+				return this.adapter.db;
 			},
 
 			/** Runs `work` in one database transaction (committed if it resolves, rolled back if not). */
@@ -170,7 +211,8 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 			// One schema object may serve several brokers (tests, one process): each service instance
 			// needs an adapter of its own.
 			this.adapter = new MigratingSequelizeAdapter(options);
-			this.adapter.init(this.broker, this);
+			// moleculer-db's typings take a `Service` of bare settings, which no `Service<DbSettings>` is.
+			this.adapter.init(this.broker, this as unknown as Service);
 		},
 
 		/**
@@ -178,7 +220,7 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 		 * Kubernetes); stops the start with a {@link StartupError} when it will never work as set.
 		 */
 		async started() {
-			const adapter = this.adapter as MigratingSequelizeAdapter;
+			const adapter = this.adapter;
 			for (;;) {
 				try {
 					await this.connect();
@@ -198,7 +240,8 @@ export function createDbMixin(options: DbMixinOptions): ServiceSchema {
 		stopped() {
 			this.cancelConnectRetry?.();
 		}
-	} as ServiceSchema;
+	};
+	return schema;
 }
 
 /** The error that ends a start which will not work as configured. */

@@ -1,39 +1,21 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
-import { decideDelivery, type DeliveryPolicy } from "../lib/transport/delivery-policy";
+import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
+import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
+import type { DbMethods, DbVars } from "./db.mixin";
 import { failedEventsFilterProperties, listFailedEvents, purgeFailedEvents, replayFailedEvents } from "./outbox-failures";
+import type { OutboxMethods, OutboxRow, OutboxSettings, OutboxVars } from "./outbox.types";
 
-/** Settings of the outbox relay. */
-export interface OutboxSettings {
-	/** How often the relay looks for unsent rows when nothing woke it. */
-	outboxPollIntervalMs: number;
-	/** Rows published per batch. */
-	outboxBatchSize: number;
-	/** How long a sent row is kept (for inspection) before the pruner deletes it. */
-	outboxRetentionMs: number;
-	/** How often the pruner runs. */
-	outboxPruneIntervalMs: number;
-	/** Crash points for the failure tests (lib/fault-points.ts). */
-	faultPoints?: string[];
-	/** Without a transporter: when a failed handler runs again, and when its event is marked failed. */
-	outboxDelivery: DeliveryPolicy;
-}
+export type { OutboxMethods, OutboxSettings, OutboxVars };
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
 
-interface OutboxRow {
-	id: string;
-	event_name: string;
-	consumer_group: string;
-	payload: Record<string, unknown>;
-	meta: Record<string, unknown>;
-	attempts: number;
-	prior_attempts: number;
-}
+/** The outbox mixin's schema: it runs on top of the database mixin's methods and adapter. */
+type OutboxMixinSchema = PartialSettingsSchema<OutboxSettings, OutboxMethods & DbMethods, OutboxVars & DbVars>;
 
 /**
  * Transactional outbox: an event is written in the same transaction as the business change
@@ -49,13 +31,13 @@ interface OutboxRow {
  *
  * Requires the database mixin (`this.db()`), listed after this one in `mixins`.
  */
-export const OutboxMixin = {
+const outboxMixinSchema: OutboxMixinSchema = {
 	name: "outbox-mixin",
 	settings: {
 		outboxPollIntervalMs: 1000,
 		outboxBatchSize: 50,
 		outboxPruneIntervalMs: 60 * 1000
-	} satisfies Partial<OutboxSettings>,
+	},
 
 	// --- actions ---------------------------------------------------------------------------------
 	// For the dead-letter service when there is no transporter; no REST route maps them.
@@ -102,7 +84,7 @@ export const OutboxMixin = {
 			t: Transaction,
 			eventName: string,
 			consumerGroup: string,
-			payload: Record<string, unknown>,
+			payload: object,
 			meta: Record<string, unknown> = {}
 		): Promise<void> {
 			await this.db().query(
@@ -126,7 +108,7 @@ export const OutboxMixin = {
 			for (;;) {
 				const sent: number = await this.publishOutboxBatch();
 				total += sent;
-				if (sent < (this.settings as OutboxSettings).outboxBatchSize) return total;
+				if (sent < this.settings.outboxBatchSize) return total;
 			}
 		},
 
@@ -146,13 +128,13 @@ export const OutboxMixin = {
 				 RETURNING id, event_name, consumer_group, payload, meta, attempts, prior_attempts`,
 				{
 					type: QueryTypes.SELECT,
-					replacements: { limit: (this.settings as OutboxSettings).outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
+					replacements: { limit: this.settings.outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
 				}
 			);
 			rows.sort((a, b) => Number(a.id) - Number(b.id));
 
 			const deliverable = rows.filter(row => this.canDeliverEvent(row.event_name, row.consumer_group));
-			if (deliverable.length > 0) hitFaultPoint((this.settings as OutboxSettings).faultPoints, FaultPoints.OutboxBeforePublish);
+			if (deliverable.length > 0) hitFaultPoint(this.settings.faultPoints, FaultPoints.OutboxBeforePublish);
 			// Published together: the transporter pipelines them on its confirm channel (in order)
 			// and each resolves on its own confirm, instead of one round trip per row.
 			const results = await Promise.allSettled(
@@ -208,7 +190,7 @@ export const OutboxMixin = {
 		async settleHandlerFailure(row: OutboxRow, error: Error): Promise<void> {
 			// The policy counts the runs since the last replay; the log shows every run.
 			const attempt = row.attempts - row.prior_attempts + 1;
-			const decision = decideDelivery(error, attempt, (this.settings as OutboxSettings).outboxDelivery);
+			const decision = decideDelivery(error, attempt, this.settings.outboxDelivery);
 			const context = { outboxId: row.id, orderId: row.payload.orderId, attempts: row.attempts + 1, error: error.message };
 			await this.db().query(
 				`UPDATE outbox_events SET attempts = attempts + 1, last_error = :error, last_error_name = :errorName,
@@ -244,7 +226,7 @@ export const OutboxMixin = {
 		/** Deletes sent rows older than the retention period, in batches; returns how many went. */
 		async pruneSentOutbox(): Promise<number> {
 			const db: Sequelize = this.db();
-			const retentionSeconds = (this.settings as OutboxSettings).outboxRetentionMs / 1000;
+			const retentionSeconds = this.settings.outboxRetentionMs / 1000;
 			let total = 0;
 			for (;;) {
 				const deleted = await db.query(
@@ -283,12 +265,12 @@ export const OutboxMixin = {
 
 	started() {
 		this.outboxStopped = false;
-		this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), (this.settings as OutboxSettings).outboxPollIntervalMs);
+		this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), this.settings.outboxPollIntervalMs);
 		this.outboxTimer.unref();
 		this.outboxPruneTimer = setInterval(() => {
 			if (!this.adapter?.ready) return;
 			this.pruneSentOutbox().catch((err: Error) => this.logger.warn("Outbox pruning failed; it runs again later.", err));
-		}, (this.settings as OutboxSettings).outboxPruneIntervalMs);
+		}, this.settings.outboxPruneIntervalMs);
 		this.outboxPruneTimer.unref();
 		this.wakeOutboxRelay();
 	},
@@ -307,5 +289,7 @@ export const OutboxMixin = {
 			this.logger.warn("Outbox rows left unsent at shutdown; they are published after the next start.", err);
 		}
 	}
-} as ServiceSchema;
+};
 
+/** The transactional outbox ({@link outboxMixinSchema}), for a service's `mixins`. */
+export const OutboxMixin: Partial<AnyServiceSchema> = outboxMixinSchema;

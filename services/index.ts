@@ -1,4 +1,4 @@
-import type { ServiceSchema } from "moleculer";
+import type { AnyServiceSchema } from "../lib/broker/service-schema";
 import type { ServiceName } from "../moleculer.config";
 import ApiService from "./api/api.service";
 import DeadLettersService from "./dead-letters/dead-letters.service";
@@ -6,7 +6,7 @@ import OrdersService from "./orders/orders.service";
 import ProcessorService from "./processor/processor.service";
 
 /** Every service of the product, by the name `SERVICES` uses. */
-export const serviceSchemas: Record<ServiceName, ServiceSchema<any>> = {
+export const serviceSchemas: Record<ServiceName, AnyServiceSchema> = {
 	api: ApiService,
 	orders: OrdersService,
 	processor: ProcessorService
@@ -16,7 +16,7 @@ export const serviceSchemas: Record<ServiceName, ServiceSchema<any>> = {
  * The schemas a node runs for the names in `SERVICES`: the api node also runs the dead-letter
  * service behind its admin endpoints.
  */
-export function schemasToStart(names: ServiceName[]): Array<{ name: string; schema: ServiceSchema<any> }> {
+export function schemasToStart(names: ServiceName[]): Array<{ name: string; schema: AnyServiceSchema }> {
 	const list = names.map(name => ({ name: name as string, schema: serviceSchemas[name] }));
 	if (names.includes("api")) list.push({ name: "deadLetters", schema: DeadLettersService });
 	return list;
@@ -27,7 +27,7 @@ export function schemasToStart(names: ServiceName[]): Array<{ name: string; sche
  * for the other services of its process before it listens, so that its first requests are served
  * instead of answered 503.
  */
-export function servicesToCreate(names: ServiceName[], settings: Record<string, Record<string, unknown>>): ServiceSchema<any>[] {
+export function servicesToCreate(names: ServiceName[], settings: Record<string, Record<string, unknown>>): AnyServiceSchema[] {
 	const list = schemasToStart(names);
 	return list.map(({ name, schema }) => ({
 		name,

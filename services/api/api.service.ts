@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
-import ApiGateway from "moleculer-web";
+import { Errors, type Context, type Service, type ServiceSettingSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
 import {
@@ -15,7 +16,15 @@ import {
 	pathOf
 } from "./routes";
 
-export interface ApiSettings {
+/**
+ * Settings of the gateway: the moleculer-web settings it uses, and its own. The node passes `port`,
+ * `ip`, `corsOrigins` and `rateLimit` from the environment (`serviceSettings` in moleculer.config.ts),
+ * so the schema's own `settings` are only part of these.
+ */
+export interface ApiSettings
+	extends ServiceSettingSchema,
+		Pick<ApiSettingsSchema, "logRequest" | "logResponse" | "onError" | "routes"> {
+	/** Port the HTTP server listens on. */
 	port: number;
 	/** Address the HTTP server binds to. */
 	ip: string;
@@ -24,6 +33,24 @@ export interface ApiSettings {
 	/** moleculer-web's rate limiter (per client IP); unset means no limit. */
 	rateLimit?: { window: number; limit: number; headers: boolean };
 }
+
+/** The methods of moleculer-web's gateway that the api service calls or replaces. */
+interface GatewayMethods {
+	/** Serves one HTTP request: routes it to an action, or answers 404. */
+	httpHandler(req: GatewayRequest, res: ServerResponse, next?: unknown): unknown;
+	/** Writes an error response, through the route's or the global `onError`. */
+	sendError(req: GatewayRequest, res: ServerResponse, err: unknown): void;
+	/** Answers a request that failed. */
+	errorHandler(req: GatewayRequest, res: ServerResponse, err: unknown): void;
+}
+
+/** The methods of the api service, with those of moleculer-web it calls or replaces. */
+export interface ApiMethods extends GatewayMethods {
+	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
+}
+
+/** The api service keeps nothing on its instance besides moleculer-web's own state. */
+export type ApiVars = Record<never, never>;
 
 /** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
 export const MAX_BODY_DEPTH = 32;
@@ -45,7 +72,7 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 
 type GatewayRequest = IncomingMessage & {
 	$ctx?: Context<unknown, { correlationId?: string }>;
-	$action?: { name: string };
+	$action?: { name?: string };
 	$endpoint?: { local?: boolean } | string;
 	correlationId?: string;
 	originalUrl?: string;
@@ -69,7 +96,7 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Writes an RFC 9457 problem document for any error. */
-function sendProblem(this: { logger: { error(...a: unknown[]): void } }, req: GatewayRequest, res: ServerResponse, err: unknown) {
+function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: ServerResponse, err: unknown) {
 	const correlationId = correlationIdOf(req);
 	const { problem, unexpected } = toProblem(err, { method: req.method, url: req.originalUrl ?? req.url });
 	if (unexpected) this.logger.error("Request failed unexpectedly.", err, { correlationId, url: req.url });
@@ -82,7 +109,7 @@ function sendProblem(this: { logger: { error(...a: unknown[]): void } }, req: Ga
 	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
 }
 
-const ApiService: ServiceSchema<ApiSettings> = {
+const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	name: "api",
 	mixins: [ApiGateway],
 
@@ -106,7 +133,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				},
 				callOptions: { timeout: 15_000 },
 				onBeforeCall(
-					this: { broker: { options: { disableBalancer?: boolean } } },
+					this: Service<ApiSettings>,
 					ctx: Context<unknown, Record<string, unknown>>,
 					_route: unknown,
 					req: GatewayRequest,
@@ -144,7 +171,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				onError: sendProblem
 			}
 		]
-	} as Partial<ApiSettings> as ApiSettings,
+	},
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -181,7 +208,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 					local("processor") ? probe("processorDatabase", "processor.health") : undefined
 				]);
 				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
-				if (this.broker.transit) checks.broker = (this.broker.transit as unknown as { tx: { connected: boolean } }).tx.connected ? "ok" : "disconnected";
+				if (this.broker.transit) checks.broker = this.broker.transit.tx.connected ? "ok" : "disconnected";
 				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks };
 
 				const { problem } = toProblem(new NotReadyError(checks), { method: "GET", url: "/api/health/ready" });
@@ -240,6 +267,6 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			this.sendError(req, res, err);
 		}
 	}
-} as ServiceSchema<ApiSettings>;
+};
 
 export default ApiService;

@@ -1,4 +1,4 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ConsumerGroups } from "../../lib/contracts/events";
 import { plainText } from "../../lib/contracts/text";
 import type { DeadLetterFilter, DeadLetterView } from "../../lib/contracts/dead-letters";
@@ -6,9 +6,19 @@ import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
 import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
 
-export interface DeadLettersSettings {
+/** Settings of the dead-letter service. */
+export interface DeadLettersSettings extends ServiceSettingSchema {
 	/** RabbitMQ URL (the node's TRANSPORTER); unset means one process: the outboxes keep the failed events. */
 	amqpUrl?: string;
+}
+
+/** The dead-letter service has no methods of its own. */
+export type DeadLettersMethods = Record<never, never>;
+
+/** What the dead-letter service keeps on its instance. */
+export interface DeadLettersVars {
+	/** Where the dead letters are: RabbitMQ's queues, or the local services' outboxes. */
+	source: DeadLetterSource;
 }
 
 const filterProperties = {
@@ -26,10 +36,10 @@ const idParams = { type: "object", required: ["id"], properties: { id: plainText
  * the events marked failed in the outbox tables of the local services, and a replay makes the row
  * publishable again: its handler runs again from the outbox relay.
  */
-const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
+const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods, DeadLettersVars> = {
 	name: "deadLetters",
 
-	settings: {} as DeadLettersSettings,
+	settings: {},
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -115,6 +125,6 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings> = {
 	async stopped() {
 		await this.source.close();
 	}
-} as ServiceSchema<DeadLettersSettings>;
+};
 
 export default DeadLettersService;

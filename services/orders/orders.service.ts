@@ -13,8 +13,8 @@ import {
 	type OrderPage,
 	type OrderView
 } from "../../lib/contracts/orders";
-import { createDbMixin, type DbSettings } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxSettings } from "../../mixins/outbox.mixin";
+import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
 	computeTotal,
 	isOrderId,
@@ -28,11 +28,11 @@ import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 
-export type OrdersSettings = DbSettings &
-	OutboxSettings & {
-		/** How long a consumed event id is remembered for deduplication. */
-		inboxRetentionMs: number;
-	};
+/** Settings of the orders service: its database's, its outbox's, and the inbox's retention. */
+export interface OrdersSettings extends DbSettings, OutboxSettings {
+	/** How long a consumed event id is remembered for deduplication. */
+	inboxRetentionMs: number;
+}
 
 /** How often old event ids are pruned from the inbox. */
 const INBOX_PRUNE_INTERVAL_MS = 60_000;
@@ -46,7 +46,30 @@ export interface OrdersMeta {
 	$responseHeaders?: Record<string, string>;
 }
 
-const OrdersService: ServiceSchema<OrdersSettings> = {
+/** An order just created, or the first one of a repeated Idempotency-Key. */
+export interface CreatedOrder {
+	order: OrderView;
+	/** True when the order is the first one of a repeated key. */
+	replayed: boolean;
+}
+
+/** The methods of the orders service, with those of its mixins. */
+export interface OrdersMethods extends DbMethods, OutboxMethods {
+	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
+	replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder;
+	findOrder(id: string): Promise<OrderRow>;
+	listOrders(params: ListOrdersParams): Promise<OrderPage>;
+	pruneProcessedEvents(): Promise<number>;
+	applyProcessingOutcome(event: OrderProcessedEvent): Promise<void>;
+}
+
+/** What the orders service keeps on its instance, with what its mixins keep. */
+export interface OrdersVars extends DbVars<OrderModel>, OutboxVars {
+	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
+	inboxPruneTimer?: NodeJS.Timeout;
+}
+
+const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
 	name: "orders",
 
 	// The outbox comes first: Moleculer starts the last mixin first and stops it last, so the
@@ -110,10 +133,7 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/** Creates the order, or returns the first one for a repeated Idempotency-Key. */
-		async createOrder(
-			params: CreateOrderParams,
-			meta: OrdersMeta
-		): Promise<{ order: OrderView; replayed: boolean }> {
+		async createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
 			const Order: OrderModel = this.model;
 			const key = meta.idempotencyKey;
 			const fingerprint = key ? requestFingerprint(params) : null;
@@ -165,7 +185,7 @@ const OrdersService: ServiceSchema<OrdersSettings> = {
 		},
 
 		/** Answers a repeated Idempotency-Key: the first order for the same body, 422 for another. */
-		replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null) {
+		replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder {
 			if (existing.requestHash !== fingerprint) throw new IdempotencyKeyReusedError(key);
 			return { order: toOrderView(existing), replayed: true };
 		},

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { ConsumerGroups, Events, orderCreatedSchema, type OrderCreatedEvent } from "../../lib/contracts/events";
-import { createDbMixin, type DbSettings } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxSettings } from "../../mixins/outbox.mixin";
+import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
 	ProcessingStatus,
 	demoCatalogue,
@@ -15,22 +15,34 @@ import {
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { SkuNotFoundError } from "./processor.errors";
 import { processorMigrations } from "./processor.migrations";
-import { defineProcessingRecordModel } from "./processor.model";
+import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 
+/** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
 export interface ProcessorSettings extends DbSettings, OutboxSettings {
 	/** Fill an empty stock table with the demo catalogue on start. */
 	demoStock: boolean;
 }
 
+/** One SKU's stock, as the stock actions answer it. */
 export interface StockView {
 	sku: string;
 	available: number;
 	reserved: number;
 }
 
+/** The methods of the processor, with those of its mixins. */
+export interface ProcessorMethods extends DbMethods, OutboxMethods {
+	processOrder(event: OrderCreatedEvent): Promise<void>;
+	readStock(sku: string): Promise<StockView>;
+	seedDemoStock(): Promise<void>;
+}
+
+/** What the processor keeps on its instance: only what its mixins keep. */
+export interface ProcessorVars extends DbVars<ProcessingRecordModel>, OutboxVars {}
+
 const skuParam = { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" } as const;
 
-const ProcessorService: ServiceSchema<ProcessorSettings> = {
+const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, ProcessorVars> = {
 	name: "processor",
 
 	// The outbox comes first: see the orders service.
@@ -211,9 +223,9 @@ const ProcessorService: ServiceSchema<ProcessorSettings> = {
 	},
 
 	/** moleculer-db calls this once the database is connected and migrated. */
-	async afterConnected(this: { settings: ProcessorSettings; seedDemoStock(): Promise<void> }) {
+	async afterConnected() {
 		if (this.settings.demoStock) await this.seedDemoStock();
 	}
-} as ServiceSchema<ProcessorSettings>;
+};
 
 export default ProcessorService;

@@ -3,8 +3,8 @@
  * its own process runs in-process, another node's goes over the broker, and a remote call that
  * timed out is let go, so that the node's shutdown does not wait for it.
  */
-import { ServiceBroker } from "moleculer";
-import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
+import type { ServiceBroker } from "moleculer";
+import { brokerWith } from "../support/broker";
 import { createTestVhost, uniqueSuffix, type TestVhost } from "../support/services";
 
 describe("Action calls between two nodes over RabbitMQ", () => {
@@ -13,18 +13,7 @@ describe("Action calls between two nodes over RabbitMQ", () => {
 	let remote: ServiceBroker;
 	const releases: Array<() => void> = [];
 
-	const brokerFor = (nodeID: string, namespace: string) =>
-		new ServiceBroker(
-			createBrokerOptions(
-				readEnvironment({
-					TRANSPORTER: vhost.url,
-					NAMESPACE: namespace,
-					NODEID: nodeID,
-					METRICS_PORT: "off",
-					LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal"
-				})
-			)
-		);
+	const brokerFor = (nodeID: string, namespace: string) => brokerWith({ TRANSPORTER: vhost.url, NAMESPACE: namespace, NODEID: nodeID });
 
 	const whoami = (broker: ServiceBroker) => ({
 		name: "echo",

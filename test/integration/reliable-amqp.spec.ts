@@ -5,7 +5,7 @@
  */
 import amqp, { type Channel, type ChannelModel, type GetMessage } from "amqplib";
 import { Errors, ServiceBroker, type Context } from "moleculer";
-import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
+import { brokerWith } from "../support/broker";
 import { DeliveryHeaders, eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
 
@@ -28,19 +28,13 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 	let names: ReturnType<typeof eventQueueNames>;
 
 	const brokerFor = (nodeID: string) =>
-		new ServiceBroker(
-			createBrokerOptions(
-				readEnvironment({
-					TRANSPORTER: vhost.url,
-					NAMESPACE: namespace,
-					NODEID: nodeID,
-					RETRY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-					RETRY_BASE_DELAY_MS: "50",
-					METRICS_PORT: "off",
-					LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal"
-				})
-			)
-		);
+		brokerWith({
+			TRANSPORTER: vhost.url,
+			NAMESPACE: namespace,
+			NODEID: nodeID,
+			RETRY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+			RETRY_BASE_DELAY_MS: "50"
+		});
 
 	const startConsumer = async () => {
 		consumer = brokerFor(`consumer-${uniqueSuffix()}`);

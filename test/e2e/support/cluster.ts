@@ -3,6 +3,7 @@
  * `processor`, over a RabbitMQ vhost and two PostgreSQL databases made for the test file.
  */
 import amqp, { type ChannelModel } from "amqplib";
+import { ConsumerGroups } from "../../../lib/contracts/events";
 import { eventQueueNames } from "../../../lib/transport/reliable-amqp";
 import {
 	createTestDatabase,
@@ -170,8 +171,8 @@ export class Cluster {
 		});
 	}
 
-	queueName(event: "order.created" | "order.processed"): string {
-		return eventQueueNames(`MOL-${this.namespace}`, event === "order.created" ? "processor" : "orders", event).main;
+	queueName(event: keyof typeof ConsumerGroups): string {
+		return eventQueueNames(`MOL-${this.namespace}`, ConsumerGroups[event], event).main;
 	}
 
 	/** Effects in the processor's database: records and reservations per order. */

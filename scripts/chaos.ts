@@ -16,6 +16,7 @@
  * | CHAOS_AMQP_URL     | RabbitMQ URL (its vhost is replaced)           | amqp://guest:guest@127.0.0.1:5672           |
  * | CHAOS_LOG_LEVEL    | LOG_LEVEL of the product's processes           | warn                                        |
  * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
+ * | CHAOS_ORDER_TIMEOUT_MS | ORDER_TIMEOUT_MS of the cluster: short, so that orders the chaos delays expire | 8000               |
  *
  * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (scripts/support/local-services.ts,
  * which also makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
@@ -160,6 +161,7 @@ async function main(): Promise<number> {
 	const concurrency = envInt("CHAOS_CONCURRENCY", 8);
 	const spreadMs = envInt("CHAOS_LOAD_SECONDS", 100) * 1000;
 	const maxSeconds = envInt("CHAOS_MAX_SECONDS", 420);
+	const orderTimeoutMs = envInt("CHAOS_ORDER_TIMEOUT_MS", 8000);
 	const logLevel = process.env.CHAOS_LOG_LEVEL ?? "warn";
 	const runId = uniqueSuffix();
 	const namespace = `chaos${runId}`;
@@ -215,6 +217,7 @@ async function main(): Promise<number> {
 				METRICS_PORT: "off",
 				RATE_LIMIT_PER_MINUTE: "0",
 				RETRY_BASE_DELAY_MS: "200",
+				ORDER_TIMEOUT_MS: String(orderTimeoutMs),
 				LOG_LEVEL: logLevel
 			},
 			{ api: { PORT: String(port) }, orders: {}, processor: {} }
@@ -253,10 +256,10 @@ async function main(): Promise<number> {
 		if (ready) log("cluster ready again");
 		let statuses: Record<string, number> = {};
 		const settled = await waitFor(
-			"no order to be pending",
+			"no order to be pending or cancelling",
 			async () => {
 				statuses = await pendingCount(ordersDb.url);
-				return !statuses.pending;
+				return !statuses.pending && !statuses.cancelling;
 			},
 			90_000,
 			1000

@@ -3,6 +3,7 @@
  * the dead-letter queues hold at the end. Every problem is listed with the order it concerns.
  */
 import { queryDatabase } from "../support/local-services";
+import { ConsumerGroups } from "../../lib/contracts/events";
 import { queueDepths } from "./infra";
 import type { OrderItem, OrderResult, PlannedOrder } from "./load";
 
@@ -30,6 +31,8 @@ interface ReservationRow {
 	order_id: string;
 	sku: string;
 	quantity: number;
+	/** Set once the stock went back (the order was cancelled or expired after it was reserved). */
+	released_at: Date | null;
 }
 
 interface StockRow {
@@ -69,6 +72,8 @@ export interface Ledger {
 	gaveUp: number;
 	completed: number;
 	failed: number;
+	cancelled: number;
+	expired: number;
 	stillPending: number;
 	pendingWithout201: number;
 	lost: Problem[];
@@ -110,10 +115,10 @@ const describe = (map: Map<string, number>) =>
 
 export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	const { ordersDbUrl, processorDbUrl } = input;
-	const [orders, records, reservations, reservationTotals, stock, ordersOutbox, processorOutbox, inbox] = await Promise.all([
+	const [orders, records, reservations, reservationTotals, stock, ordersOutbox, processorOutbox, inbox, lastHistory] = await Promise.all([
 		queryDatabase<OrderRow>(ordersDbUrl, "SELECT id::text, status, items, error_message, idempotency_key, created_at, updated_at FROM orders"),
 		queryDatabase<RecordRow>(processorDbUrl, "SELECT order_id::text, status, error_message, event_id, updated_at FROM processing_records"),
-		queryDatabase<ReservationRow>(processorDbUrl, "SELECT order_id::text, sku, quantity FROM stock_reservations"),
+		queryDatabase<ReservationRow>(processorDbUrl, "SELECT order_id::text, sku, quantity, released_at FROM stock_reservations"),
 		queryDatabase<{ total: number; distinct: number }>(
 			processorDbUrl,
 			"SELECT count(*)::int AS total, count(DISTINCT (order_id, sku))::int AS distinct FROM stock_reservations"
@@ -127,8 +132,17 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 			processorDbUrl,
 			"SELECT payload->>'orderId' AS order_id, event_name, count(*)::int AS n, count(sent_at)::int AS sent FROM outbox_events GROUP BY 1, 2"
 		),
-		queryDatabase<{ order_id: string; n: number }>(ordersDbUrl, "SELECT order_id::text, count(*)::int AS n FROM processed_events GROUP BY 1")
+		queryDatabase<{ order_id: string; event_name: string; n: number }>(
+			ordersDbUrl,
+			"SELECT order_id::text, event_name, count(*)::int AS n FROM processed_events GROUP BY 1, 2"
+		),
+		queryDatabase<{ order_id: string; status: string }>(
+			ordersDbUrl,
+			"SELECT DISTINCT ON (order_id) order_id::text, status FROM order_history ORDER BY order_id, id DESC"
+		)
 	]);
+	const liveReservations = reservations.filter(r => r.released_at === null);
+	const lastHistoryStatus = new Map(lastHistory.map(h => [h.order_id, h.status]));
 
 	const lost: Problem[] = [];
 	const duplicated: Problem[] = [];
@@ -138,6 +152,7 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	const orderById = new Map(orders.map(o => [o.id, o]));
 	const recordsByOrder = group(records, r => r.order_id);
 	const reservationsByOrder = group(reservations, r => r.order_id);
+	const liveByOrder = group(liveReservations, r => r.order_id);
 	const planByKey = new Map(input.plan.map(p => [p.key, p]));
 
 	// --- what the clients were told ---------------------------------------------------------------
@@ -168,6 +183,8 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	// --- lost, and final states of the created orders ---------------------------------------------
 	let completed = 0;
 	let failed = 0;
+	let cancelled = 0;
+	let expired = 0;
 	let stillPending = 0;
 	for (const id of createdIds) {
 		const order = orderById.get(id);
@@ -178,9 +195,12 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 		const record = recordsByOrder.get(id)?.[0];
 		if (order.status === "completed") completed++;
 		else if (order.status === "failed") failed++;
-		else if (order.status === "pending") {
+		else if (order.status === "cancelled") cancelled++;
+		else if (order.status === "expired") expired++;
+		else if (order.status === "pending" || order.status === "cancelling") {
 			stillPending++;
-			if (!record) lost.push({ orderId: id, detail: "still pending and the processor has no record of it (order.created lost)" });
+			if (order.status === "cancelling") lost.push({ orderId: id, detail: `still cancelling; processor record ${record?.status ?? "none"}` });
+			else if (!record) lost.push({ orderId: id, detail: "still pending and the processor has no record of it (order.created lost)" });
 			else if (record.status === "COMPLETED" || record.status === "FAILED") {
 				lost.push({ orderId: id, detail: `still pending while the processor's record is ${record.status} (order.processed lost)` });
 			}
@@ -218,12 +238,12 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	for (const [orderId, rows] of group(reservations, r => `${r.order_id}|${r.sku}`)) {
 		if (rows.length > 1) duplicated.push({ orderId: orderId.split("|")[0], detail: `${rows.length} reservation rows for ${orderId.split("|")[1]}` });
 	}
-	const reservedBySku = quantitiesBySku(reservations);
+	const reservedBySku = quantitiesBySku(liveReservations);
 	for (const row of stock) {
 		const reserved = Number(row.reserved);
 		const available = Number(row.available);
 		const sum = reservedBySku.get(row.sku) ?? 0;
-		if (reserved !== sum) duplicated.push({ detail: `stock ${row.sku}: reserved ${reserved} but reservations sum to ${sum}` });
+		if (reserved !== sum) duplicated.push({ detail: `stock ${row.sku}: reserved ${reserved} but live reservations sum to ${sum}` });
 		if (available + reserved !== DEMO_UNITS) {
 			duplicated.push({ detail: `stock ${row.sku}: available ${available} + reserved ${reserved} = ${available + reserved}, not ${DEMO_UNITS}` });
 		}
@@ -237,7 +257,7 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	}
 	for (const order of orders) {
 		const record = recordsByOrder.get(order.id)?.[0];
-		const reserved = quantitiesBySku(reservationsByOrder.get(order.id) ?? []);
+		const reserved = quantitiesBySku(liveByOrder.get(order.id) ?? []);
 		if (record?.status === "COMPLETED" || order.status === "completed") {
 			const wanted = quantitiesBySku(order.items);
 			if (describe(wanted) !== describe(reserved)) {
@@ -256,7 +276,7 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 		if (row.n > 1) duplicated.push({ orderId: row.order_id, detail: `${row.n} '${row.event_name}' outbox rows (${row.sent} sent)` });
 	}
 	for (const row of inbox) {
-		if (row.n > 1) duplicated.push({ orderId: row.order_id, detail: `${row.n} distinct 'order.processed' events applied (inbox)` });
+		if (row.n > 1) duplicated.push({ orderId: row.order_id, detail: `${row.n} distinct '${row.event_name}' events applied (inbox)` });
 	}
 
 	// --- mismatched outcomes ---------------------------------------------------------------------
@@ -269,7 +289,13 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 				mismatched.push({ orderId: order.id, detail: `order ${order.status} but processor record ${record?.status ?? "missing"}` });
 			}
 		}
-		if (plan?.unknownSku && order.status !== "failed") {
+		if ((order.status === "cancelled" || order.status === "expired") && !["CANCELLED", "COMPENSATED", "FAILED"].includes(record?.status ?? "")) {
+			mismatched.push({ orderId: order.id, detail: `order ${order.status} but processor record ${record?.status ?? "missing"} (not undone)` });
+		}
+		if (order.status !== "pending" && order.status !== "cancelling" && lastHistoryStatus.get(order.id) !== order.status) {
+			mismatched.push({ orderId: order.id, detail: `order ${order.status} but its history ends '${lastHistoryStatus.get(order.id) ?? "nowhere"}'` });
+		}
+		if (plan?.unknownSku && !["failed", "cancelled", "expired"].includes(order.status)) {
 			mismatched.push({ orderId: order.id, detail: `order names an unknown SKU but is '${order.status}'` });
 		}
 		if (plan && !plan.unknownSku && order.status === "failed") {
@@ -277,10 +303,25 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 		}
 	}
 
+	// --- cancellations the clients asked for ---------------------------------------------------------
+	const cancels = input.results.filter(r => r?.cancel);
+	for (const r of cancels) {
+		const order = r.orderId ? orderById.get(r.orderId) : undefined;
+		const asked = r.cancel!;
+		if (asked.httpStatus === 200 && order && order.status !== "cancelled") {
+			mismatched.push({ orderId: order.id, detail: `cancel answered 200 (${asked.status}) but the order ended '${order.status}'` });
+		} else if (asked.httpStatus === 409 && order && order.status !== "failed" && order.status !== "expired") {
+			mismatched.push({ orderId: order.id, detail: `cancel refused with 409 but the order ended '${order.status}'` });
+		} else if (asked.httpStatus !== 200 && asked.httpStatus !== 409) {
+			mismatched.push({ orderId: r.orderId, detail: `cancel got ${asked.httpStatus ?? "no answer"} after ${asked.attempts} attempts: ${asked.lastError ?? ""}` });
+		}
+	}
+
 	// --- queues ------------------------------------------------------------------------------------
 	const prefix = `MOL-${input.namespace}`;
-	const dlqs = [`${prefix}.DLQ.processor.order.created`, `${prefix}.DLQ.orders.order.processed`];
-	const mains = [`${prefix}.EVENTB.processor.order.created`, `${prefix}.EVENTB.orders.order.processed`];
+	const groups = Object.entries(ConsumerGroups);
+	const dlqs = groups.map(([event, group]) => `${prefix}.DLQ.${group}.${event}`);
+	const mains = groups.map(([event, group]) => `${prefix}.EVENTB.${group}.${event}`);
 	const depths = await queueDepths(input.vhostUrl, [...dlqs, ...mains]);
 	const deadLetters = Object.fromEntries(dlqs.map(q => [q, depths[q] ?? 0]));
 
@@ -311,7 +352,13 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	lines.push(`  refused (4xx)             ${rejected.length}`);
 	lines.push(`  client gave up            ${gaveUp.length}`);
 	lines.push(`  completed                 ${completed}`);
-	lines.push(`  failed                    ${failed} (expected ${[...createdByKey.keys()].filter(k => planByKey.get(k)?.unknownSku).length}: the unknown-SKU orders)`);
+	lines.push(`  failed                    ${failed} (at most ${[...createdByKey.keys()].filter(k => planByKey.get(k)?.unknownSku).length}: the unknown-SKU orders not cancelled or expired first)`);
+	lines.push(`  cancelled                 ${cancelled}`);
+	lines.push(`  expired                   ${expired}`);
+	lines.push(
+		`  cancels asked             ${cancels.length} (200: ${cancels.filter(r => r.cancel!.httpStatus === 200).length}, 409: ${cancels.filter(r => r.cancel!.httpStatus === 409).length})`
+	);
+	lines.push(`  stock                     reserved equals the live reservations for every SKU, and available + reserved = ${DEMO_UNITS}: ${duplicated.some(d => d.detail.startsWith("stock ")) ? "NO" : "yes"}`);
 	lines.push(`  still pending             ${allPending}${pendingWithout201.length ? ` (${pendingWithout201.length} of them without a 201)` : ""}`);
 	lines.push(`  lost                      ${lost.length}`);
 	list(lost);
@@ -321,7 +368,9 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 	list(mismatched);
 	lines.push(`  dead letters              ${Object.entries(deadLetters).map(([q, n]) => `${q} = ${n}`).join("; ")}`);
 	lines.push(`  main queues at the end    ${mains.map(q => `${q} = ${depths[q] ?? "missing"}`).join("; ")}`);
-	lines.push(`  rows                      orders ${orders.length}, processing_records ${records.length}, stock_reservations ${reservations.length}`);
+	lines.push(
+		`  rows                      orders ${orders.length}, processing_records ${records.length}, stock_reservations ${reservations.length} (${liveReservations.length} live)`
+	);
 	lines.push(`  chaos actions             ${Object.entries(input.chaosCounts).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`);
 	lines.push(`  unexpected process exits  ${input.unexpectedExits.length}`);
 	for (const e of input.unexpectedExits) lines.push(`      - ${e}`);
@@ -335,6 +384,8 @@ export async function computeLedger(input: LedgerInput): Promise<Ledger> {
 		gaveUp: gaveUp.length,
 		completed,
 		failed,
+		cancelled,
+		expired,
 		stillPending: allPending,
 		pendingWithout201: pendingWithout201.length,
 		lost,
@@ -363,9 +414,11 @@ export async function describeOrder(ordersDbUrl: string, processorDbUrl: string,
 		[orderId]
 	);
 	lines.push(`  orders.outbox_events: ${JSON.stringify(ordersOutbox)}`);
+	const history = await queryDatabase(ordersDbUrl, "SELECT at, step, status, event_id FROM order_history WHERE order_id::text = $1 ORDER BY id", [orderId]);
+	lines.push(`  orders.order_history: ${JSON.stringify(history)}`);
 	const records = await queryDatabase(processorDbUrl, "SELECT status, error_message, event_id, created_at, updated_at FROM processing_records WHERE order_id::text = $1", [orderId]);
 	lines.push(`  processor.processing_records: ${JSON.stringify(records)}`);
-	const reservations = await queryDatabase(processorDbUrl, "SELECT sku, quantity, created_at FROM stock_reservations WHERE order_id::text = $1", [orderId]);
+	const reservations = await queryDatabase(processorDbUrl, "SELECT sku, quantity, created_at, released_at FROM stock_reservations WHERE order_id::text = $1", [orderId]);
 	lines.push(`  processor.stock_reservations: ${JSON.stringify(reservations)}`);
 	const processorOutbox = await queryDatabase(
 		processorDbUrl,

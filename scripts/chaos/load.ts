@@ -17,6 +17,18 @@ export interface PlannedOrder {
 	unknownSku: boolean;
 	/** Send the request once more after its 201 and check the same order comes back. */
 	replayProbe: boolean;
+	/** Cancel the order this long after its 201 (about one order in six); unset: never. */
+	cancelAfterMs?: number;
+}
+
+/** What a cancellation asked for by the client got. */
+export interface CancelResult {
+	/** The last HTTP status: 200 (cancelled or being cancelled) or 409 (failed or expired: refused). */
+	httpStatus?: number;
+	/** The order's status in the 200 answer. */
+	status?: string;
+	attempts: number;
+	lastError?: string;
 }
 
 export type Outcome = "created" | "rejected" | "gave-up";
@@ -36,6 +48,7 @@ export interface OrderResult {
 	elapsedMs: number;
 	/** One line per attempt: when it started, what came back, how long it took. */
 	trace: string[];
+	cancel?: CancelResult;
 }
 
 /** The orders of one run, decided by the seed. */
@@ -60,7 +73,8 @@ export function planOrders(count: number, random: Random, runId: string): Planne
 			key: `chaos-${runId}-${index}`,
 			body: { customerId: `chaos-customer-${index % 17}`, items, currency: "EUR" },
 			unknownSku,
-			replayProbe: random.next() < 0.1
+			replayProbe: random.next() < 0.1,
+			cancelAfterMs: random.next() < 1 / 6 ? random.int(0, 3000) : undefined
 		};
 	});
 }
@@ -137,8 +151,39 @@ async function placeOrder(baseUrl: string, order: PlannedOrder, budgetMs: number
 			await sleep(500);
 		}
 	}
+	if (result.outcome === "created" && result.orderId && order.cancelAfterMs !== undefined) {
+		await sleep(order.cancelAfterMs);
+		result.cancel = await cancelOrder(baseUrl, result.orderId, budgetMs);
+	}
 	result.elapsedMs = Date.now() - began;
 	return result;
+}
+
+/** Cancels an order as a careful client does: a network error or a 5xx is tried again (cancel is idempotent). */
+async function cancelOrder(baseUrl: string, orderId: string, budgetMs: number): Promise<CancelResult> {
+	const began = Date.now();
+	const result: CancelResult = { attempts: 0 };
+	for (let n = 0; ; n++) {
+		result.attempts++;
+		try {
+			const res = await fetch(`${baseUrl}/api/orders/${orderId}/cancel`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body: JSON.stringify({ reason: "chaos: the client changed its mind" }),
+				signal: AbortSignal.timeout(20_000)
+			});
+			const body = (await res.json().catch(() => ({}))) as { status?: unknown; detail?: unknown };
+			result.httpStatus = res.status;
+			if (res.status === 200) result.status = String(body.status);
+			if (res.status < 500 && res.status !== 429) return result;
+			result.lastError = `${res.status} ${String(body.detail ?? "")}`;
+		} catch (err) {
+			result.httpStatus = undefined;
+			result.lastError = (err as Error).message;
+		}
+		if (Date.now() - began > budgetMs) return result;
+		await sleep(Math.min(2000, 150 * 2 ** Math.min(n, 4)) * (0.5 + Math.random()));
+	}
 }
 
 export interface LoadOptions {

@@ -16,7 +16,7 @@
  * | CHAOS_AMQP_URL     | RabbitMQ URL (its vhost is replaced)           | amqp://guest:guest@127.0.0.1:5672           |
  * | CHAOS_LOG_LEVEL    | LOG_LEVEL of the product's processes           | warn                                        |
  * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
- * | CHAOS_ORDER_TIMEOUT_MS | ORDER_TIMEOUT_MS of the cluster: short, so that orders the chaos delays expire | 8000               |
+ * | CHAOS_ORDER_TIMEOUT_MS | ORDER_TIMEOUT_MS of the cluster: short, so that orders the chaos delays expire | 2500               |
  *
  * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (scripts/support/local-services.ts,
  * which also makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
@@ -161,7 +161,7 @@ async function main(): Promise<number> {
 	const concurrency = envInt("CHAOS_CONCURRENCY", 8);
 	const spreadMs = envInt("CHAOS_LOAD_SECONDS", 100) * 1000;
 	const maxSeconds = envInt("CHAOS_MAX_SECONDS", 420);
-	const orderTimeoutMs = envInt("CHAOS_ORDER_TIMEOUT_MS", 8000);
+	const orderTimeoutMs = envInt("CHAOS_ORDER_TIMEOUT_MS", 2500);
 	const logLevel = process.env.CHAOS_LOG_LEVEL ?? "warn";
 	const runId = uniqueSuffix();
 	const namespace = `chaos${runId}`;

@@ -79,10 +79,27 @@ export type IgnoredBecause = "duplicate" | "late";
  *   answer `order.compensated` (with the released lines, or none);
  * - `ignore`: change nothing and send nothing; the event is only logged and recorded in history.
  */
-export type ProcessingDecision =
-	| { action: "process" }
-	| { action: "compensate"; next: ProcessingStatus; release: boolean; step: HistoryStep }
-	| { action: "ignore"; because: IgnoredBecause; step: HistoryStep };
+export type ProcessingDecision = ProcessDecision | CompensateDecision | IgnoreDecision;
+
+/** Reserve the order's stock, or fail the order. */
+export interface ProcessDecision {
+	action: "process";
+}
+
+/** Undo (or never do) what was done for the order, and answer `order.compensated`. */
+export interface CompensateDecision {
+	action: "compensate";
+	next: ProcessingStatus;
+	release: boolean;
+	step: HistoryStep;
+}
+
+/** Change nothing, send nothing. */
+export interface IgnoreDecision {
+	action: "ignore";
+	because: IgnoredBecause;
+	step: HistoryStep;
+}
 
 /**
  * The processor's state machine. Every pair of (record, event) has one answer, and an answer that
@@ -94,6 +111,9 @@ export type ProcessingDecision =
  *   one releases its stock and becomes `COMPENSATED`, a failed one stays `FAILED` (nothing was
  *   reserved); each answers `order.compensated` once; any later cancellation is a duplicate.
  */
+export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCreated): ProcessDecision | IgnoreDecision;
+export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCancelled): CompensateDecision | IgnoreDecision;
+export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision;
 export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision {
 	const status = record?.status ?? null;
 	if (event === Events.OrderCreated) {

@@ -226,7 +226,7 @@ describe("Test 'decideProcessing'", () => {
 		let compensations = 0;
 		let releases = 0;
 		for (const event of events) {
-			const decision = decideProcessing(state, event);
+			const decision: ProcessingDecision = decideProcessing(state, event);
 			if (decision.action === "process") state = { status: outcome, cancellationHandled: false };
 			if (decision.action === "compensate") {
 				compensations++;

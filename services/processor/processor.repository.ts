@@ -9,6 +9,13 @@ import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
+/** One SKU's stock, as the stock actions answer it. */
+export interface StockView {
+	sku: string;
+	available: number;
+	reserved: number;
+}
+
 /** What a new processing record starts with. */
 export interface NewRecord {
 	orderId: string;
@@ -146,6 +153,36 @@ export async function releaseStock(db: Sequelize, t: Transaction, orderId: strin
 		);
 	}
 	return lines;
+}
+
+/** One SKU's stock, or null when no row has this SKU. */
+export async function findStock(db: Sequelize, sku: string): Promise<StockView | null> {
+	const [row] = await db.query<StockView>("SELECT sku, available, reserved FROM stock WHERE sku = :sku", {
+		type: QueryTypes.SELECT,
+		replacements: { sku }
+	});
+	return row ? { sku: row.sku, available: Number(row.available), reserved: Number(row.reserved) } : null;
+}
+
+/** Sets one SKU's available units, creating the SKU when it is new; its reserved units stay. */
+export async function setAvailable(db: Sequelize, sku: string, available: number): Promise<void> {
+	await db.query(
+		`INSERT INTO stock (sku, available, reserved, updated_at) VALUES (:sku, :available, 0, now())
+		 ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()`,
+		{ replacements: { sku, available } }
+	);
+}
+
+/** Fills the stock table with the catalogue if it is empty; returns how many SKUs were stocked. */
+export async function stockEmptyCatalogue(db: Sequelize, catalogue: StockLevel[]): Promise<number> {
+	const inserted = await db.query(
+		`INSERT INTO stock (sku, available, reserved, updated_at)
+		 SELECT sku, available, 0, now() FROM json_to_recordset(:rows) AS r(sku text, available integer)
+		 WHERE NOT EXISTS (SELECT 1 FROM stock)
+		 RETURNING sku`,
+		{ type: QueryTypes.SELECT, replacements: { rows: JSON.stringify(catalogue) } }
+	);
+	return inserted.length;
 }
 
 /** Adds one step to the order's history, in the transaction of the change it describes. */

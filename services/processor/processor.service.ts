@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
 import {
 	ConsumerGroups,
 	Events,
@@ -31,6 +31,7 @@ import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 import {
 	advanceRecord,
+	findStock,
 	finishRecord,
 	insertRecord,
 	lockRecord,
@@ -40,7 +41,10 @@ import {
 	recordHistory,
 	releaseStock,
 	reserveStock,
-	type HistoryStepRecord
+	setAvailable,
+	stockEmptyCatalogue,
+	type HistoryStepRecord,
+	type StockView
 } from "./processor.repository";
 
 /** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
@@ -49,12 +53,7 @@ export interface ProcessorSettings extends DbSettings, OutboxSettings {
 	demoStock: boolean;
 }
 
-/** One SKU's stock, as the stock actions answer it. */
-export interface StockView {
-	sku: string;
-	available: number;
-	reserved: number;
-}
+export type { StockView };
 
 /** The methods of the processor, with those of its mixins. */
 export interface ProcessorMethods extends DbMethods, OutboxMethods {
@@ -102,11 +101,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				properties: { sku: skuParam, available: { type: "integer", minimum: 0, maximum: 2_000_000_000 } }
 			},
 			async handler(ctx: Context<{ sku: string; available: number }>): Promise<StockView> {
-				await this.db().query(
-					`INSERT INTO stock (sku, available, reserved, updated_at) VALUES (:sku, :available, 0, now())
-					 ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()`,
-					{ replacements: ctx.params }
-				);
+				await setAvailable(this.db(), ctx.params.sku, ctx.params.available);
 				this.logger.info(`Stock of '${ctx.params.sku}' set to ${ctx.params.available}.`);
 				return this.readStock(ctx.params.sku);
 			}
@@ -279,27 +274,15 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 
 		/** Reads one SKU's stock or throws a 404. */
 		async readStock(sku: string): Promise<StockView> {
-			const db: Sequelize = this.db();
-			const [row] = await db.query<StockView>(
-				"SELECT sku, available, reserved FROM stock WHERE sku = :sku",
-				{ type: QueryTypes.SELECT, replacements: { sku } }
-			);
-			if (!row) throw new SkuNotFoundError(sku);
-			return { sku: row.sku, available: Number(row.available), reserved: Number(row.reserved) };
+			const stock = await findStock(this.db(), sku);
+			if (!stock) throw new SkuNotFoundError(sku);
+			return stock;
 		},
 
 		/** Fills an empty stock table with the demo catalogue; a table with any row is left alone. */
 		async seedDemoStock(): Promise<void> {
-			const catalogue = demoCatalogue();
-			const db: Sequelize = this.db();
-			const inserted = await db.query(
-				`INSERT INTO stock (sku, available, reserved, updated_at)
-				 SELECT sku, available, 0, now() FROM json_to_recordset(:rows) AS r(sku text, available integer)
-				 WHERE NOT EXISTS (SELECT 1 FROM stock)
-				 RETURNING sku`,
-				{ type: QueryTypes.SELECT, replacements: { rows: JSON.stringify(catalogue) } }
-			);
-			if (inserted.length > 0) this.logger.info(`Demo catalogue stocked: ${inserted.length} SKUs.`);
+			const stocked = await stockEmptyCatalogue(this.db(), demoCatalogue());
+			if (stocked > 0) this.logger.info(`Demo catalogue stocked: ${stocked} SKUs.`);
 		}
 	},
 

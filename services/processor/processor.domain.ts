@@ -1,31 +1,137 @@
 /**
- * The processor's rules, free of broker and database: how a processing record moves, and whether
- * the stock can serve an order.
+ * The processor's rules, free of broker and database: how a processing record moves when an event
+ * arrives, whether the stock can serve an order, and the events it answers with.
  */
-import { EVENT_SCHEMA_VERSION, type OrderItem, type OrderProcessedEvent } from "../../lib/contracts/events";
+import {
+	EVENT_SCHEMA_VERSION,
+	Events,
+	type CancellationCause,
+	type OrderCompensatedEvent,
+	type OrderItem,
+	type OrderProcessedEvent,
+	type ReleasedLine
+} from "../../lib/contracts/events";
 
 export enum ProcessingStatus {
 	Pending = "PENDING",
 	Processing = "PROCESSING",
 	Completed = "COMPLETED",
-	Failed = "FAILED"
+	Failed = "FAILED",
+	/** The cancellation came before the order was processed: nothing is ever reserved for it. */
+	Cancelled = "CANCELLED",
+	/** The order's stock was reserved, then released by a cancellation. */
+	Compensated = "COMPENSATED"
 }
 
 const NEXT: Record<ProcessingStatus, ProcessingStatus[]> = {
-	[ProcessingStatus.Pending]: [ProcessingStatus.Processing],
-	[ProcessingStatus.Processing]: [ProcessingStatus.Completed, ProcessingStatus.Failed],
-	[ProcessingStatus.Completed]: [],
-	[ProcessingStatus.Failed]: []
+	[ProcessingStatus.Pending]: [ProcessingStatus.Processing, ProcessingStatus.Cancelled],
+	[ProcessingStatus.Processing]: [ProcessingStatus.Completed, ProcessingStatus.Failed, ProcessingStatus.Cancelled],
+	[ProcessingStatus.Completed]: [ProcessingStatus.Compensated],
+	[ProcessingStatus.Failed]: [],
+	[ProcessingStatus.Cancelled]: [],
+	[ProcessingStatus.Compensated]: []
 };
 
-/** True when a record may move from one status to the other (`PENDING → PROCESSING → COMPLETED | FAILED`). */
+/**
+ * True when a record may move from one status to the other: `PENDING → PROCESSING → COMPLETED |
+ * FAILED`, an unfinished record to `CANCELLED`, a completed one to `COMPENSATED`.
+ */
 export function canAdvance(from: ProcessingStatus, to: ProcessingStatus): boolean {
 	return NEXT[from].includes(to);
 }
 
-/** True once a record has its outcome; a terminal record is never processed again. */
+/** True once a record has its processing outcome; a terminal record is never processed again. */
 export function isTerminal(status: ProcessingStatus): boolean {
-	return NEXT[status].length === 0;
+	return status !== ProcessingStatus.Pending && status !== ProcessingStatus.Processing;
+}
+
+/** The events that move a processing record. */
+export type ProcessorEventName = typeof Events.OrderCreated | typeof Events.OrderCancelled;
+
+/** What the state machine needs to know of a record; `null` when the order has none yet. */
+export interface RecordState {
+	status: ProcessingStatus;
+	/** A cancellation was handled already (a failed record keeps its status when cancelled). */
+	cancellationHandled: boolean;
+}
+
+/** The steps of a record's history, as `processor.history` shows them. */
+export const HistorySteps = {
+	CreatedReceived: "order.created received",
+	StockReserved: "stock reserved",
+	Rejected: "rejected",
+	CancelledReceived: "order.cancelled received",
+	Compensated: "compensated",
+	CancelledBeforeProcessing: "cancelled before processing",
+	NothingToRelease: "nothing to release",
+	CreatedIgnored: "order.created ignored",
+	CancelledIgnored: "order.cancelled ignored"
+} as const;
+export type HistoryStep = (typeof HistorySteps)[keyof typeof HistorySteps];
+
+/** Why an event changed nothing: it came again, or after a cancellation it can no longer undo. */
+export type IgnoredBecause = "duplicate" | "late";
+
+/**
+ * What the service does with an event, decided by {@link decideProcessing}:
+ * - `process`: reserve the order's stock, or fail it when the stock cannot serve it;
+ * - `compensate`: release every live reservation when `release`, move the record to `next`, and
+ *   answer `order.compensated` (with the released lines, or none);
+ * - `ignore`: change nothing and send nothing; the event is only logged and recorded in history.
+ */
+export type ProcessingDecision = ProcessDecision | CompensateDecision | IgnoreDecision;
+
+/** Reserve the order's stock, or fail the order. */
+export interface ProcessDecision {
+	action: "process";
+}
+
+/** Undo (or never do) what was done for the order, and answer `order.compensated`. */
+export interface CompensateDecision {
+	action: "compensate";
+	next: ProcessingStatus;
+	release: boolean;
+	step: HistoryStep;
+}
+
+/** Change nothing, send nothing. */
+export interface IgnoreDecision {
+	action: "ignore";
+	because: IgnoredBecause;
+	step: HistoryStep;
+}
+
+/**
+ * The processor's state machine. Every pair of (record, event) has one answer, and an answer that
+ * changes something is never given twice for the same record, so an event that arrives twice, late
+ * or out of order leaves the record as it was:
+ * - `order.created`: processed when the record is new or unfinished (a crash mid-way), ignored
+ *   when the record is finished or cancelled (a cancellation tombstone is never processed);
+ * - `order.cancelled`: an unfinished or missing record becomes a `CANCELLED` tombstone, a completed
+ *   one releases its stock and becomes `COMPENSATED`, a failed one stays `FAILED` (nothing was
+ *   reserved); each answers `order.compensated` once; any later cancellation is a duplicate.
+ */
+export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCreated): ProcessDecision | IgnoreDecision;
+export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCancelled): CompensateDecision | IgnoreDecision;
+export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision;
+export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision {
+	const status = record?.status ?? null;
+	if (event === Events.OrderCreated) {
+		if (status === null || !isTerminal(status)) return { action: "process" };
+		const late = status === ProcessingStatus.Cancelled;
+		return { action: "ignore", because: late ? "late" : "duplicate", step: HistorySteps.CreatedIgnored };
+	}
+	if (record?.cancellationHandled || status === ProcessingStatus.Cancelled || status === ProcessingStatus.Compensated) {
+		return { action: "ignore", because: "duplicate", step: HistorySteps.CancelledIgnored };
+	}
+	switch (status) {
+		case ProcessingStatus.Completed:
+			return { action: "compensate", next: ProcessingStatus.Compensated, release: true, step: HistorySteps.Compensated };
+		case ProcessingStatus.Failed:
+			return { action: "compensate", next: ProcessingStatus.Failed, release: false, step: HistorySteps.NothingToRelease };
+		default:
+			return { action: "compensate", next: ProcessingStatus.Cancelled, release: false, step: HistorySteps.CancelledBeforeProcessing };
+	}
 }
 
 export interface StockLevel {
@@ -83,6 +189,18 @@ export function orderProcessedEvent(
 		...(outcome.ok ? {} : { errorMessage: outcome.reason }),
 		occurredAt: now.toISOString()
 	};
+}
+
+/** The `order.compensated` answer to a cancellation: what was released (nothing, when nothing was reserved). */
+export function orderCompensatedEvent(
+	orderId: string,
+	correlationId: string,
+	cause: CancellationCause,
+	released: ReleasedLine[],
+	eventId: string,
+	now: Date
+): OrderCompensatedEvent {
+	return { eventId, version: EVENT_SCHEMA_VERSION, orderId, correlationId, cause, released, occurredAt: now.toISOString() };
 }
 
 /** The demo catalogue a fresh database holds: SKU-0001 … SKU-0100, one million units each. */

@@ -53,5 +53,62 @@ export const processorMigrations: Migration[] = [
 		}
 	},
 	outboxFailuresMigration,
-	outboxReplaysMigration
+	outboxReplaysMigration,
+	{
+		name: "003-stock-ledger",
+		async up(qi: QueryInterface) {
+			// Every reservation and every release is a row: the stock can be audited line by line.
+			await qi.createTable("stock_movements", {
+				id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+				order_id: { type: DataTypes.UUID, allowNull: false },
+				sku: { type: DataTypes.STRING(64), allowNull: false },
+				kind: { type: DataTypes.STRING(10), allowNull: false },
+				quantity: { type: DataTypes.INTEGER, allowNull: false },
+				event_id: { type: DataTypes.TEXT, allowNull: false },
+				at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") }
+			});
+			await qi.sequelize.query(
+				"ALTER TABLE stock_movements ADD CONSTRAINT stock_movements_kind CHECK (kind IN ('reserve', 'release') AND quantity > 0)"
+			);
+			await qi.addIndex("stock_movements", ["order_id"], { name: "stock_movements_order_id" });
+			await qi.addIndex("stock_movements", ["sku"], { name: "stock_movements_sku" });
+			// A reservation is live while `released_at` is null; a released one stays, for the audit.
+			await qi.addColumn("stock_reservations", "released_at", { type: DataTypes.DATE, allowNull: true });
+		},
+		async down(qi: QueryInterface) {
+			await qi.removeColumn("stock_reservations", "released_at");
+			await qi.dropTable("stock_movements");
+		}
+	},
+	{
+		name: "004-processing-history",
+		async up(qi: QueryInterface) {
+			await qi.createTable("processing_history", {
+				id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+				order_id: { type: DataTypes.UUID, allowNull: false },
+				at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
+				step: { type: DataTypes.TEXT, allowNull: false },
+				status: { type: DataTypes.TEXT, allowNull: false },
+				event_id: { type: DataTypes.TEXT, allowNull: true },
+				correlation_id: { type: DataTypes.TEXT, allowNull: true },
+				node_id: { type: DataTypes.TEXT, allowNull: false },
+				detail: { type: DataTypes.JSONB, allowNull: true }
+			});
+			await qi.addIndex("processing_history", ["order_id", "id"], { name: "processing_history_order_id_id" });
+		},
+		async down(qi: QueryInterface) {
+			await qi.dropTable("processing_history");
+		}
+	},
+	{
+		name: "005-processing-records-cancelled-at",
+		async up(qi: QueryInterface) {
+			// When the record's cancellation was handled: a failed record keeps its status, and this
+			// is how a second cancellation of it is known as a duplicate.
+			await qi.addColumn("processing_records", "cancelled_at", { type: DataTypes.DATE, allowNull: true });
+		},
+		async down(qi: QueryInterface) {
+			await qi.removeColumn("processing_records", "cancelled_at");
+		}
+	}
 ];

@@ -9,6 +9,8 @@ export interface ProcessingRecordRow {
 	status: ProcessingStatus;
 	errorMessage: string | null;
 	correlationId: string;
+	/** When a cancellation of the order was handled; null while none was. */
+	cancelledAt: Date | null;
 	createdAt: Date;
 	updatedAt: Date;
 }
@@ -26,6 +28,7 @@ export function defineProcessingRecordModel(sequelize: Sequelize): ProcessingRec
 			status: { type: DataTypes.STRING(20) },
 			errorMessage: { type: DataTypes.TEXT, field: "error_message" },
 			correlationId: { type: DataTypes.STRING, field: "correlation_id" },
+			cancelledAt: { type: DataTypes.DATE, field: "cancelled_at" },
 			createdAt: { type: DataTypes.DATE, field: "created_at" },
 			updatedAt: { type: DataTypes.DATE, field: "updated_at" }
 		},

@@ -1,21 +1,51 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "moleculer";
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import { ConsumerGroups, Events, orderCreatedSchema, type OrderCreatedEvent } from "../../lib/contracts/events";
+import type { Sequelize, Transaction } from "sequelize";
+import {
+	ConsumerGroups,
+	Events,
+	orderCancelledSchema,
+	orderCreatedSchema,
+	type OrderCancelledEvent,
+	type OrderCreatedEvent,
+	type ReleasedLine
+} from "../../lib/contracts/events";
+import type { HistoryEntry } from "../../lib/contracts/history";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
+	HistorySteps,
 	ProcessingStatus,
+	decideProcessing,
 	demoCatalogue,
-	isTerminal,
+	orderCompensatedEvent,
 	orderProcessedEvent,
 	planReservation,
-	type StockLevel
+	type CompensateDecision,
+	type IgnoreDecision,
+	type ReservationPlan
 } from "./processor.domain";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { SkuNotFoundError } from "./processor.errors";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
+import {
+	advanceRecord,
+	findStock,
+	finishRecord,
+	insertRecord,
+	lockRecord,
+	lockStock,
+	markCancelled,
+	readHistory,
+	recordHistory,
+	releaseStock,
+	reserveStock,
+	setAvailable,
+	stockEmptyCatalogue,
+	type HistoryStepRecord,
+	type StockView
+} from "./processor.repository";
 
 /** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
 export interface ProcessorSettings extends DbSettings, OutboxSettings {
@@ -23,16 +53,13 @@ export interface ProcessorSettings extends DbSettings, OutboxSettings {
 	demoStock: boolean;
 }
 
-/** One SKU's stock, as the stock actions answer it. */
-export interface StockView {
-	sku: string;
-	available: number;
-	reserved: number;
-}
+export type { StockView };
 
 /** The methods of the processor, with those of its mixins. */
 export interface ProcessorMethods extends DbMethods, OutboxMethods {
 	processOrder(event: OrderCreatedEvent): Promise<void>;
+	compensateOrder(event: OrderCancelledEvent): Promise<void>;
+	recordStep(t: Transaction, event: { orderId: string; correlationId: string }, step: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): Promise<void>;
 	readStock(sku: string): Promise<StockView>;
 	seedDemoStock(): Promise<void>;
 }
@@ -74,13 +101,22 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				properties: { sku: skuParam, available: { type: "integer", minimum: 0, maximum: 2_000_000_000 } }
 			},
 			async handler(ctx: Context<{ sku: string; available: number }>): Promise<StockView> {
-				await this.db().query(
-					`INSERT INTO stock (sku, available, reserved, updated_at) VALUES (:sku, :available, 0, now())
-					 ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()`,
-					{ replacements: ctx.params }
-				);
+				await setAvailable(this.db(), ctx.params.sku, ctx.params.available);
 				this.logger.info(`Stock of '${ctx.params.sku}' set to ${ctx.params.available}.`);
 				return this.readStock(ctx.params.sku);
+			}
+		},
+
+		/** The order's history as the processor recorded it, oldest first (`orders.history` merges it). */
+		history: {
+			params: {
+				type: "object",
+				required: ["orderId"],
+				additionalProperties: false,
+				properties: { orderId: { type: "string", format: "uuid" } }
+			},
+			async handler(ctx: Context<{ orderId: string }>): Promise<HistoryEntry[]> {
+				return readHistory(this.db(), ctx.params.orderId);
 			}
 		},
 
@@ -102,6 +138,15 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			async handler(ctx: Context<OrderCreatedEvent>): Promise<void> {
 				await this.processOrder(ctx.params);
 			}
+		},
+
+		/** A cancelled or expired order: release what was reserved (once), answer with `order.compensated`. */
+		[Events.OrderCancelled]: {
+			group: ConsumerGroups[Events.OrderCancelled],
+			params: orderCancelledSchema,
+			async handler(ctx: Context<OrderCancelledEvent>): Promise<void> {
+				await this.compensateOrder(ctx.params);
+			}
 		}
 	},
 
@@ -110,85 +155,51 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 		/**
 		 * Walks the order's record `PENDING → PROCESSING → COMPLETED | FAILED`. Each step commits on
 		 * its own, and each is a no-op when a previous delivery already made it, so a redelivery after
-		 * a crash resumes where the first one stopped and a duplicate changes nothing.
+		 * a crash resumes where the first one stopped. The last step asks the state machine: a
+		 * finished record (a duplicate) or a cancellation tombstone (a late event) changes nothing.
 		 */
 		async processOrder(event: OrderCreatedEvent): Promise<void> {
 			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
 			const db: Sequelize = this.db();
-			const now = new Date();
 
-			await db.query(
-				`INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, created_at, updated_at)
-				 VALUES (:id, :orderId, :eventId, :status, :correlationId, :now, :now)
-				 ON CONFLICT (order_id) DO NOTHING`,
-				{
-					replacements: {
-						id: randomUUID(),
-						orderId: event.orderId,
-						eventId: event.eventId,
-						status: ProcessingStatus.Pending,
-						correlationId: event.correlationId,
-						now
-					}
+			await insertRecord(db, { orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId, status: ProcessingStatus.Pending });
+			await advanceRecord(db, event.orderId, ProcessingStatus.Pending, ProcessingStatus.Processing);
+
+			const outcome = await this.transaction(async (t: Transaction): Promise<ReservationPlan | IgnoreDecision> => {
+				const record = await lockRecord(db, t, event.orderId);
+				if (!record) throw new Error(`The processing record of order '${event.orderId}' is missing.`);
+				const decision = decideProcessing(record, Events.OrderCreated);
+				if (decision.action === "ignore") {
+					await this.recordStep(t, event, { step: decision.step, status: record.status, eventId: event.eventId, detail: { because: decision.because } });
+					return decision;
 				}
-			);
-			await db.query(
-				`UPDATE processing_records SET status = :next, updated_at = now() WHERE order_id = :orderId AND status = :from`,
-				{ replacements: { orderId: event.orderId, from: ProcessingStatus.Pending, next: ProcessingStatus.Processing } }
-			);
+				await this.recordStep(t, event, { step: HistorySteps.CreatedReceived, status: record.status, eventId: event.eventId });
 
-			const outcome = await this.transaction(async (t: Transaction) => {
-				const [record] = await db.query<{ status: ProcessingStatus }>(
-					"SELECT status FROM processing_records WHERE order_id = :orderId FOR UPDATE",
-					{ type: QueryTypes.SELECT, transaction: t, replacements: { orderId: event.orderId } }
-				);
-				if (!record || isTerminal(record.status)) return null;
-
-				const skus = [...new Set(event.items.map(i => i.sku))].sort();
-				// Rows are locked in SKU order so that concurrent orders never deadlock each other.
-				const stock = await db.query<StockLevel>(
-					"SELECT sku, available FROM stock WHERE sku IN (:skus) ORDER BY sku FOR UPDATE",
-					{ type: QueryTypes.SELECT, transaction: t, replacements: { skus } }
-				);
-				const plan = planReservation(event.items, stock);
-				if (plan.ok) {
-					for (const line of plan.lines) {
-						await db.query(
-							`UPDATE stock SET available = available - :quantity, reserved = reserved + :quantity, updated_at = now()
-							 WHERE sku = :sku`,
-							{ transaction: t, replacements: { ...line } }
-						);
-						await db.query(
-							"INSERT INTO stock_reservations (order_id, sku, quantity) VALUES (:orderId, :sku, :quantity)",
-							{ transaction: t, replacements: { orderId: event.orderId, ...line } }
-						);
-					}
-				}
-				await db.query(
-					`UPDATE processing_records SET status = :status, error_message = :errorMessage, updated_at = now()
-					 WHERE order_id = :orderId`,
-					{
-						transaction: t,
-						replacements: {
-							orderId: event.orderId,
-							status: plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed,
-							errorMessage: plan.ok ? null : plan.reason
-						}
-					}
-				);
-				await this.enqueueEvent(
-					t,
-					Events.OrderProcessed,
-					ConsumerGroups[Events.OrderProcessed],
-					orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date()),
-					{ correlationId: event.correlationId }
-				);
+				const plan = planReservation(event.items, await lockStock(db, t, event.items.map(i => i.sku)));
+				if (plan.ok) await reserveStock(db, t, event.orderId, event.eventId, plan.lines);
+				const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
+				await finishRecord(db, t, event.orderId, status, plan.ok ? null : plan.reason);
+				const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
+				await this.enqueueEvent(t, Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, {
+					correlationId: event.correlationId
+				});
+				await this.recordStep(t, event, {
+					step: plan.ok ? HistorySteps.StockReserved : HistorySteps.Rejected,
+					status,
+					eventId: answer.eventId,
+					detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
+				});
 				return plan;
 			});
 
 			hitFaultPoint(this.settings.faultPoints, FaultPoints.ProcessorAfterCommit);
-			if (!outcome) {
-				this.logger.info("Duplicate 'order.created' event ignored: the order was already processed.", context);
+			if ("action" in outcome) {
+				this.logger.info(
+					outcome.because === "late"
+						? "Late 'order.created' event ignored: the order was cancelled before it was processed."
+						: "Duplicate 'order.created' event ignored: the order was already processed.",
+					context
+				);
 			} else if (outcome.ok) {
 				this.logger.info("Order processed: stock reserved.", context);
 			} else {
@@ -196,29 +207,82 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			}
 		},
 
+		/**
+		 * Handles a cancellation in one transaction: makes sure the order has a record (a `CANCELLED`
+		 * tombstone when none), locks it, and carries out the state machine's decision — release
+		 * every live reservation of a completed order, move the record, answer `order.compensated`
+		 * through the outbox. A second cancellation of the same order changes and sends nothing.
+		 */
+		async compensateOrder(event: OrderCancelledEvent): Promise<void> {
+			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId, cause: event.cause };
+			const db: Sequelize = this.db();
+
+			const outcome = await this.transaction(
+				async (t: Transaction): Promise<{ decision: CompensateDecision | IgnoreDecision; released: ReleasedLine[] }> => {
+					const tombstone = await insertRecord(
+						db,
+						{ orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId, status: ProcessingStatus.Cancelled },
+						t
+					);
+					const record = tombstone ? null : await lockRecord(db, t, event.orderId);
+					const decision = decideProcessing(record, Events.OrderCancelled);
+					const before = record?.status ?? ProcessingStatus.Cancelled;
+					const why = { cause: event.cause, ...(event.reason === undefined ? {} : { reason: event.reason }) };
+					if (decision.action === "ignore") {
+						await this.recordStep(t, event, { step: decision.step, status: before, eventId: event.eventId, detail: { because: decision.because, ...why } });
+						return { decision, released: [] };
+					}
+					await this.recordStep(t, event, { step: HistorySteps.CancelledReceived, status: before, eventId: event.eventId, detail: why });
+
+					const released = decision.release ? await releaseStock(db, t, event.orderId, event.eventId) : [];
+					await markCancelled(db, t, event.orderId, decision.next);
+					const answer = orderCompensatedEvent(event.orderId, event.correlationId, event.cause, released, randomUUID(), new Date());
+					await this.enqueueEvent(t, Events.OrderCompensated, ConsumerGroups[Events.OrderCompensated], answer, {
+						correlationId: event.correlationId
+					});
+					await this.recordStep(t, event, {
+						step: decision.step,
+						status: decision.next,
+						eventId: answer.eventId,
+						detail: decision.release ? { released, ...why } : why
+					});
+					return { decision, released };
+				}
+			);
+
+			const { decision, released } = outcome;
+			if (decision.action === "ignore") {
+				this.logger.info("Duplicate 'order.cancelled' event ignored: the order's cancellation was already handled.", context);
+			} else if (decision.release) {
+				this.logger.info(`Order compensated: ${released.length} stock line(s) released.`, { ...context, released });
+			} else if (decision.next === ProcessingStatus.Failed) {
+				this.logger.info("Cancellation of a failed order: nothing to release.", context);
+			} else {
+				this.logger.info("Order cancelled before it was processed: nothing will be reserved for it.", context);
+			}
+		},
+
+		/** Adds a step to the order's history, in the transaction of the change it describes. */
+		async recordStep(t, event, step): Promise<void> {
+			await recordHistory(this.db(), t, {
+				...step,
+				orderId: event.orderId,
+				correlationId: event.correlationId,
+				nodeID: this.broker.nodeID
+			});
+		},
+
 		/** Reads one SKU's stock or throws a 404. */
 		async readStock(sku: string): Promise<StockView> {
-			const db: Sequelize = this.db();
-			const [row] = await db.query<StockView>(
-				"SELECT sku, available, reserved FROM stock WHERE sku = :sku",
-				{ type: QueryTypes.SELECT, replacements: { sku } }
-			);
-			if (!row) throw new SkuNotFoundError(sku);
-			return { sku: row.sku, available: Number(row.available), reserved: Number(row.reserved) };
+			const stock = await findStock(this.db(), sku);
+			if (!stock) throw new SkuNotFoundError(sku);
+			return stock;
 		},
 
 		/** Fills an empty stock table with the demo catalogue; a table with any row is left alone. */
 		async seedDemoStock(): Promise<void> {
-			const catalogue = demoCatalogue();
-			const db: Sequelize = this.db();
-			const inserted = await db.query(
-				`INSERT INTO stock (sku, available, reserved, updated_at)
-				 SELECT sku, available, 0, now() FROM json_to_recordset(:rows) AS r(sku text, available integer)
-				 WHERE NOT EXISTS (SELECT 1 FROM stock)
-				 RETURNING sku`,
-				{ type: QueryTypes.SELECT, replacements: { rows: JSON.stringify(catalogue) } }
-			);
-			if (inserted.length > 0) this.logger.info(`Demo catalogue stocked: ${inserted.length} SKUs.`);
+			const stocked = await stockEmptyCatalogue(this.db(), demoCatalogue());
+			if (stocked > 0) this.logger.info(`Demo catalogue stocked: ${stocked} SKUs.`);
 		}
 	},
 

@@ -1,11 +1,17 @@
-import { EVENT_SCHEMA_VERSION } from "../../../../lib/contracts/events";
+import { EVENT_SCHEMA_VERSION, Events } from "../../../../lib/contracts/events";
 import {
+	HistorySteps,
 	ProcessingStatus,
 	canAdvance,
+	decideProcessing,
 	demoCatalogue,
 	isTerminal,
+	orderCompensatedEvent,
 	orderProcessedEvent,
 	planReservation,
+	type ProcessingDecision,
+	type ProcessorEventName,
+	type RecordState,
 	type StockLevel
 } from "../../../../services/processor/processor.domain";
 
@@ -122,8 +128,19 @@ describe("Test 'canAdvance'", () => {
 		expect(canAdvance(ProcessingStatus.Processing, ProcessingStatus.Pending)).toBe(false);
 	});
 
-	it("should never move a finished record", () => {
-		for (const from of [ProcessingStatus.Completed, ProcessingStatus.Failed]) {
+	it("should cancel an unfinished record", () => {
+		expect(canAdvance(ProcessingStatus.Pending, ProcessingStatus.Cancelled)).toBe(true);
+		expect(canAdvance(ProcessingStatus.Processing, ProcessingStatus.Cancelled)).toBe(true);
+	});
+
+	it("should move a completed record to compensated only", () => {
+		for (const to of Object.values(ProcessingStatus)) {
+			expect(canAdvance(ProcessingStatus.Completed, to)).toBe(to === ProcessingStatus.Compensated);
+		}
+	});
+
+	it("should never move a failed, cancelled or compensated record", () => {
+		for (const from of [ProcessingStatus.Failed, ProcessingStatus.Cancelled, ProcessingStatus.Compensated]) {
 			for (const to of Object.values(ProcessingStatus)) {
 				expect(canAdvance(from, to)).toBe(false);
 			}
@@ -132,14 +149,128 @@ describe("Test 'canAdvance'", () => {
 });
 
 describe("Test 'isTerminal'", () => {
-	it("should treat completed and failed as final", () => {
+	it("should treat completed, failed, cancelled and compensated as final", () => {
 		expect(isTerminal(ProcessingStatus.Completed)).toBe(true);
 		expect(isTerminal(ProcessingStatus.Failed)).toBe(true);
+		expect(isTerminal(ProcessingStatus.Cancelled)).toBe(true);
+		expect(isTerminal(ProcessingStatus.Compensated)).toBe(true);
 	});
 
 	it("should treat pending and processing as unfinished", () => {
 		expect(isTerminal(ProcessingStatus.Pending)).toBe(false);
 		expect(isTerminal(ProcessingStatus.Processing)).toBe(false);
+	});
+});
+
+describe("Test 'decideProcessing'", () => {
+	const record = (status: ProcessingStatus, cancellationHandled = false): RecordState => ({ status, cancellationHandled });
+	const created = Events.OrderCreated;
+	const cancelled = Events.OrderCancelled;
+	const process: ProcessingDecision = { action: "process" };
+	const ignore = (event: ProcessorEventName, because: "duplicate" | "late"): ProcessingDecision => ({
+		action: "ignore",
+		because,
+		step: event === created ? HistorySteps.CreatedIgnored : HistorySteps.CancelledIgnored
+	});
+
+	/** Every (record, event) pair, with the one decision the saga allows for it. */
+	const table: Array<[string, RecordState | null, ProcessorEventName, ProcessingDecision]> = [
+		["no record", null, created, process],
+		["no record", null, cancelled, { action: "compensate", next: ProcessingStatus.Cancelled, release: false, step: HistorySteps.CancelledBeforeProcessing }],
+		["PENDING", record(ProcessingStatus.Pending), created, process],
+		["PENDING", record(ProcessingStatus.Pending), cancelled, { action: "compensate", next: ProcessingStatus.Cancelled, release: false, step: HistorySteps.CancelledBeforeProcessing }],
+		["PROCESSING", record(ProcessingStatus.Processing), created, process],
+		["PROCESSING", record(ProcessingStatus.Processing), cancelled, { action: "compensate", next: ProcessingStatus.Cancelled, release: false, step: HistorySteps.CancelledBeforeProcessing }],
+		["COMPLETED", record(ProcessingStatus.Completed), created, ignore(created, "duplicate")],
+		["COMPLETED", record(ProcessingStatus.Completed), cancelled, { action: "compensate", next: ProcessingStatus.Compensated, release: true, step: HistorySteps.Compensated }],
+		["FAILED", record(ProcessingStatus.Failed), created, ignore(created, "duplicate")],
+		["FAILED", record(ProcessingStatus.Failed), cancelled, { action: "compensate", next: ProcessingStatus.Failed, release: false, step: HistorySteps.NothingToRelease }],
+		["FAILED, cancellation handled", record(ProcessingStatus.Failed, true), created, ignore(created, "duplicate")],
+		["FAILED, cancellation handled", record(ProcessingStatus.Failed, true), cancelled, ignore(cancelled, "duplicate")],
+		["CANCELLED", record(ProcessingStatus.Cancelled, true), created, ignore(created, "late")],
+		["CANCELLED", record(ProcessingStatus.Cancelled, true), cancelled, ignore(cancelled, "duplicate")],
+		["COMPENSATED", record(ProcessingStatus.Compensated, true), created, ignore(created, "duplicate")],
+		["COMPENSATED", record(ProcessingStatus.Compensated, true), cancelled, ignore(cancelled, "duplicate")]
+	];
+
+	it.each(table)("should decide for a record %s and '%s'", (_name, state, event, decision) => {
+		expect(decideProcessing(state, event)).toEqual(decision);
+	});
+
+	it("should cover every status with every event", () => {
+		const covered = new Set(table.map(([, state, event]) => `${state?.status ?? "none"}/${event}`));
+		for (const status of [...Object.values(ProcessingStatus), "none"]) {
+			for (const event of [created, cancelled]) expect(covered).toContain(`${status}/${event}`);
+		}
+	});
+
+	it("should ignore a cancelled or compensated record whether or not it is flagged as cancelled", () => {
+		for (const status of [ProcessingStatus.Cancelled, ProcessingStatus.Compensated]) {
+			expect(decideProcessing(record(status, false), cancelled)).toMatchObject({ action: "ignore", because: "duplicate" });
+			expect(decideProcessing(record(status, false), created)).toMatchObject({ action: "ignore" });
+		}
+	});
+
+	it("should move a record only along the allowed transitions", () => {
+		for (const [, state, event] of table) {
+			const decision = decideProcessing(state, event);
+			if (decision.action === "compensate" && state && decision.next !== state.status) {
+				expect(canAdvance(state.status, decision.next)).toBe(true);
+			}
+		}
+	});
+
+	/** Runs a sequence of events through the state machine as the service does, from no record. */
+	const replay = (events: ProcessorEventName[], outcome: ProcessingStatus.Completed | ProcessingStatus.Failed) => {
+		let state: RecordState | null = null;
+		let compensations = 0;
+		let releases = 0;
+		for (const event of events) {
+			const decision: ProcessingDecision = decideProcessing(state, event);
+			if (decision.action === "process") state = { status: outcome, cancellationHandled: false };
+			if (decision.action === "compensate") {
+				compensations++;
+				if (decision.release) releases++;
+				state = { status: decision.next, cancellationHandled: true };
+			}
+		}
+		return { status: state?.status, compensations, releases };
+	};
+
+	it("should end in the same state whatever events come twice", () => {
+		for (const outcome of [ProcessingStatus.Completed, ProcessingStatus.Failed] as const) {
+			const once = replay([created, cancelled], outcome);
+			expect(replay([created, created, cancelled, cancelled], outcome)).toEqual(once);
+			expect(replay([created, cancelled, created, cancelled], outcome)).toEqual(once);
+			expect(once.compensations).toBe(1);
+		}
+	});
+
+	it("should never process an order whose cancellation came first, however often either event comes", () => {
+		for (const events of [
+			[cancelled, created],
+			[cancelled, created, created],
+			[cancelled, cancelled, created],
+			[cancelled, created, cancelled, created]
+		]) {
+			expect(replay(events, ProcessingStatus.Completed)).toEqual({ status: ProcessingStatus.Cancelled, compensations: 1, releases: 0 });
+		}
+	});
+});
+
+describe("Test 'orderCompensatedEvent'", () => {
+	it("should carry the cause, the correlation id and the released lines", () => {
+		const now = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6));
+		const event = orderCompensatedEvent("0b0e8f6c-4a7e-4d8e-9a55-3f3c1f0f2a11", "corr-1", "expired", [{ sku: "SKU-0001", quantity: 2 }], "evt-1", now);
+		expect(event).toEqual({
+			eventId: "evt-1",
+			version: EVENT_SCHEMA_VERSION,
+			orderId: "0b0e8f6c-4a7e-4d8e-9a55-3f3c1f0f2a11",
+			correlationId: "corr-1",
+			cause: "expired",
+			released: [{ sku: "SKU-0001", quantity: 2 }],
+			occurredAt: "2024-01-02T03:04:05.006Z"
+		});
 	});
 });
 

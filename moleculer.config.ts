@@ -33,6 +33,7 @@ import type { BrokerOptions } from "moleculer";
 import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
 import { jsonLineFormatter } from "./lib/logging/json-line";
 import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
+import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
@@ -246,7 +247,7 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 							}
 						]
 					},
-		replOptions: { delimiter: "orders $ ", customCommands: deadLetterReplCommands }
+		replOptions: { delimiter: "orders $ ", customCommands: [...deadLetterReplCommands, ...historyReplCommands] }
 	} as BrokerOptions;
 }
 

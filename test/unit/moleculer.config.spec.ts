@@ -160,6 +160,11 @@ describe("Test 'readEnvironment'", () => {
 });
 
 describe("Test 'createBrokerOptions'", () => {
+	it("should give the REPL the dead-letter commands and the history command", () => {
+		const commands = (createBrokerOptions(readEnvironment({})).replOptions as { customCommands: Array<{ command: string }> }).customCommands;
+		expect(commands.map(c => c.command)).toEqual(expect.arrayContaining(["dlq [event]", "history <orderId>"]));
+	});
+
 	it("should disable the built-in balancer when a transporter is set", () => {
 		const options = createBrokerOptions(readEnvironment({ TRANSPORTER: "amqp://localhost:5672" }));
 		expect(options.disableBalancer).toBe(true);

@@ -1,13 +1,13 @@
 /**
- * The orders side of the saga, apart from the order's own actions: cancel, expiry, the processor's
- * answers (`order.processed`, `order.compensated`) and the history. The state machine in
- * orders.domain.ts decides every step; this mixin carries its decisions out, each in one
- * transaction with its outbox events and its history entry.
+ * The orders side of the saga, apart from the order's own actions: cancel, the processor's answers
+ * (`order.processed`, `order.compensated`) and the history; the expiry sweeper is in
+ * orders.expiry.ts. The state machine in orders.domain.ts decides every step; this mixin carries
+ * its decisions out, each in one transaction with its outbox events and its history entry.
  *
  * Requires the database and outbox mixins and the orders service's `findOrder`.
  */
 import { randomUUID } from "node:crypto";
-import type { Context } from "moleculer";
+import type { Context, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import {
 	ConsumerGroups,
@@ -26,28 +26,18 @@ import {
 	HistorySteps,
 	OrderTriggers,
 	decideOrder,
-	expirySweepIntervalMs,
 	isOrderId,
 	mergeHistories,
 	orderCancelledEvent,
 	processedTrigger,
-	statusesMovedBy,
+	type EmittedCancellation,
 	type OrderDecision,
 	type OrderTrigger
 } from "./orders.domain";
 import { OrderNotCancellableError, OrderNotFoundError } from "./orders.errors";
 import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { expireOverdueOrders, loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } from "./orders.repository";
+import { loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } from "./orders.repository";
 import type { OrdersMeta } from "./orders.service";
-
-/** Settings of the saga part of the orders service. */
-export interface OrdersSagaSettings {
-	/** How long an order may stay `pending` before the sweeper expires it (ORDER_TIMEOUT_MS). */
-	orderTimeoutMs: number;
-}
-
-/** Orders expired per sweeper transaction. */
-const EXPIRY_BATCH_SIZE = 100;
 
 /** How long `orders.history` waits for the processor's part. */
 const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;
@@ -87,16 +77,14 @@ export interface OrdersSagaMethods {
 	applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void>;
 	/** Carries out a decision inside the caller's transaction; returns the order as it is now. */
 	carryOutDecision(t: Transaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow>;
-	/** Expires the orders no answer reached in time; returns how many. */
-	expireOverdueOrders(): Promise<number>;
-}
-
-/** What the saga mixin keeps on the service instance. */
-export interface OrdersSagaVars {
-	/** Runs the expiry sweeper every {@link expirySweepIntervalMs}. */
-	expiryTimer?: NodeJS.Timeout;
-	/** The sweep under way, if any: one at a time, and awaited at stop. */
-	expirySweep?: Promise<unknown>;
+	/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
+	queueCancellations(
+		t: Transaction,
+		order: { id: string; correlationId: string },
+		emit: EmittedCancellation[],
+		reason: string | undefined,
+		at: Date
+	): Promise<string | null>;
 }
 
 /** What the saga needs of the service it is mixed into. */
@@ -104,7 +92,7 @@ interface HostMethods extends DbMethods, OutboxMethods {
 	findOrder(id: string): Promise<OrderRow>;
 }
 
-type OrdersSagaSchema = PartialSettingsSchema<OrdersSagaSettings, OrdersSagaMethods & HostMethods, OrdersSagaVars & DbVars<OrderModel>>;
+type OrdersSagaSchema = PartialSettingsSchema<ServiceSettingSchema, OrdersSagaMethods & HostMethods, DbVars<OrderModel>>;
 
 const ordersSagaSchema: OrdersSagaSchema = {
 	name: "orders-saga",
@@ -266,82 +254,31 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			};
 			const Order: OrderModel = this.model;
 			await Order.update({ status: updated.status, errorMessage: updated.errorMessage }, { where: { id: order.id }, transaction: t });
-			for (const emitted of decision.emit) {
-				const event = orderCancelledEvent(order, emitted.cause, context.reason, randomUUID(), now);
-				await this.enqueueEvent(t, emitted.event, ConsumerGroups[emitted.event], event, { correlationId: order.correlationId });
-				// The step names the event it sent when it consumed none.
-				entry.eventId ??= event.eventId;
-			}
+			const sentEventId = await this.queueCancellations(t, order, decision.emit, context.reason, now);
+			// The step names the event it consumed, or else the one it sent.
+			entry.eventId ??= sentEventId;
 			entry.status = decision.next;
 			await recordHistory(this.db(), t, [entry]);
 			this.logger.info(`Order ${decision.next}.`, { ...logContext, status: decision.next });
 			return updated;
 		},
 
-		/**
-		 * Expires the orders no answer reached within `orderTimeoutMs`, a batch per transaction, each
-		 * with its `order.cancelled` (cause "expired") and its history entry; returns how many.
-		 */
-		async expireOverdueOrders(): Promise<number> {
-			const from = statusesMovedBy(OrderTriggers.TimedOut);
-			let total = 0;
-			for (;;) {
-				const expired = await this.transaction(async (t: Transaction) => {
-					const rows = await expireOverdueOrders(this.db(), t, {
-						from,
-						to: OrderStatus.Expired,
-						timeoutMs: this.settings.orderTimeoutMs,
-						limit: EXPIRY_BATCH_SIZE
-					});
-					const now = new Date();
-					const entries: NewHistoryEntry[] = [];
-					for (const row of rows) {
-						// What the state machine says of a pending order that timed out, carried out per row.
-						const decision = decideOrder({ id: row.id, status: OrderStatus.Pending, errorMessage: null }, OrderTriggers.TimedOut);
-						if (decision.outcome !== "apply" || decision.next !== OrderStatus.Expired) throw new Error("The state machine no longer expires pending orders.");
-						let eventId: string | null = null;
-						for (const emitted of decision.emit) {
-							const event = orderCancelledEvent({ id: row.id, correlationId: row.correlation_id }, emitted.cause, undefined, randomUUID(), now);
-							await this.enqueueEvent(t, emitted.event, ConsumerGroups[emitted.event], event, { correlationId: row.correlation_id });
-							eventId ??= event.eventId;
-						}
-						entries.push({
-							orderId: row.id,
-							step: HistorySteps.Expired,
-							status: decision.next,
-							eventId,
-							correlationId: row.correlation_id,
-							nodeID: this.broker.nodeID,
-							detail: { timeoutMs: this.settings.orderTimeoutMs }
-						});
-					}
-					await recordHistory(this.db(), t, entries);
-					return rows;
-				});
-				for (const row of expired) {
-					this.logger.info("Order expired: no answer came in time.", { orderId: row.id, correlationId: row.correlation_id, status: OrderStatus.Expired });
-				}
-				total += expired.length;
-				if (expired.length < EXPIRY_BATCH_SIZE) return total;
+		/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
+		async queueCancellations(
+			t: Transaction,
+			order: { id: string; correlationId: string },
+			emit: EmittedCancellation[],
+			reason: string | undefined,
+			at: Date
+		): Promise<string | null> {
+			let firstEventId: string | null = null;
+			for (const emitted of emit) {
+				const event = orderCancelledEvent(order, emitted.cause, reason, randomUUID(), at);
+				await this.enqueueEvent(t, emitted.event, ConsumerGroups[emitted.event], event, { correlationId: order.correlationId });
+				firstEventId ??= event.eventId;
 			}
+			return firstEventId;
 		}
-	},
-
-	// --- lifecycle -------------------------------------------------------------------------------
-	started() {
-		this.expiryTimer = setInterval(() => {
-			if (!this.adapter?.ready || this.expirySweep) return;
-			this.expirySweep = this.expireOverdueOrders()
-				.catch((err: Error) => this.logger.warn("Expiry sweep failed; it runs again shortly.", err))
-				.finally(() => (this.expirySweep = undefined));
-		}, expirySweepIntervalMs(this.settings.orderTimeoutMs));
-		this.expiryTimer.unref();
-	},
-
-	async stopped() {
-		clearInterval(this.expiryTimer);
-		// The database closes after this: let a sweep under way commit or roll back first.
-		await this.expirySweep;
 	}
 };
 

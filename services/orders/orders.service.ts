@@ -20,10 +20,11 @@ import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { recordHistory } from "./orders.repository";
-import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaSettings, type OrdersSagaVars } from "./orders.saga";
+import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
+import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
 
-/** Settings of the orders service: its database's, its outbox's, its saga's, and the inbox's retention. */
-export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersSagaSettings {
+/** Settings of the orders service: its database's, its outbox's, its expiry's, and the inbox's retention. */
+export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings {
 	/** How long a consumed event id is remembered for deduplication. */
 	inboxRetentionMs: number;
 }
@@ -48,7 +49,7 @@ export interface CreatedOrder {
 }
 
 /** The methods of the orders service, with those of its mixins. */
-export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods {
+export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
 	replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder;
 	findOrder(id: string): Promise<OrderRow>;
@@ -57,7 +58,7 @@ export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMetho
 }
 
 /** What the orders service keeps on its instance, with what its mixins keep. */
-export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersSagaVars {
+export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars {
 	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
 	inboxPruneTimer?: NodeJS.Timeout;
 }
@@ -69,6 +70,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 	// database is up before the saga's sweeper and the relay start, and still up when the sweeper
 	// finishes and the relay flushes at shutdown.
 	mixins: [
+		OrdersExpiryMixin,
 		OrdersSagaMixin,
 		OutboxMixin,
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })

@@ -307,3 +307,61 @@ describe("Order expiry (api and orders on one node, ORDER_TIMEOUT_MS=1500, no pr
 		expect(await saga.cancelledEvents(id)).toHaveLength(1);
 	});
 });
+
+describe("Order history with the processor's part (a stand-in 'processor.history' until the processor's own lands)", () => {
+	let system: RunningSystem;
+	const saga = sagaHarness(() => system);
+	let answer: (orderId: string) => unknown = () => [];
+
+	beforeAll(async () => {
+		system = await startSystem({ services: ["api", "orders"] });
+		system.broker.createService({
+			name: "processor",
+			actions: { history: (ctx: { params: { orderId: string } }) => answer(ctx.params.orderId) }
+		});
+		await system.broker.waitForServices(["processor"]);
+	});
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("should merge both services' steps in time order and call the history complete", async () => {
+		const id = await saga.createOrder("corr-merge-1");
+		const [created] = (await saga.history(id)).entries;
+		// Room between the two orders steps for the processor's, whatever the machine's speed.
+		await waitFor("the clock to pass the order's creation by 10 ms", () => Date.now() > Date.parse(created.at) + 10);
+		await saga.processed(id, "completed");
+		const own = (await saga.history(id)).entries;
+		const at = (entry: HistoryEntry, deltaMs: number) => new Date(Date.parse(entry.at) + deltaMs).toISOString();
+		const processorEntry = (step: string, when: string): HistoryEntry => ({
+			at: when,
+			service: "processor",
+			step,
+			status: "COMPLETED",
+			eventId: null,
+			correlationId: "corr-merge-1",
+			nodeID: "processor-node",
+			detail: null
+		});
+		answer = orderId =>
+			orderId === id ? [processorEntry("order.created received", at(own[0], 2)), processorEntry("stock reserved", at(own[0], 4))] : [];
+
+		const history = await saga.history(id);
+		expect(history.complete).toBe(true);
+		expect(history.entries.map(e => `${e.service}:${e.step}`)).toEqual([
+			"orders:created",
+			"processor:order.created received",
+			"processor:stock reserved",
+			"orders:order.processed received"
+		]);
+	});
+
+	it("should answer with the orders part, incomplete, when the processor's answer is not a list", async () => {
+		const id = await saga.createOrder();
+		answer = () => ({ not: "a list" });
+
+		const history = await saga.history(id);
+		expect(history.complete).toBe(false);
+		expect(history.entries.map(e => e.step)).toEqual(["created"]);
+	});
+});

@@ -20,6 +20,7 @@
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
  * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
  * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
+ * | ORDER_TIMEOUT_MS         | 300000 (five minutes pending, then expired) |
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | RETRY_MAX_DELAY_MS       | 60000                                    |
@@ -32,6 +33,7 @@ import type { BrokerOptions } from "moleculer";
 import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
 import { jsonLineFormatter } from "./lib/logging/json-line";
 import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
+import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
@@ -60,6 +62,8 @@ export interface AppConfig {
 	rateLimitPerMinute: number;
 	outboxRetentionMs: number;
 	inboxRetentionMs: number;
+	/** How long an order may stay `pending` before it expires (and is compensated like a cancellation). */
+	orderTimeoutMs: number;
 	/** When a failed event handler runs again, and when its event is dead-lettered (or marked failed). */
 	delivery: DeliveryPolicy;
 	logLevel: string;
@@ -171,6 +175,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
 		inboxRetentionMs: integer(env, "INBOX_RETENTION_MS", 604_800_000, 0, 31_536_000_000),
+		orderTimeoutMs: integer(env, "ORDER_TIMEOUT_MS", 300_000, 1000, 2_592_000_000),
 		delivery: {
 			maxAttempts: integer(env, "RETRY_MAX_ATTEMPTS", 5, 1, 100),
 			baseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
@@ -242,7 +247,7 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 							}
 						]
 					},
-		replOptions: { delimiter: "orders $ ", customCommands: deadLetterReplCommands }
+		replOptions: { delimiter: "orders $ ", customCommands: [...deadLetterReplCommands, ...historyReplCommands] }
 	} as BrokerOptions;
 }
 
@@ -262,6 +267,7 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
 			inboxRetentionMs: config.inboxRetentionMs,
+			orderTimeoutMs: config.orderTimeoutMs,
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")

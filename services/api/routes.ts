@@ -16,6 +16,8 @@ export const API_ALIASES = {
 	"POST /orders": "orders.create",
 	"GET /orders": "orders.list",
 	"GET /orders/:id": "orders.get",
+	"POST /orders/:id/cancel": "orders.cancel",
+	"GET /orders/:id/history": "orders.history",
 	"GET /health/live": "api.live",
 	"GET /health/ready": "api.ready",
 	"GET /admin/stock/:sku": "processor.getStock",

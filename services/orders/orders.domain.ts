@@ -3,7 +3,15 @@
  * unit tests hit hardest.
  */
 import { createHash } from "node:crypto";
-import { EVENT_SCHEMA_VERSION, type OrderCreatedEvent, type OrderItem } from "../../lib/contracts/events";
+import {
+	EVENT_SCHEMA_VERSION,
+	Events,
+	type CancellationCause,
+	type OrderCancelledEvent,
+	type OrderCreatedEvent,
+	type OrderItem
+} from "../../lib/contracts/events";
+import type { HistoryEntry } from "../../lib/contracts/history";
 import { OrderStatus, type CreateOrderParams } from "../../lib/contracts/orders";
 
 /** Total of an order in currency units, summed in cents so that 0.1 + 0.2 stays 0.30. */
@@ -25,28 +33,117 @@ export function requestFingerprint(params: CreateOrderParams): string {
 	return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
 }
 
-const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
-	[OrderStatus.Pending]: [OrderStatus.Completed, OrderStatus.Failed, OrderStatus.Cancelled, OrderStatus.Expired],
-	[OrderStatus.Completed]: [OrderStatus.Cancelling],
-	[OrderStatus.Failed]: [],
-	[OrderStatus.Cancelling]: [OrderStatus.Cancelled],
-	[OrderStatus.Cancelled]: [],
-	[OrderStatus.Expired]: []
-};
+/** The steps the orders service writes into an order's history. */
+export const HistorySteps = {
+	Created: "created",
+	ProcessedReceived: "order.processed received",
+	ProcessedIgnored: "order.processed ignored",
+	CancelRequested: "cancel requested",
+	CompensatedReceived: "order.compensated received",
+	CompensatedIgnored: "order.compensated ignored",
+	Expired: "expired"
+} as const;
 
-/** True when an order may move from one status to another; a status never moves backwards. */
-export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
-	return TRANSITIONS[from].includes(to);
+/** What may happen to an order: an answer of the processor, a caller, the clock. */
+export const OrderTriggers = {
+	ProcessedCompleted: "processed-completed",
+	ProcessedFailed: "processed-failed",
+	CancelRequested: "cancel-requested",
+	/** No answer came within ORDER_TIMEOUT_MS. */
+	TimedOut: "expired",
+	Compensated: "compensated"
+} as const;
+
+export type OrderTrigger = (typeof OrderTriggers)[keyof typeof OrderTriggers];
+
+/** An event the service must queue (through the outbox) when it carries out a decision. */
+export interface EmittedCancellation {
+	event: typeof Events.OrderCancelled;
+	cause: CancellationCause;
 }
 
 /**
- * The status an `order.processed` answer moves an order to, or `null` when it must change nothing
- * (the order already left `pending`: a late, repeated or out-of-order answer).
+ * What the state machine decided for one (status, trigger) pair; the service only carries it out.
+ * - `apply`: move to `next` and queue `emit`;
+ * - `unchanged`: nothing to do, and the caller is answered as if it worked (a repeated cancel);
+ * - `ignore`: a late, repeated or out-of-order event: logged and recorded in history, never applied;
+ * - `refuse`: the request cannot be honoured (a 409), `reason` says why.
  */
-export function statusAfterProcessing(current: OrderStatus, outcome: "completed" | "failed"): OrderStatus | null {
-	if (current !== OrderStatus.Pending) return null;
-	const next = outcome === "completed" ? OrderStatus.Completed : OrderStatus.Failed;
-	return canTransition(current, next) ? next : null;
+export type OrderDecision =
+	| { outcome: "apply"; next: OrderStatus; emit: EmittedCancellation[] }
+	| { outcome: "unchanged"; reason: string }
+	| { outcome: "ignore"; reason: string }
+	| { outcome: "refuse"; reason: string };
+
+/** The part of an order the state machine looks at. */
+export interface OrderState {
+	id: string;
+	status: OrderStatus;
+	errorMessage: string | null;
+}
+
+const apply = (next: OrderStatus, ...causes: CancellationCause[]): OrderDecision => ({
+	outcome: "apply",
+	next,
+	emit: causes.map(cause => ({ event: Events.OrderCancelled, cause }))
+});
+const ignore = (reason: string): OrderDecision => ({ outcome: "ignore", reason });
+
+/**
+ * The saga's state machine: what `trigger` does to an order in its current status. A status never
+ * moves backwards; anything not listed as a transition changes nothing.
+ */
+export function decideOrder(order: OrderState, trigger: OrderTrigger): OrderDecision {
+	const { status } = order;
+	switch (trigger) {
+		case OrderTriggers.ProcessedCompleted:
+		case OrderTriggers.ProcessedFailed:
+			if (status === OrderStatus.Pending) {
+				return apply(trigger === OrderTriggers.ProcessedCompleted ? OrderStatus.Completed : OrderStatus.Failed);
+			}
+			return ignore(`the order is already ${status}: a late or repeated processing answer changes nothing`);
+
+		case OrderTriggers.CancelRequested:
+			switch (status) {
+				case OrderStatus.Pending:
+					return apply(OrderStatus.Cancelled, "cancelled");
+				case OrderStatus.Completed:
+					return apply(OrderStatus.Cancelling, "cancelled");
+				case OrderStatus.Cancelling:
+					return { outcome: "unchanged", reason: "the order is already being cancelled" };
+				case OrderStatus.Cancelled:
+					return { outcome: "unchanged", reason: "the order is already cancelled" };
+				case OrderStatus.Failed: {
+					const why = order.errorMessage ? ` (${order.errorMessage.replace(/\.$/, "")})` : "";
+					return { outcome: "refuse", reason: `Order '${order.id}' failed${why}: there is nothing to cancel.` };
+				}
+				case OrderStatus.Expired:
+					return { outcome: "refuse", reason: `Order '${order.id}' expired: it was already undone.` };
+			}
+			break;
+
+		case OrderTriggers.TimedOut:
+			if (status === OrderStatus.Pending) return apply(OrderStatus.Expired, "expired");
+			return ignore(`the order is already ${status}: only a pending order expires`);
+
+		case OrderTriggers.Compensated:
+			if (status === OrderStatus.Cancelling) return apply(OrderStatus.Cancelled);
+			if (status === OrderStatus.Cancelled || status === OrderStatus.Expired) {
+				return ignore(`the order is already ${status}: the release changes nothing`);
+			}
+			return ignore(`the order is ${status}: no cancellation of it was under way`);
+	}
+	throw new Error(`No rule for trigger '${String(trigger)}' on status '${String(status)}'.`);
+}
+
+/** The statuses a trigger moves an order out of (e.g. only `pending` expires). */
+export function statusesMovedBy(trigger: OrderTrigger): OrderStatus[] {
+	return Object.values(OrderStatus).filter(status => decideOrder({ id: "", status, errorMessage: null }, trigger).outcome === "apply");
+}
+
+/** The trigger of an `order.processed` answer. */
+export function processedTrigger(outcome: "completed" | "failed"): OrderTrigger {
+	return outcome === "completed" ? OrderTriggers.ProcessedCompleted : OrderTriggers.ProcessedFailed;
 }
 
 export interface NewOrder {
@@ -72,6 +169,45 @@ export function orderCreatedEvent(order: NewOrder, eventId: string): OrderCreate
 		currency: order.currency,
 		occurredAt: order.createdAt.toISOString()
 	};
+}
+
+/** The `order.cancelled` event that asks the processor to undo what it did for an order. */
+export function orderCancelledEvent(
+	order: { id: string; correlationId: string },
+	cause: CancellationCause,
+	reason: string | undefined,
+	eventId: string,
+	occurredAt: Date
+): OrderCancelledEvent {
+	return {
+		eventId,
+		version: EVENT_SCHEMA_VERSION,
+		orderId: order.id,
+		correlationId: order.correlationId,
+		occurredAt: occurredAt.toISOString(),
+		cause,
+		...(reason !== undefined ? { reason } : {})
+	};
+}
+
+/**
+ * Both services' entries of one order, oldest first. Each list keeps its own order (a service knows
+ * the order of its own steps better than clocks do); on equal times the orders entry comes first.
+ */
+export function mergeHistories(own: HistoryEntry[], other: HistoryEntry[]): HistoryEntry[] {
+	const merged: HistoryEntry[] = [];
+	let i = 0;
+	let j = 0;
+	while (i < own.length && j < other.length) {
+		if (Date.parse(other[j].at) < Date.parse(own[i].at)) merged.push(other[j++]);
+		else merged.push(own[i++]);
+	}
+	return merged.concat(own.slice(i), other.slice(j));
+}
+
+/** How often the expiry sweeper runs: a quarter of the timeout, at most 5 s, at least 100 ms. */
+export function expirySweepIntervalMs(orderTimeoutMs: number): number {
+	return Math.max(100, Math.min(Math.floor(orderTimeoutMs / 4), 5000));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

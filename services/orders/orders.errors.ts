@@ -3,6 +3,7 @@ import { Errors } from "moleculer";
 export const ERR_ORDER_NOT_FOUND = "ORDER_NOT_FOUND";
 export const ERR_IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED";
 export const ERR_PAGE_SIZE_TOO_LARGE = "PAGE_SIZE_TOO_LARGE";
+export const ERR_ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE";
 
 /** No order has this id (404). */
 export class OrderNotFoundError extends Errors.MoleculerClientError {
@@ -20,5 +21,12 @@ export class IdempotencyKeyReusedError extends Errors.MoleculerClientError {
 			ERR_IDEMPOTENCY_KEY_REUSED,
 			{ idempotencyKey: key }
 		);
+	}
+}
+
+/** The order's status forbids a cancellation, e.g. it failed or expired (409); the message says why. */
+export class OrderNotCancellableError extends Errors.MoleculerClientError {
+	constructor(id: string, status: string, reason: string) {
+		super(reason, 409, ERR_ORDER_NOT_CANCELLABLE, { id, status });
 	}
 }

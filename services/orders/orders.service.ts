@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { QueryTypes, UniqueConstraintError, type Transaction, type WhereOptions } from "sequelize";
-import { ConsumerGroups, Events, orderProcessedSchema, type OrderProcessedEvent } from "../../lib/contracts/events";
+import { ConsumerGroups, Events } from "../../lib/contracts/events";
 import {
 	MAX_PAGE_SIZE,
 	OrderStatus,
@@ -15,21 +15,16 @@ import {
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
-import {
-	computeTotal,
-	isOrderId,
-	orderCreatedEvent,
-	pageWindow,
-	requestFingerprint,
-	statusAfterProcessing,
-	type NewOrder
-} from "./orders.domain";
+import { HistorySteps, computeTotal, isOrderId, orderCreatedEvent, pageWindow, requestFingerprint, type NewOrder } from "./orders.domain";
 import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
+import { recordHistory } from "./orders.repository";
+import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
+import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
 
-/** Settings of the orders service: its database's, its outbox's, and the inbox's retention. */
-export interface OrdersSettings extends DbSettings, OutboxSettings {
+/** Settings of the orders service: its database's, its outbox's, its expiry's, and the inbox's retention. */
+export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings {
 	/** How long a consumed event id is remembered for deduplication. */
 	inboxRetentionMs: number;
 }
@@ -54,17 +49,16 @@ export interface CreatedOrder {
 }
 
 /** The methods of the orders service, with those of its mixins. */
-export interface OrdersMethods extends DbMethods, OutboxMethods {
+export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
 	replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder;
 	findOrder(id: string): Promise<OrderRow>;
 	listOrders(params: ListOrdersParams): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
-	applyProcessingOutcome(event: OrderProcessedEvent): Promise<void>;
 }
 
 /** What the orders service keeps on its instance, with what its mixins keep. */
-export interface OrdersVars extends DbVars<OrderModel>, OutboxVars {
+export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars {
 	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
 	inboxPruneTimer?: NodeJS.Timeout;
 }
@@ -72,9 +66,12 @@ export interface OrdersVars extends DbVars<OrderModel>, OutboxVars {
 const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
 	name: "orders",
 
-	// The outbox comes first: Moleculer starts the last mixin first and stops it last, so the
-	// database is up before the relay starts and still up when the relay flushes at shutdown.
+	// The database comes last: Moleculer starts the last mixin first and stops it last, so the
+	// database is up before the saga's sweeper and the relay start, and still up when the sweeper
+	// finishes and the relay flushes at shutdown.
 	mixins: [
+		OrdersExpiryMixin,
+		OrdersSagaMixin,
 		OutboxMixin,
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
 	],
@@ -118,18 +115,6 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 		}
 	},
 
-	// --- events ----------------------------------------------------------------------------------
-	events: {
-		/** The processor's answer: moves a pending order to `completed` or `failed`. */
-		[Events.OrderProcessed]: {
-			group: ConsumerGroups[Events.OrderProcessed],
-			params: orderProcessedSchema,
-			async handler(ctx: Context<OrderProcessedEvent>): Promise<void> {
-				await this.applyProcessingOutcome(ctx.params);
-			}
-		}
-	},
-
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/** Creates the order, or returns the first one for a repeated Idempotency-Key. */
@@ -163,13 +148,21 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			try {
 				await this.transaction(async (t: Transaction) => {
 					await Order.create(row, { transaction: t });
-					await this.enqueueEvent(
-						t,
-						Events.OrderCreated,
-						ConsumerGroups[Events.OrderCreated],
-						orderCreatedEvent(order, randomUUID()),
-						{ correlationId: order.correlationId }
-					);
+					const event = orderCreatedEvent(order, randomUUID());
+					await this.enqueueEvent(t, Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, {
+						correlationId: order.correlationId
+					});
+					await recordHistory(this.db(), t, [
+						{
+							orderId: order.id,
+							step: HistorySteps.Created,
+							status: OrderStatus.Pending,
+							eventId: event.eventId,
+							correlationId: order.correlationId,
+							nodeID: this.broker.nodeID,
+							detail: { totalAmount: order.totalAmount, currency: order.currency, lines: order.items.length }
+						}
+					]);
 				});
 			} catch (err) {
 				// Two requests with one key raced: the loser answers with the winner's order.
@@ -242,48 +235,6 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			return deleted.length;
 		},
 
-		/**
-		 * Applies an `order.processed` answer once: the event id goes into the inbox table in the same
-		 * transaction as the status change, so a redelivery finds it there and changes nothing.
-		 */
-		async applyProcessingOutcome(event: OrderProcessedEvent): Promise<void> {
-			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
-			await this.transaction(async (t: Transaction) => {
-				const inserted = await this.db().query(
-					`INSERT INTO processed_events (event_id, event_name, order_id) VALUES (:eventId, :eventName, :orderId)
-					 ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-					{
-						type: QueryTypes.SELECT,
-						transaction: t,
-						replacements: { eventId: event.eventId, eventName: Events.OrderProcessed, orderId: event.orderId }
-					}
-				);
-				if (inserted.length === 0) {
-					this.logger.info("Duplicate 'order.processed' event ignored.", context);
-					return;
-				}
-				const Order: OrderModel = this.model;
-				const order = await Order.findByPk(event.orderId, { transaction: t, lock: t.LOCK.UPDATE });
-				if (!order) {
-					this.logger.warn("'order.processed' names an unknown order; ignored.", context);
-					return;
-				}
-				const current = order.get("status") as OrderStatus;
-				const next = statusAfterProcessing(current, event.status);
-				if (!next) {
-					this.logger.info(`Late 'order.processed' ignored: the order is already '${current}'.`, context);
-					return;
-				}
-				await order.update(
-					{
-						status: next,
-						errorMessage: next === OrderStatus.Failed ? (event.errorMessage ?? "Processing failed.") : null
-					},
-					{ transaction: t }
-				);
-				this.logger.info(`Order ${next}.`, { ...context, status: next });
-			});
-		}
 	},
 
 	// --- lifecycle -------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ describe("Test 'readEnvironment'", () => {
 			rateLimitPerMinute: 600,
 			outboxRetentionMs: 86_400_000,
 			inboxRetentionMs: 604_800_000,
+			orderTimeoutMs: 300_000,
 			delivery: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
 			logLevel: "info",
 			faultPoints: []
@@ -73,6 +74,13 @@ describe("Test 'readEnvironment'", () => {
 		});
 	});
 
+	it("should expire pending orders after ORDER_TIMEOUT_MS, from 1 s to 30 days", () => {
+		expect(readEnvironment({ ORDER_TIMEOUT_MS: "1500" }).orderTimeoutMs).toBe(1500);
+		expect(readEnvironment({ ORDER_TIMEOUT_MS: "1000" }).orderTimeoutMs).toBe(1000);
+		expect(readEnvironment({ ORDER_TIMEOUT_MS: "2592000000" }).orderTimeoutMs).toBe(2_592_000_000);
+		expect(configErrorOf({ ORDER_TIMEOUT_MS: "10" }).message).toBe("ORDER_TIMEOUT_MS='10' is not valid: expected an integer from 1000 to 2592000000.");
+	});
+
 	it("should list a service named twice once", () => {
 		expect(readEnvironment({ SERVICES: "api,api,orders" }).services).toEqual(["api", "orders"]);
 	});
@@ -102,7 +110,10 @@ describe("Test 'readEnvironment'", () => {
 		["ORDERS_DATABASE_URL", "mysql://db/orders"],
 		["PROCESSOR_DATABASE_URL", "not a url"],
 		["HOST", "0.0.0.0; rm -rf"],
-		["CORS_ORIGINS", "https://shop.example.com/path"]
+		["CORS_ORIGINS", "https://shop.example.com/path"],
+		["ORDER_TIMEOUT_MS", "999"],
+		["ORDER_TIMEOUT_MS", "2592000001"],
+		["ORDER_TIMEOUT_MS", "5 min"]
 	])("should refuse %s=%s with an error naming the variable", (variable, value) => {
 		const error = configErrorOf({ [variable]: value });
 		expect(error).toBeInstanceOf(ConfigError);
@@ -149,6 +160,11 @@ describe("Test 'readEnvironment'", () => {
 });
 
 describe("Test 'createBrokerOptions'", () => {
+	it("should give the REPL the dead-letter commands and the history command", () => {
+		const commands = (createBrokerOptions(readEnvironment({})).replOptions as { customCommands: Array<{ command: string }> }).customCommands;
+		expect(commands.map(c => c.command)).toEqual(expect.arrayContaining(["dlq [event]", "history <orderId>"]));
+	});
+
 	it("should disable the built-in balancer when a transporter is set", () => {
 		const options = createBrokerOptions(readEnvironment({ TRANSPORTER: "amqp://localhost:5672" }));
 		expect(options.disableBalancer).toBe(true);
@@ -223,6 +239,7 @@ describe("Test 'serviceSettings'", () => {
 			DEMO_STOCK: "false"
 		}));
 		expect(settings.orders.databaseUrl).toBe("postgres://db/orders");
+		expect(settings.orders.orderTimeoutMs).toBe(300_000);
 		expect(settings.processor).toMatchObject({ databaseUrl: "postgres://db/processor", demoStock: false });
 	});
 });

@@ -8,6 +8,12 @@ describe("Test 'allowedMethods'", () => {
 		expect(allowedMethods("/api/admin/stock/SKU-0001")).toEqual(["GET", "HEAD", "PUT", "OPTIONS"]);
 	});
 
+	it("should answer the saga's routes of an order: POST to cancel it, GET for its history", () => {
+		expect(allowedMethods("/api/orders/1b4e28ba-2fa1-11d2-883f-0016d3cca427/cancel")).toEqual(["POST", "OPTIONS"]);
+		expect(allowedMethods("/api/orders/1b4e28ba-2fa1-11d2-883f-0016d3cca427/history")).toEqual(["GET", "HEAD", "OPTIONS"]);
+		expect(allowedMethods("/api/orders/1b4e28ba-2fa1-11d2-883f-0016d3cca427/refund")).toBeNull();
+	});
+
 	it("should join the methods of every route a path matches", () => {
 		// 'replay' is a literal route (POST) and also an :id (GET, DELETE).
 		expect(allowedMethods("/api/admin/dead-letters/replay")).toEqual(["GET", "HEAD", "POST", "DELETE", "OPTIONS"]);

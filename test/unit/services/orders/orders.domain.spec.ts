@@ -1,14 +1,21 @@
 import { OrderStatus, type CreateOrderParams } from "../../../../lib/contracts/orders";
 import { EVENT_SCHEMA_VERSION } from "../../../../lib/contracts/events";
+import type { HistoryEntry } from "../../../../lib/contracts/history";
 import {
-	canTransition,
+	OrderTriggers,
 	computeTotal,
+	decideOrder,
+	expirySweepIntervalMs,
 	isOrderId,
+	mergeHistories,
+	orderCancelledEvent,
 	orderCreatedEvent,
 	pageWindow,
+	processedTrigger,
 	requestFingerprint,
-	statusAfterProcessing,
-	type NewOrder
+	statusesMovedBy,
+	type NewOrder,
+	type OrderTrigger
 } from "../../../../services/orders/orders.domain";
 
 describe("Test 'computeTotal'", () => {
@@ -106,56 +113,180 @@ describe("Test 'requestFingerprint'", () => {
 	});
 });
 
-describe("Test 'canTransition'", () => {
-	it("should let a pending order complete, fail or be cancelled", () => {
-		expect(canTransition(OrderStatus.Pending, OrderStatus.Completed)).toBe(true);
-		expect(canTransition(OrderStatus.Pending, OrderStatus.Failed)).toBe(true);
-		expect(canTransition(OrderStatus.Pending, OrderStatus.Cancelled)).toBe(true);
+describe("Test 'decideOrder'", () => {
+	const S = OrderStatus;
+	const T = OrderTriggers;
+	const order = (status: OrderStatus, errorMessage: string | null = null) => ({ id: "o-1", status, errorMessage });
+	type Expected =
+		| { outcome: "apply"; next: OrderStatus; emit: string[] }
+		| { outcome: "unchanged" | "ignore" | "refuse" };
+	const to = (next: OrderStatus, ...emit: string[]): Expected => ({ outcome: "apply", next, emit });
+	const ignored: Expected = { outcome: "ignore" };
+	const unchanged: Expected = { outcome: "unchanged" };
+	const refused: Expected = { outcome: "refuse" };
+
+	// Every (status, trigger) pair: the whole state machine in one table.
+	const table: Record<OrderStatus, Record<OrderTrigger, Expected>> = {
+		[S.Pending]: {
+			[T.ProcessedCompleted]: to(S.Completed),
+			[T.ProcessedFailed]: to(S.Failed),
+			[T.CancelRequested]: to(S.Cancelled, "cancelled"),
+			[T.TimedOut]: to(S.Expired, "expired"),
+			[T.Compensated]: ignored
+		},
+		[S.Completed]: {
+			[T.ProcessedCompleted]: ignored,
+			[T.ProcessedFailed]: ignored,
+			[T.CancelRequested]: to(S.Cancelling, "cancelled"),
+			[T.TimedOut]: ignored,
+			[T.Compensated]: ignored
+		},
+		[S.Failed]: {
+			[T.ProcessedCompleted]: ignored,
+			[T.ProcessedFailed]: ignored,
+			[T.CancelRequested]: refused,
+			[T.TimedOut]: ignored,
+			[T.Compensated]: ignored
+		},
+		[S.Cancelling]: {
+			[T.ProcessedCompleted]: ignored,
+			[T.ProcessedFailed]: ignored,
+			[T.CancelRequested]: unchanged,
+			[T.TimedOut]: ignored,
+			[T.Compensated]: to(S.Cancelled)
+		},
+		[S.Cancelled]: {
+			[T.ProcessedCompleted]: ignored,
+			[T.ProcessedFailed]: ignored,
+			[T.CancelRequested]: unchanged,
+			[T.TimedOut]: ignored,
+			[T.Compensated]: ignored
+		},
+		[S.Expired]: {
+			[T.ProcessedCompleted]: ignored,
+			[T.ProcessedFailed]: ignored,
+			[T.CancelRequested]: refused,
+			[T.TimedOut]: ignored,
+			[T.Compensated]: ignored
+		}
+	};
+	const pairs = Object.values(S).flatMap(status => Object.values(T).map(trigger => [status, trigger, table[status][trigger]] as const));
+
+	it("should have a rule for every status and every trigger", () => {
+		expect(pairs).toHaveLength(Object.values(S).length * Object.values(T).length);
+		expect(pairs).toHaveLength(30);
 	});
 
-	it("should never move an order back to pending", () => {
-		expect(canTransition(OrderStatus.Completed, OrderStatus.Pending)).toBe(false);
-		expect(canTransition(OrderStatus.Failed, OrderStatus.Pending)).toBe(false);
-		expect(canTransition(OrderStatus.Cancelled, OrderStatus.Pending)).toBe(false);
-	});
-
-	it("should not let a completed order become failed", () => {
-		expect(canTransition(OrderStatus.Completed, OrderStatus.Failed)).toBe(false);
-	});
-
-	it("should not let a failed order become completed", () => {
-		expect(canTransition(OrderStatus.Failed, OrderStatus.Completed)).toBe(false);
-	});
-
-	it("should keep a cancelled order cancelled", () => {
-		for (const to of Object.values(OrderStatus)) {
-			expect(canTransition(OrderStatus.Cancelled, to)).toBe(false);
+	it.each(pairs)("should, for a %s order and the trigger %s, decide %j", (status, trigger, expected) => {
+		const decision = decideOrder(order(status), trigger);
+		expect(decision.outcome).toBe(expected.outcome);
+		if (expected.outcome === "apply" && decision.outcome === "apply") {
+			expect(decision.next).toBe(expected.next);
+			expect(decision.emit).toEqual(expected.emit.map(cause => ({ event: "order.cancelled", cause })));
+		} else {
+			expect(decision).toEqual({ outcome: expected.outcome, reason: expect.any(String) });
 		}
 	});
 
-	it("should not count staying in the same status as a transition", () => {
-		for (const status of Object.values(OrderStatus)) {
-			expect(canTransition(status, status)).toBe(false);
+	it("should never move an order back to pending, whatever happens", () => {
+		for (const [status, trigger] of pairs) {
+			const decision = decideOrder(order(status), trigger);
+			if (decision.outcome === "apply") expect(decision.next).not.toBe(S.Pending);
 		}
+	});
+
+	it("should refuse to cancel a failed order, saying why it failed and that there is nothing to cancel", () => {
+		const decision = decideOrder(order(S.Failed, "Unknown SKU 'SKU-9999'."), T.CancelRequested);
+		expect(decision).toEqual({ outcome: "refuse", reason: "Order 'o-1' failed (Unknown SKU 'SKU-9999'): there is nothing to cancel." });
+		expect(decideOrder(order(S.Failed), T.CancelRequested)).toEqual({ outcome: "refuse", reason: "Order 'o-1' failed: there is nothing to cancel." });
+	});
+
+	it("should refuse to cancel an expired order, saying it was already undone", () => {
+		expect(decideOrder(order(S.Expired), T.CancelRequested)).toEqual({ outcome: "refuse", reason: "Order 'o-1' expired: it was already undone." });
+	});
+
+	it("should say why a late answer is ignored", () => {
+		const decision = decideOrder(order(S.Expired), T.ProcessedCompleted);
+		expect(decision.outcome === "ignore" && decision.reason).toContain("already expired");
 	});
 });
 
-describe("Test 'statusAfterProcessing'", () => {
-	it("should complete a pending order on a completed answer", () => {
-		expect(statusAfterProcessing(OrderStatus.Pending, "completed")).toBe(OrderStatus.Completed);
+describe("Test 'statusesMovedBy'", () => {
+	it("should let only a pending order expire, and only a cancelling one be compensated", () => {
+		expect(statusesMovedBy(OrderTriggers.TimedOut)).toEqual([OrderStatus.Pending]);
+		expect(statusesMovedBy(OrderTriggers.Compensated)).toEqual([OrderStatus.Cancelling]);
+		expect(statusesMovedBy(OrderTriggers.CancelRequested)).toEqual([OrderStatus.Pending, OrderStatus.Completed]);
+	});
+});
+
+describe("Test 'processedTrigger'", () => {
+	it("should map the processor's outcome to its trigger", () => {
+		expect(processedTrigger("completed")).toBe(OrderTriggers.ProcessedCompleted);
+		expect(processedTrigger("failed")).toBe(OrderTriggers.ProcessedFailed);
+	});
+});
+
+describe("Test 'orderCancelledEvent'", () => {
+	const at = new Date(Date.UTC(2024, 4, 17, 8, 30, 15, 123));
+
+	it("should carry the order's id and correlation id, the cause and the reason", () => {
+		expect(orderCancelledEvent({ id: "o-1", correlationId: "corr-1" }, "cancelled", "changed my mind", "evt-9", at)).toEqual({
+			eventId: "evt-9",
+			version: EVENT_SCHEMA_VERSION,
+			orderId: "o-1",
+			correlationId: "corr-1",
+			occurredAt: "2024-05-17T08:30:15.123Z",
+			cause: "cancelled",
+			reason: "changed my mind"
+		});
 	});
 
-	it("should fail a pending order on a failed answer", () => {
-		expect(statusAfterProcessing(OrderStatus.Pending, "failed")).toBe(OrderStatus.Failed);
+	it("should leave the reason out when none was given", () => {
+		expect(orderCancelledEvent({ id: "o-1", correlationId: "c" }, "expired", undefined, "e", at)).not.toHaveProperty("reason");
+	});
+});
+
+describe("Test 'mergeHistories'", () => {
+	const entry = (service: "orders" | "processor", step: string, at: string): HistoryEntry => ({
+		at,
+		service,
+		step,
+		status: "s",
+		eventId: null,
+		correlationId: null,
+		nodeID: "n",
+		detail: null
 	});
 
-	it.each([OrderStatus.Completed, OrderStatus.Failed, OrderStatus.Cancelled])(
-		"should leave a %s order unchanged on any answer",
-		status => {
-			expect(statusAfterProcessing(status, "completed")).toBeNull();
-			expect(statusAfterProcessing(status, "failed")).toBeNull();
-		}
-	);
+	it("should interleave both services' entries in time order", () => {
+		const own = [entry("orders", "created", "2024-01-01T00:00:00.000Z"), entry("orders", "order.processed received", "2024-01-01T00:00:03.000Z")];
+		const other = [entry("processor", "received", "2024-01-01T00:00:01.000Z"), entry("processor", "completed", "2024-01-01T00:00:02.000Z")];
+		expect(mergeHistories(own, other).map(e => e.step)).toEqual(["created", "received", "completed", "order.processed received"]);
+	});
+
+	it("should keep each service's own order when times are equal or its clock runs backwards", () => {
+		const own = [entry("orders", "a", "2024-01-01T00:00:05.000Z"), entry("orders", "b", "2024-01-01T00:00:05.000Z")];
+		const other = [entry("processor", "x", "2024-01-01T00:00:05.000Z"), entry("processor", "y", "2024-01-01T00:00:04.000Z")];
+		const steps = mergeHistories(own, other).map(e => e.step);
+		expect(steps.filter(s => s === "a" || s === "b")).toEqual(["a", "b"]);
+		expect(steps.filter(s => s === "x" || s === "y")).toEqual(["x", "y"]);
+		expect(steps).toHaveLength(4);
+	});
+
+	it("should return one side alone when the other is empty", () => {
+		const own = [entry("orders", "created", "2024-01-01T00:00:00.000Z")];
+		expect(mergeHistories(own, [])).toEqual(own);
+		expect(mergeHistories([], own)).toEqual(own);
+	});
+});
+
+describe("Test 'expirySweepIntervalMs'", () => {
+	it("should sweep four times per timeout, at most every 5 s and at least every 100 ms", () => {
+		expect(expirySweepIntervalMs(300_000)).toBe(5000);
+		expect(expirySweepIntervalMs(8000)).toBe(2000);
+		expect(expirySweepIntervalMs(1500)).toBe(375);
+		expect(expirySweepIntervalMs(200)).toBe(100);
+	});
 });
 
 describe("Test 'orderCreatedEvent'", () => {

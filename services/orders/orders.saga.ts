@@ -1,0 +1,286 @@
+/**
+ * The orders side of the saga, apart from the order's own actions: cancel, the processor's answers
+ * (`order.processed`, `order.compensated`) and the history; the expiry sweeper is in
+ * orders.expiry.ts. The state machine in orders.domain.ts decides every step; this mixin carries
+ * its decisions out, each in one transaction with its outbox events and its history entry.
+ *
+ * Requires the database and outbox mixins and the orders service's `findOrder`.
+ */
+import { randomUUID } from "node:crypto";
+import type { Context, ServiceSettingSchema } from "moleculer";
+import type { Transaction } from "sequelize";
+import {
+	ConsumerGroups,
+	Events,
+	orderCompensatedSchema,
+	orderProcessedSchema,
+	type OrderCompensatedEvent,
+	type OrderProcessedEvent
+} from "../../lib/contracts/events";
+import type { HistoryEntry, OrderHistory } from "../../lib/contracts/history";
+import { OrderStatus, cancelOrderSchema, orderIdSchema, type CancelOrderParams, type OrderView } from "../../lib/contracts/orders";
+import type { AnyServiceSchema, PartialSettingsSchema } from "../../lib/broker/service-schema";
+import type { DbMethods, DbVars } from "../../mixins/db.mixin";
+import type { OutboxMethods } from "../../mixins/outbox.types";
+import {
+	HistorySteps,
+	OrderTriggers,
+	decideOrder,
+	isOrderId,
+	mergeHistories,
+	orderCancelledEvent,
+	processedTrigger,
+	type EmittedCancellation,
+	type OrderDecision,
+	type OrderTrigger
+} from "./orders.domain";
+import { OrderNotCancellableError, OrderNotFoundError } from "./orders.errors";
+import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
+import { loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } from "./orders.repository";
+import type { OrdersMeta } from "./orders.service";
+
+/** How long `orders.history` waits for the processor's part. */
+const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;
+
+/** An event of the saga that orders consumes: what the state machine needs to know of it. */
+interface ConsumedOrderEvent {
+	eventId: string;
+	orderId: string;
+	correlationId: string;
+}
+
+/** The history steps of one trigger: when it is carried out, and when it is ignored. */
+interface StepNames {
+	applied: string;
+	ignored: string;
+}
+
+/** What carrying out a decision needs besides the decision: the step, its event, its details. */
+interface DecisionContext {
+	steps: StepNames;
+	/** The consumed event that caused the step, if any. */
+	eventId?: string;
+	detail?: Record<string, unknown>;
+	/** The error message a `failed` order keeps. */
+	errorMessage?: string;
+	/** The caller's reason, carried by the `order.cancelled` event. */
+	reason?: string;
+}
+
+/** The methods of the saga mixin. */
+export interface OrdersSagaMethods {
+	/** Carries out a cancel request in one transaction, the order's row locked. */
+	cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView>;
+	/** The orders part of an order's history merged with the processor's, when the processor answers. */
+	orderHistory(ctx: Context<{ id: string }>): Promise<OrderHistory>;
+	/** Applies a consumed event once, as the state machine decides. */
+	applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void>;
+	/** Carries out a decision inside the caller's transaction; returns the order as it is now. */
+	carryOutDecision(t: Transaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow>;
+	/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
+	queueCancellations(
+		t: Transaction,
+		order: { id: string; correlationId: string },
+		emit: EmittedCancellation[],
+		reason: string | undefined,
+		at: Date
+	): Promise<string | null>;
+}
+
+/** What the saga needs of the service it is mixed into. */
+interface HostMethods extends DbMethods, OutboxMethods {
+	findOrder(id: string): Promise<OrderRow>;
+}
+
+type OrdersSagaSchema = PartialSettingsSchema<ServiceSettingSchema, OrdersSagaMethods & HostMethods, DbVars<OrderModel>>;
+
+const ordersSagaSchema: OrdersSagaSchema = {
+	name: "orders-saga",
+
+	// --- actions ---------------------------------------------------------------------------------
+	actions: {
+		/**
+		 * Cancels an order: a pending one at once, a completed one once the processor released its
+		 * stock (`cancelling` meanwhile). A repeated cancel is answered as the first; a failed or
+		 * expired order cannot be cancelled (409).
+		 */
+		cancel: {
+			params: cancelOrderSchema,
+			async handler(ctx: Context<CancelOrderParams, OrdersMeta>): Promise<OrderView> {
+				return this.cancelOrder(ctx.params, ctx.meta);
+			}
+		},
+
+		/** Returns an order's history in both services; `complete: false` when the processor could not be asked. */
+		history: {
+			params: orderIdSchema,
+			async handler(ctx: Context<{ id: string }>): Promise<OrderHistory> {
+				return this.orderHistory(ctx);
+			}
+		},
+	},
+
+	// --- events ----------------------------------------------------------------------------------
+	events: {
+		/** The processor's answer: moves a pending order to `completed` or `failed`. */
+		[Events.OrderProcessed]: {
+			group: ConsumerGroups[Events.OrderProcessed],
+			params: orderProcessedSchema,
+			async handler(ctx: Context<OrderProcessedEvent>): Promise<void> {
+				const event = ctx.params;
+				await this.applyOrderEvent(Events.OrderProcessed, event, processedTrigger(event.status), {
+					steps: { applied: HistorySteps.ProcessedReceived, ignored: HistorySteps.ProcessedIgnored },
+					eventId: event.eventId,
+					detail: event.status === "failed" ? { outcome: event.status, errorMessage: event.errorMessage ?? null } : { outcome: event.status },
+					errorMessage: event.status === "failed" ? (event.errorMessage ?? "Processing failed.") : undefined
+				});
+			}
+		},
+
+		/** The processor released what it held for a cancelled order: a cancelling order ends cancelled. */
+		[Events.OrderCompensated]: {
+			group: ConsumerGroups[Events.OrderCompensated],
+			params: orderCompensatedSchema,
+			async handler(ctx: Context<OrderCompensatedEvent>): Promise<void> {
+				const event = ctx.params;
+				await this.applyOrderEvent(Events.OrderCompensated, event, OrderTriggers.Compensated, {
+					steps: { applied: HistorySteps.CompensatedReceived, ignored: HistorySteps.CompensatedIgnored },
+					eventId: event.eventId,
+					detail: { cause: event.cause, released: event.released }
+				});
+			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
+	methods: {
+		/** Carries out a cancel request in one transaction, the order's row locked. */
+		async cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView> {
+			if (!isOrderId(params.id)) throw new OrderNotFoundError(params.id);
+			const Order: OrderModel = this.model;
+			const order = await this.transaction(async (t: Transaction) => {
+				const row = await Order.findByPk(params.id, { transaction: t, lock: t.LOCK.UPDATE });
+				if (!row) throw new OrderNotFoundError(params.id);
+				const current = row.get({ plain: true });
+				const decision = decideOrder(current, OrderTriggers.CancelRequested);
+				if (decision.outcome === "refuse") throw new OrderNotCancellableError(current.id, current.status, decision.reason);
+				const requestCorrelationId = meta.correlationId && meta.correlationId !== current.correlationId ? { requestCorrelationId: meta.correlationId } : {};
+				return this.carryOutDecision(t, current, decision, {
+					steps: { applied: HistorySteps.CancelRequested, ignored: HistorySteps.CancelRequested },
+					detail: { reason: params.reason ?? null, ...requestCorrelationId },
+					reason: params.reason
+				});
+			});
+			return toOrderView(order);
+		},
+
+		/** The orders part of an order's history merged with the processor's, when the processor answers. */
+		async orderHistory(ctx: Context<{ id: string }>): Promise<OrderHistory> {
+			const order = await this.findOrder(ctx.params.id);
+			const own = await loadHistory(this.db(), order.id);
+			try {
+				const other = await ctx.call<HistoryEntry[], { orderId: string }>(
+					"processor.history",
+					{ orderId: order.id },
+					{ timeout: PROCESSOR_HISTORY_TIMEOUT_MS, retries: 0 }
+				);
+				if (!Array.isArray(other)) throw new Error("'processor.history' did not answer with a list of entries");
+				return { orderId: order.id, entries: mergeHistories(own, other), complete: true };
+			} catch (err) {
+				this.logger.warn("The processor's part of the history could not be read; answering with the orders part.", {
+					orderId: order.id,
+					error: (err as Error).message
+				});
+				return { orderId: order.id, entries: own, complete: false };
+			}
+		},
+
+		/**
+		 * Applies a consumed event once: its id goes into the inbox in the same transaction as the
+		 * change, so a redelivery finds it there and changes nothing. The state machine decides; a
+		 * late, repeated or out-of-order event is recorded in the history as ignored.
+		 */
+		async applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void> {
+			const logContext = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
+			const Order: OrderModel = this.model;
+			await this.transaction(async (t: Transaction) => {
+				const firstTime = await recordInboxEvent(this.db(), t, event.eventId, eventName, event.orderId);
+				const row = await Order.findByPk(event.orderId, { transaction: t, lock: t.LOCK.UPDATE });
+				if (!row) {
+					this.logger.warn(`'${eventName}' names an unknown order; ignored.`, logContext);
+					return;
+				}
+				const current = row.get({ plain: true });
+				const decision: OrderDecision = firstTime
+					? decideOrder(current, trigger)
+					: { outcome: "ignore", reason: "a duplicate: this event was already handled" };
+				await this.carryOutDecision(t, current, decision, context);
+			});
+		},
+
+		/**
+		 * Carries out the state machine's decision inside the caller's transaction: the new status,
+		 * the `order.cancelled` events it asks for (through the outbox), and the history entry.
+		 * Returns the order as it is now.
+		 */
+		async carryOutDecision(t: Transaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow> {
+			const logContext = { orderId: order.id, correlationId: order.correlationId, eventId: context.eventId };
+			const entry: NewHistoryEntry = {
+				orderId: order.id,
+				step: context.steps.applied,
+				status: order.status,
+				eventId: context.eventId ?? null,
+				correlationId: order.correlationId,
+				nodeID: this.broker.nodeID,
+				detail: context.detail ?? null
+			};
+			if (decision.outcome === "refuse") throw new OrderNotCancellableError(order.id, order.status, decision.reason);
+			if (decision.outcome !== "apply") {
+				if (decision.outcome === "ignore") {
+					this.logger.info(`'${context.steps.ignored}': ${decision.reason}.`, { ...logContext, status: order.status });
+					entry.step = context.steps.ignored;
+				}
+				entry.detail = { ...entry.detail, [decision.outcome === "ignore" ? "ignored" : "unchanged"]: decision.reason };
+				await recordHistory(this.db(), t, [entry]);
+				return order;
+			}
+
+			const now = new Date();
+			const updated: OrderRow = {
+				...order,
+				status: decision.next,
+				errorMessage: decision.next === OrderStatus.Failed ? (context.errorMessage ?? "Processing failed.") : order.errorMessage,
+				updatedAt: now
+			};
+			const Order: OrderModel = this.model;
+			await Order.update({ status: updated.status, errorMessage: updated.errorMessage }, { where: { id: order.id }, transaction: t });
+			const sentEventId = await this.queueCancellations(t, order, decision.emit, context.reason, now);
+			// The step names the event it consumed, or else the one it sent.
+			entry.eventId ??= sentEventId;
+			entry.status = decision.next;
+			await recordHistory(this.db(), t, [entry]);
+			this.logger.info(`Order ${decision.next}.`, { ...logContext, status: decision.next });
+			return updated;
+		},
+
+		/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
+		async queueCancellations(
+			t: Transaction,
+			order: { id: string; correlationId: string },
+			emit: EmittedCancellation[],
+			reason: string | undefined,
+			at: Date
+		): Promise<string | null> {
+			let firstEventId: string | null = null;
+			for (const emitted of emit) {
+				const event = orderCancelledEvent(order, emitted.cause, reason, randomUUID(), at);
+				await this.enqueueEvent(t, emitted.event, ConsumerGroups[emitted.event], event, { correlationId: order.correlationId });
+				firstEventId ??= event.eventId;
+			}
+			return firstEventId;
+		}
+	}
+};
+
+/** The saga part of the orders service ({@link ordersSagaSchema}), for its `mixins`. */
+export const OrdersSagaMixin: Partial<AnyServiceSchema> = ordersSagaSchema;

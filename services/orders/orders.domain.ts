@@ -129,7 +129,8 @@ export function decideOrder(order: OrderState, trigger: OrderTrigger): OrderDeci
 		case OrderTriggers.Compensated:
 			if (status === OrderStatus.Cancelling) return apply(OrderStatus.Cancelled);
 			if (status === OrderStatus.Cancelled || status === OrderStatus.Expired) {
-				return ignore(`the order is already ${status}: the release changes nothing`);
+				// The normal answer to cancelling a pending order, or to its expiry: the stock is back.
+				return { outcome: "unchanged", reason: `the processor released what it held; the order stays ${status}` };
 			}
 			return ignore(`the order is ${status}: no cancellation of it was under way`);
 	}

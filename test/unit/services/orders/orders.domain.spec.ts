@@ -160,14 +160,14 @@ describe("Test 'decideOrder'", () => {
 			[T.ProcessedFailed]: ignored,
 			[T.CancelRequested]: unchanged,
 			[T.TimedOut]: ignored,
-			[T.Compensated]: ignored
+			[T.Compensated]: unchanged
 		},
 		[S.Expired]: {
 			[T.ProcessedCompleted]: ignored,
 			[T.ProcessedFailed]: ignored,
 			[T.CancelRequested]: refused,
 			[T.TimedOut]: ignored,
-			[T.Compensated]: ignored
+			[T.Compensated]: unchanged
 		}
 	};
 	const pairs = Object.values(S).flatMap(status => Object.values(T).map(trigger => [status, trigger, table[status][trigger]] as const));

@@ -1,4 +1,5 @@
 import { DataTypes, type QueryInterface } from "sequelize";
+import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
 import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.migrations";
 
@@ -56,25 +57,5 @@ export const ordersMigrations: Migration[] = [
 		}
 	},
 	outboxReplaysMigration,
-	{
-		name: "004-create-order-history",
-		async up(qi: QueryInterface) {
-			// Every transition and every handled event of an order, written in the transaction of the change.
-			await qi.createTable("order_history", {
-				id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
-				order_id: { type: DataTypes.UUID, allowNull: false },
-				at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
-				step: { type: DataTypes.TEXT, allowNull: false },
-				status: { type: DataTypes.TEXT, allowNull: false },
-				event_id: { type: DataTypes.TEXT, allowNull: true },
-				correlation_id: { type: DataTypes.TEXT, allowNull: true },
-				node_id: { type: DataTypes.TEXT, allowNull: false },
-				detail: { type: DataTypes.JSONB, allowNull: true }
-			});
-			await qi.addIndex("order_history", ["order_id", "id"]);
-		},
-		async down(qi: QueryInterface) {
-			await qi.dropTable("order_history");
-		}
-	}
+	historyTableMigration("004-create-order-history", "order_history")
 ];

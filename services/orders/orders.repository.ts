@@ -4,28 +4,11 @@
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry } from "../../lib/contracts/history";
+import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import type { OrderStatus } from "../../lib/contracts/orders";
 
 /** One step of an order, as the orders service records it (`at` is the transaction's time). */
-export interface NewHistoryEntry {
-	orderId: string;
-	step: string;
-	status: OrderStatus;
-	eventId?: string | null;
-	correlationId?: string | null;
-	nodeID: string;
-	detail?: Record<string, unknown> | null;
-}
-
-interface HistoryRow {
-	at: Date;
-	step: string;
-	status: string;
-	event_id: string | null;
-	correlation_id: string | null;
-	node_id: string;
-	detail: Record<string, unknown> | null;
-}
+export type NewHistoryEntry = HistoryStep & { status: OrderStatus };
 
 /** An order the sweeper just expired. */
 export interface ExpiredOrderRow {
@@ -47,42 +30,13 @@ export async function recordInboxEvent(db: Sequelize, t: Transaction, eventId: s
 }
 
 /** Adds steps to the history of their orders, in the caller's transaction. */
-export async function recordHistory(db: Sequelize, t: Transaction, entries: NewHistoryEntry[]): Promise<void> {
-	if (entries.length === 0) return;
-	const rows = entries.map((_, i) => `(:orderId${i}, :step${i}, :status${i}, :eventId${i}, :correlationId${i}, :nodeID${i}, CAST(:detail${i} AS jsonb))`);
-	const replacements: Record<string, unknown> = {};
-	entries.forEach((e, i) => {
-		replacements[`orderId${i}`] = e.orderId;
-		replacements[`step${i}`] = e.step;
-		replacements[`status${i}`] = e.status;
-		replacements[`eventId${i}`] = e.eventId ?? null;
-		replacements[`correlationId${i}`] = e.correlationId ?? null;
-		replacements[`nodeID${i}`] = e.nodeID;
-		replacements[`detail${i}`] = e.detail ? JSON.stringify(e.detail) : null;
-	});
-	await db.query(
-		`INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail) VALUES ${rows.join(", ")}`,
-		{ transaction: t, replacements }
-	);
+export function recordHistory(db: Sequelize, t: Transaction, entries: NewHistoryEntry[]): Promise<void> {
+	return appendHistory(db, t, "order_history", entries);
 }
 
 /** The orders service's history of one order, in the order it was recorded. */
-export async function loadHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
-	const rows = await db.query<HistoryRow>(
-		`SELECT at, step, status, event_id, correlation_id, node_id, detail
-		 FROM order_history WHERE order_id = :orderId ORDER BY id`,
-		{ type: QueryTypes.SELECT, replacements: { orderId } }
-	);
-	return rows.map(row => ({
-		at: new Date(row.at).toISOString(),
-		service: "orders",
-		step: row.step,
-		status: row.status,
-		eventId: row.event_id,
-		correlationId: row.correlation_id,
-		nodeID: row.node_id,
-		detail: row.detail
-	}));
+export function loadHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
+	return readHistory(db, "order_history", "orders", orderId);
 }
 
 /**

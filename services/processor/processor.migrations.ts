@@ -1,4 +1,5 @@
 import { DataTypes, type QueryInterface } from "sequelize";
+import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
 import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.migrations";
 
@@ -80,26 +81,7 @@ export const processorMigrations: Migration[] = [
 			await qi.dropTable("stock_movements");
 		}
 	},
-	{
-		name: "004-processing-history",
-		async up(qi: QueryInterface) {
-			await qi.createTable("processing_history", {
-				id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
-				order_id: { type: DataTypes.UUID, allowNull: false },
-				at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
-				step: { type: DataTypes.TEXT, allowNull: false },
-				status: { type: DataTypes.TEXT, allowNull: false },
-				event_id: { type: DataTypes.TEXT, allowNull: true },
-				correlation_id: { type: DataTypes.TEXT, allowNull: true },
-				node_id: { type: DataTypes.TEXT, allowNull: false },
-				detail: { type: DataTypes.JSONB, allowNull: true }
-			});
-			await qi.addIndex("processing_history", ["order_id", "id"], { name: "processing_history_order_id_id" });
-		},
-		async down(qi: QueryInterface) {
-			await qi.dropTable("processing_history");
-		}
-	},
+	historyTableMigration("004-processing-history", "processing_history"),
 	{
 		name: "005-processing-records-cancelled-at",
 		async up(qi: QueryInterface) {

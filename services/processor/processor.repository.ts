@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
+import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
 /** One SKU's stock, as the stock actions answer it. */
@@ -26,15 +27,7 @@ export interface NewRecord {
 }
 
 /** One step to add to an order's history. */
-export interface HistoryStepRecord {
-	orderId: string;
-	step: string;
-	status: string;
-	eventId: string | null;
-	correlationId: string | null;
-	nodeID: string;
-	detail?: Record<string, unknown> | null;
-}
+export type HistoryStepRecord = HistoryStep;
 
 /**
  * Inserts the order's record unless it has one (one record per order, whatever the number of
@@ -186,40 +179,11 @@ export async function stockEmptyCatalogue(db: Sequelize, catalogue: StockLevel[]
 }
 
 /** Adds one step to the order's history, in the transaction of the change it describes. */
-export async function recordHistory(db: Sequelize, t: Transaction, entry: HistoryStepRecord): Promise<void> {
-	await db.query(
-		`INSERT INTO processing_history (order_id, step, status, event_id, correlation_id, node_id, detail)
-		 VALUES (:orderId, :step, :status, :eventId, :correlationId, :nodeID, :detail)`,
-		{
-			transaction: t,
-			replacements: { ...entry, detail: entry.detail ? JSON.stringify(entry.detail) : null }
-		}
-	);
+export function recordHistory(db: Sequelize, t: Transaction, entry: HistoryStepRecord): Promise<void> {
+	return appendHistory(db, t, "processing_history", [entry]);
 }
 
 /** The order's history as the processor recorded it, oldest first. */
-export async function readHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
-	const rows = await db.query<{
-		at: Date;
-		step: string;
-		status: string;
-		event_id: string | null;
-		correlation_id: string | null;
-		node_id: string;
-		detail: Record<string, unknown> | null;
-	}>(
-		`SELECT at, step, status, event_id, correlation_id, node_id, detail FROM processing_history
-		 WHERE order_id = :orderId ORDER BY id`,
-		{ type: QueryTypes.SELECT, replacements: { orderId } }
-	);
-	return rows.map(row => ({
-		at: new Date(row.at).toISOString(),
-		service: "processor",
-		step: row.step,
-		status: row.status,
-		eventId: row.event_id,
-		correlationId: row.correlation_id,
-		nodeID: row.node_id,
-		detail: row.detail
-	}));
+export function readProcessingHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
+	return readHistory(db, "processing_history", "processor", orderId);
 }

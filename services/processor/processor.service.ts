@@ -37,7 +37,7 @@ import {
 	lockRecord,
 	lockStock,
 	markCancelled,
-	readHistory,
+	readProcessingHistory,
 	recordHistory,
 	releaseStock,
 	reserveStock,
@@ -116,7 +116,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				properties: { orderId: { type: "string", format: "uuid" } }
 			},
 			async handler(ctx: Context<{ orderId: string }>): Promise<HistoryEntry[]> {
-				return readHistory(this.db(), ctx.params.orderId);
+				return readProcessingHistory(this.db(), ctx.params.orderId);
 			}
 		},
 

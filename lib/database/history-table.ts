@@ -1,0 +1,97 @@
+/**
+ * An order's history as each service keeps it: one table per service (`order_history`,
+ * `processing_history`) of the same shape, written in the transaction of the change a step
+ * describes and read back oldest first. `orders.history` merges the two.
+ */
+import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
+import type { HistoryEntry } from "../contracts/history";
+import type { Migration } from "./migrator";
+
+/** The history tables, one per service. */
+export type HistoryTable = "order_history" | "processing_history";
+
+/** One step to add to an order's history (`at` is the transaction's time). */
+export interface HistoryStep {
+	orderId: string;
+	step: string;
+	status: string;
+	eventId?: string | null;
+	correlationId?: string | null;
+	nodeID: string;
+	detail?: Record<string, unknown> | null;
+}
+
+interface HistoryRow {
+	at: Date;
+	step: string;
+	status: string;
+	event_id: string | null;
+	correlation_id: string | null;
+	node_id: string;
+	detail: Record<string, unknown> | null;
+}
+
+/** The migration that creates a service's history table (named as the service's migration list has it). */
+export function historyTableMigration(name: string, table: HistoryTable): Migration {
+	return {
+		name,
+		async up(qi: QueryInterface) {
+			await qi.createTable(table, {
+				id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+				order_id: { type: DataTypes.UUID, allowNull: false },
+				at: { type: DataTypes.DATE, allowNull: false, defaultValue: qi.sequelize.literal("now()") },
+				step: { type: DataTypes.TEXT, allowNull: false },
+				status: { type: DataTypes.TEXT, allowNull: false },
+				event_id: { type: DataTypes.TEXT, allowNull: true },
+				correlation_id: { type: DataTypes.TEXT, allowNull: true },
+				node_id: { type: DataTypes.TEXT, allowNull: false },
+				detail: { type: DataTypes.JSONB, allowNull: true }
+			});
+			await qi.addIndex(table, ["order_id", "id"], { name: `${table}_order_id_id` });
+		},
+		async down(qi: QueryInterface) {
+			await qi.dropTable(table);
+		}
+	};
+}
+
+/** Adds steps to the history of their orders, in the caller's transaction (one statement). */
+export async function appendHistory(db: Sequelize, t: Transaction, table: HistoryTable, steps: HistoryStep[]): Promise<void> {
+	if (steps.length === 0) return;
+	const values: string[] = [];
+	const replacements: Record<string, unknown> = {};
+	steps.forEach((s, i) => {
+		values.push(`(:orderId${i}, :step${i}, :status${i}, :eventId${i}, :correlationId${i}, :nodeID${i}, CAST(:detail${i} AS jsonb))`);
+		Object.assign(replacements, {
+			[`orderId${i}`]: s.orderId,
+			[`step${i}`]: s.step,
+			[`status${i}`]: s.status,
+			[`eventId${i}`]: s.eventId ?? null,
+			[`correlationId${i}`]: s.correlationId ?? null,
+			[`nodeID${i}`]: s.nodeID,
+			[`detail${i}`]: s.detail ? JSON.stringify(s.detail) : null
+		});
+	});
+	await db.query(`INSERT INTO ${table} (order_id, step, status, event_id, correlation_id, node_id, detail) VALUES ${values.join(", ")}`, {
+		transaction: t,
+		replacements
+	});
+}
+
+/** One service's history of one order, in the order it was recorded. */
+export async function readHistory(db: Sequelize, table: HistoryTable, service: HistoryEntry["service"], orderId: string): Promise<HistoryEntry[]> {
+	const rows = await db.query<HistoryRow>(
+		`SELECT at, step, status, event_id, correlation_id, node_id, detail FROM ${table} WHERE order_id = :orderId ORDER BY id`,
+		{ type: QueryTypes.SELECT, replacements: { orderId } }
+	);
+	return rows.map(row => ({
+		at: new Date(row.at).toISOString(),
+		service,
+		step: row.step,
+		status: row.status,
+		eventId: row.event_id,
+		correlationId: row.correlation_id,
+		nodeID: row.node_id,
+		detail: row.detail
+	}));
+}

@@ -31,8 +31,9 @@ export function localEndpoint(
  * With `disableBalancer`, Moleculer sends every call through the transporter, even one to a
  * service of the same process: with RabbitMQ away, `api,orders` in one process refused every order
  * although orders (and its outbox) were right there. A call that a local endpoint can serve now
- * runs locally; any other goes to the action's shared queue by name, as before, and fails at once
- * with `BrokerDisconnectedError` (a 503 at the gateway) while the broker is down.
+ * runs locally; any other goes to the action's shared queue by name — also when the caller passed a
+ * remote endpoint object, as moleculer-web does — and fails at once with `BrokerDisconnectedError`
+ * (a 503 at the gateway) while the broker is down.
  *
  * It replaces `broker.call` once the broker is created rather than using a `call` hook: Moleculer's
  * interceptor around `call` hooks keeps the last promise the next hook returned and pins its
@@ -48,7 +49,12 @@ export function LocalFirstCalls(): Middleware {
 			(broker as unknown as { call: Call }).call = function localFirstCall(actionName, params, opts = {}) {
 				const endpoint = localEndpoint(broker, actionName, opts);
 				if (endpoint) return balancedCall.call(broker, endpoint, params, opts);
-				return remoteCall.call(broker, actionName, params, opts);
+				// A remote endpoint someone picked from the registry (moleculer-web does) may be a node
+				// killed with -9 that stays listed until its heartbeat times out: a request sent to it
+				// waits for nobody. By name, it goes to the action's shared queue, which only live
+				// nodes consume.
+				const name = typeof actionName === "string" ? actionName : actionName.action.name;
+				return remoteCall.call(broker, name, params, opts);
 			};
 		}
 	} as unknown as Middleware;

@@ -72,8 +72,6 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 
 type GatewayRequest = IncomingMessage & {
 	$ctx?: Context<unknown, { correlationId?: string }>;
-	$action?: { name?: string };
-	$endpoint?: { local?: boolean } | string;
 	correlationId?: string;
 	originalUrl?: string;
 };
@@ -139,15 +137,6 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 					req: GatewayRequest,
 					res: ServerResponse
 				) {
-					// moleculer-web picked one node from the registry, which keeps a node killed with -9
-					// until its heartbeat times out; a call sent to it waits for nobody. With a transporter,
-					// a remote action is called by name instead: the request goes to the action's shared
-					// RabbitMQ queue, which only live nodes consume. (This node itself is alive, and its
-					// own queue exists from the start, before the shared one is declared.)
-					if (this.broker.options.disableBalancer && req.$action && typeof req.$endpoint === "object" && !req.$endpoint.local) {
-						req.$endpoint = req.$action.name;
-					}
-
 					const correlationId = correlationIdOf(req);
 					ctx.meta.correlationId = correlationId;
 					res.setHeader("X-Correlation-Id", correlationId);

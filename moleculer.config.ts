@@ -18,6 +18,13 @@
  * | DATA_DIR                 | ./data                                   |
  * | DEMO_STOCK               | true                                     |
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
+ * | RATE_LIMIT_DATABASE_URL  | none: counters in this process's memory  |
+ * | TRUSTED_PROXIES          | (empty: X-Forwarded-For is ignored)      |
+ * | JWT_SECRET               | none: a secret made for the run, tokens printed |
+ * | JWT_JWKS_URL             | none (JWT_ISSUER and JWT_AUDIENCE then required) |
+ * | JWT_ISSUER, JWT_AUDIENCE | none (checked when set)                  |
+ * | JWT_CLOCK_TOLERANCE_S    | 30                                       |
+ * | IDEMPOTENCY_KEY_TTL_MS   | 86400000 (one day)                       |
  * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
  * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
  * | ORDER_TIMEOUT_MS         | 300000 (five minutes pending, then expired) |
@@ -27,6 +34,7 @@
  * | LOG_LEVEL                | info                                     |
  * | FAULT_POINTS             | (empty; failure tests only, see lib/fault-points.ts) |
  */
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { BrokerOptions } from "moleculer";
@@ -60,6 +68,14 @@ export interface AppConfig {
 	dataDir: string;
 	demoStock: boolean;
 	rateLimitPerMinute: number;
+	/** PostgreSQL that holds the rate-limit counters, shared by every api instance; unset: memory. */
+	rateLimitDatabaseUrl?: string;
+	/** Addresses of reverse proxies whose X-Forwarded-For names the client; empty: none is trusted. */
+	trustedProxies: string[];
+	/** How bearer tokens are checked; `secret` undefined with no JWKS: a secret is made for the run. */
+	jwt: JwtConfig;
+	/** How long an Idempotency-Key answers with its first order; after that the key is free again. */
+	idempotencyKeyTtlMs: number;
 	outboxRetentionMs: number;
 	inboxRetentionMs: number;
 	/** How long an order may stay `pending` before it expires (and is compensated like a cancellation). */
@@ -80,6 +96,55 @@ export class ConfigError extends StartupError {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** How the api checks bearer tokens (lib/auth). */
+export interface JwtConfig {
+	/** HS256 secret shared with whoever mints tokens. */
+	secret?: string;
+	/** An identity provider's key set; issuer and audience are then required. */
+	jwksUrl?: string;
+	issuer?: string;
+	audience?: string;
+	/** Leeway for `exp` and `nbf`, in seconds. */
+	clockToleranceSeconds: number;
+}
+
+/** The shortest HS256 secret accepted: 256 bits, as RFC 7518 asks of an HMAC key. */
+export const MIN_JWT_SECRET_LENGTH = 32;
+
+function jwtConfig(env: Env): JwtConfig {
+	const secret = env.JWT_SECRET && env.JWT_SECRET.length > 0 ? env.JWT_SECRET : undefined;
+	const jwksUrl = text(env, "JWT_JWKS_URL");
+	const issuer = text(env, "JWT_ISSUER");
+	const audience = text(env, "JWT_AUDIENCE");
+	if (secret !== undefined && Buffer.byteLength(secret) < MIN_JWT_SECRET_LENGTH) {
+		throw new ConfigError("JWT_SECRET", "(hidden)", `at least ${MIN_JWT_SECRET_LENGTH} bytes (an HS256 key of 256 bits); e.g. openssl rand -hex 32`);
+	}
+	if (secret !== undefined && jwksUrl !== undefined) {
+		throw new ConfigError("JWT_JWKS_URL", jwksUrl, "unset when JWT_SECRET is set: tokens are checked one way");
+	}
+	if (jwksUrl !== undefined) {
+		if (!/^https?:\/\/[^\s]+$/.test(jwksUrl)) throw new ConfigError("JWT_JWKS_URL", jwksUrl, "an http:// or https:// URL of a JSON Web Key Set");
+		if (!issuer) throw new ConfigError("JWT_ISSUER", "", "the issuer (iss) of the identity provider's tokens when JWT_JWKS_URL is set");
+		if (!audience) throw new ConfigError("JWT_AUDIENCE", "", "the audience (aud) of this API's tokens when JWT_JWKS_URL is set");
+	}
+	return {
+		secret,
+		jwksUrl,
+		issuer,
+		audience,
+		clockToleranceSeconds: integer(env, "JWT_CLOCK_TOLERANCE_S", 30, 0, 300)
+	};
+}
+
+/** A comma list of IP addresses (of trusted reverse proxies). */
+function addresses(env: Env, name: string): string[] {
+	const list = (text(env, name) ?? "").split(",").map(s => s.trim()).filter(Boolean);
+	for (const address of list) {
+		if (isIP(address) === 0) throw new ConfigError(name, address, "a comma list of IP addresses, e.g. 10.0.0.5,::1");
+	}
+	return list;
+}
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -173,6 +238,10 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+		rateLimitDatabaseUrl: databaseUrl(env, "RATE_LIMIT_DATABASE_URL"),
+		trustedProxies: addresses(env, "TRUSTED_PROXIES"),
+		jwt: jwtConfig(env),
+		idempotencyKeyTtlMs: integer(env, "IDEMPOTENCY_KEY_TTL_MS", 86_400_000, 60_000, 31_536_000_000),
 		outboxRetentionMs: integer(env, "OUTBOX_RETENTION_MS", 86_400_000, 0, 31_536_000_000),
 		inboxRetentionMs: integer(env, "INBOX_RETENTION_MS", 604_800_000, 0, 31_536_000_000),
 		orderTimeoutMs: integer(env, "ORDER_TIMEOUT_MS", 300_000, 1000, 2_592_000_000),
@@ -259,15 +328,16 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			port: config.port,
 			ip: config.host,
 			corsOrigins: config.corsOrigins,
-			...(config.rateLimitPerMinute > 0
-				? { rateLimit: { window: 60_000, limit: config.rateLimitPerMinute, headers: true } }
-				: {})
+			trustedProxies: config.trustedProxies,
+			jwt: config.jwt,
+			rateLimit: { perMinute: config.rateLimitPerMinute, databaseUrl: config.rateLimitDatabaseUrl }
 		},
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
 			inboxRetentionMs: config.inboxRetentionMs,
 			orderTimeoutMs: config.orderTimeoutMs,
+			idempotencyKeyTtlMs: config.idempotencyKeyTtlMs,
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")

@@ -11,24 +11,48 @@ export const BODY_LIMIT_BYTES = 100 * 1024;
 /** The API's base path. */
 export const API_PATH = "/api";
 
+/** Who may call a route: anyone, any authenticated caller, or an `admin` only. */
+export type RouteAccess = "public" | "customer" | "admin";
+
+/** One REST route: its method and path under {@link API_PATH}, the action behind it, who may call it. */
+export interface ApiRoute {
+	method: "GET" | "POST" | "PUT" | "DELETE";
+	path: string;
+	action: string;
+	access: RouteAccess;
+	/** One line for people (the OpenAPI summary). */
+	summary: string;
+}
+
+/** Every route of the API. The aliases, the 405/OPTIONS answers, the access rules and the OpenAPI document come from it. */
+export const API_ROUTES: readonly ApiRoute[] = [
+	{ method: "POST", path: "/orders", action: "orders.create", access: "customer", summary: "Place an order" },
+	{ method: "GET", path: "/orders", action: "orders.list", access: "customer", summary: "List orders, newest first" },
+	{ method: "GET", path: "/orders/:id", action: "orders.get", access: "customer", summary: "Read one order" },
+	{ method: "POST", path: "/orders/:id/cancel", action: "orders.cancel", access: "customer", summary: "Cancel an order" },
+	{ method: "GET", path: "/orders/:id/history", action: "orders.history", access: "customer", summary: "Read an order's history" },
+	{ method: "GET", path: "/health/live", action: "api.live", access: "public", summary: "Liveness" },
+	{ method: "GET", path: "/health/ready", action: "api.ready", access: "public", summary: "Readiness: databases and broker" },
+	{ method: "GET", path: "/openapi.json", action: "api.openapi", access: "public", summary: "This API's OpenAPI 3.1 document" },
+	{ method: "GET", path: "/admin/stock/:sku", action: "processor.getStock", access: "admin", summary: "Read a SKU's stock" },
+	{ method: "PUT", path: "/admin/stock/:sku", action: "processor.setStock", access: "admin", summary: "Set a SKU's available stock" },
+	{ method: "GET", path: "/admin/dead-letters", action: "deadLetters.list", access: "admin", summary: "List dead letters" },
+	{ method: "POST", path: "/admin/dead-letters/replay", action: "deadLetters.replayAll", access: "admin", summary: "Replay every dead letter" },
+	{ method: "DELETE", path: "/admin/dead-letters", action: "deadLetters.purgeAll", access: "admin", summary: "Purge every dead letter" },
+	{ method: "GET", path: "/admin/dead-letters/:id", action: "deadLetters.get", access: "admin", summary: "Read one dead letter" },
+	{ method: "POST", path: "/admin/dead-letters/:id/replay", action: "deadLetters.replay", access: "admin", summary: "Replay one dead letter" },
+	{ method: "DELETE", path: "/admin/dead-letters/:id", action: "deadLetters.purge", access: "admin", summary: "Purge one dead letter" }
+];
+
 /** "METHOD /path" → action, as moleculer-web's `aliases` take them. */
-export const API_ALIASES = {
-	"POST /orders": "orders.create",
-	"GET /orders": "orders.list",
-	"GET /orders/:id": "orders.get",
-	"POST /orders/:id/cancel": "orders.cancel",
-	"GET /orders/:id/history": "orders.history",
-	"GET /health/live": "api.live",
-	"GET /health/ready": "api.ready",
-	"GET /admin/stock/:sku": "processor.getStock",
-	"PUT /admin/stock/:sku": "processor.setStock",
-	"GET /admin/dead-letters": "deadLetters.list",
-	"POST /admin/dead-letters/replay": "deadLetters.replayAll",
-	"DELETE /admin/dead-letters": "deadLetters.purgeAll",
-	"GET /admin/dead-letters/:id": "deadLetters.get",
-	"POST /admin/dead-letters/:id/replay": "deadLetters.replay",
-	"DELETE /admin/dead-letters/:id": "deadLetters.purge"
-} as const;
+export const API_ALIASES: Record<string, string> = Object.fromEntries(API_ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
+
+const ACCESS_BY_ACTION = new Map(API_ROUTES.map(r => [r.action, r.access]));
+
+/** Who may call the action behind a route; an action no route names is admin-only. */
+export function accessOf(action: string | undefined): RouteAccess {
+	return (action && ACCESS_BY_ACTION.get(action)) || "admin";
+}
 
 interface RoutePattern {
 	method: string;

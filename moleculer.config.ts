@@ -330,7 +330,7 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			corsOrigins: config.corsOrigins,
 			trustedProxies: config.trustedProxies,
 			jwt: config.jwt,
-			rateLimit: { perMinute: config.rateLimitPerMinute, databaseUrl: config.rateLimitDatabaseUrl }
+			callerRateLimit: { perMinute: config.rateLimitPerMinute, databaseUrl: config.rateLimitDatabaseUrl }
 		},
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,

@@ -2,6 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type Context, type Service, type ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import helmet from "helmet";
+import type { Caller } from "../../lib/auth/caller";
+import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
+import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
@@ -11,6 +15,7 @@ import {
 	BODY_LIMIT_BYTES,
 	CORS_ALLOWED_HEADERS,
 	CORS_EXPOSED_HEADERS,
+	accessOf,
 	allowedMethods,
 	isAllowedOrigin,
 	pathOf
@@ -18,8 +23,8 @@ import {
 
 /**
  * Settings of the gateway: the moleculer-web settings it uses, and its own. The node passes `port`,
- * `ip`, `corsOrigins` and `rateLimit` from the environment (`serviceSettings` in moleculer.config.ts),
- * so the schema's own `settings` are only part of these.
+ * `ip`, `corsOrigins`, `jwt`, `trustedProxies` and `callerRateLimit` from the environment
+ * (`serviceSettings` in moleculer.config.ts), so the schema's own `settings` are only part of these.
  */
 export interface ApiSettings
 	extends ServiceSettingSchema,
@@ -30,8 +35,12 @@ export interface ApiSettings
 	ip: string;
 	/** Browser origins allowed to call the API; empty: CORS closed (no `Access-Control-*` header). */
 	corsOrigins: string[];
-	/** moleculer-web's rate limiter (per client IP); unset means no limit. */
-	rateLimit?: { window: number; limit: number; headers: boolean };
+	/** How bearer tokens are checked. */
+	jwt: TokenSettings;
+	/** Reverse proxies whose X-Forwarded-For names the client. */
+	trustedProxies: string[];
+	/** Requests per minute and caller (0: off), counted in `databaseUrl`'s PostgreSQL or in memory. */
+	callerRateLimit: { perMinute: number; databaseUrl?: string };
 }
 
 /** The methods of moleculer-web's gateway that the api service calls or replaces. */
@@ -46,11 +55,18 @@ interface GatewayMethods {
 
 /** The methods of the api service, with those of moleculer-web it calls or replaces. */
 export interface ApiMethods extends GatewayMethods {
+	/** moleculer-web's authentication hook: the caller of the request, or a 401; `null` on a public route without a token. */
+	authenticate(ctx: Context, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): Promise<Caller | null>;
+	/** moleculer-web's authorization hook: a 403 when the caller's role may not call the route. */
+	authorize(ctx: Context<unknown, { user?: Caller | null }>, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): void;
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
 }
 
-/** The api service keeps nothing on its instance besides moleculer-web's own state. */
-export type ApiVars = Record<never, never>;
+/** What the api service keeps on its instance besides moleculer-web's own state. */
+export interface ApiVars {
+	/** Checks bearer tokens. */
+	tokens: TokenVerifier;
+}
 
 /** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
 export const MAX_BODY_DEPTH = 32;
@@ -75,6 +91,12 @@ type GatewayRequest = IncomingMessage & {
 	correlationId?: string;
 	originalUrl?: string;
 };
+
+/** Security headers of every API answer: JSON only, never framed, nothing loaded. */
+const apiHelmet = helmet({
+	contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+	frameguard: { action: "deny" }
+});
 
 const HEADER_TOKEN = /^[A-Za-z0-9._:\-]{1,200}$/;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -101,8 +123,12 @@ function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: Serve
 	if (res.headersSent) return;
 	res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
 	res.setHeader("X-Correlation-Id", correlationId);
-	const allow = (err as { data?: { allow?: unknown } })?.data?.allow;
-	if (problem.status === 405 && Array.isArray(allow)) res.setHeader("Allow", allow.join(", "));
+	const data = (err as { data?: { allow?: unknown; wwwAuthenticate?: unknown; retryAfter?: unknown } })?.data;
+	if (problem.status === 405 && Array.isArray(data?.allow)) res.setHeader("Allow", data.allow.join(", "));
+	if ((problem.status === 401 || problem.status === 403) && typeof data?.wwwAuthenticate === "string") {
+		res.setHeader("WWW-Authenticate", data.wwwAuthenticate);
+	}
+	if (problem.status === 429 && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
 	res.writeHead(problem.status);
 	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
 }
@@ -130,6 +156,8 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 					urlencoded: false
 				},
 				callOptions: { timeout: 15_000 },
+				authentication: true,
+				authorization: true,
 				onBeforeCall(
 					this: Service<ApiSettings>,
 					ctx: Context<unknown, Record<string, unknown>>,
@@ -160,6 +188,11 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 				onError: sendProblem
 			}
 		]
+	},
+
+	// --- lifecycle -------------------------------------------------------------------------------
+	created() {
+		this.tokens = createTokenVerifier(this.settings.jwt);
 	},
 
 	// --- actions ---------------------------------------------------------------------------------
@@ -211,12 +244,30 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/**
+		 * The caller of a request, from its bearer token; a 401 on a route that needs one when the
+		 * token is missing or refused. A public route ignores a token it does not need.
+		 */
+		async authenticate(_ctx, _route, req, _res, alias) {
+			const access = accessOf(alias.action);
+			const header = req.headers.authorization;
+			if (access === "public") return null;
+			return this.tokens.callerOf(header);
+		},
+
+		/** Admin routes need the role `admin`; every other route is open to any authenticated caller. */
+		authorize(ctx, _route, _req, _res, alias) {
+			const caller = ctx.meta.user;
+			if (accessOf(alias.action) === "admin" && caller && caller.role !== "admin") throw new ForbiddenRoleError("admin", caller.role);
+		},
+
+		/**
 		 * Answers what moleculer-web would get wrong before it routes a request: `OPTIONS` (moleculer-web
 		 * takes a preflight's `Access-Control-Request-Method` as the method and runs that action),
 		 * `HEAD` (served as `GET` without a body), and a known path with another method (405 with
 		 * `Allow`). Sets the CORS headers of an allowed origin.
 		 */
 		httpHandler(req: GatewayRequest, res: ServerResponse, next?: unknown) {
+			apiHelmet(req, res, () => undefined);
 			const path = pathOf(req.url);
 			const allow = path === API_PATH || path.startsWith(`${API_PATH}/`) ? allowedMethods(path) : null;
 			const method = req.method ?? "GET";

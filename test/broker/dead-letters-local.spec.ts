@@ -4,7 +4,6 @@
  * and purge it as they do RabbitMQ's dead letters. Driven over HTTP like an operator would.
  */
 import { randomUUID } from "node:crypto";
-import request from "supertest";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
@@ -26,7 +25,7 @@ describe("Dead letters on one node (no transporter): the failed events of the ou
 	let system: RunningSystem;
 	let flakyStoreAway = true;
 	let flakyRuns = 0;
-	const api = () => request(system.server);
+	const api = () => system.http();
 	const outbox = (publisher: "orders" | "processor") => system.service(publisher) as unknown as OutboxService;
 
 	/** Writes an event into a publisher's outbox, as its own business code would. */

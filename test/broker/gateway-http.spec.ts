@@ -20,7 +20,7 @@ const order = (overrides: Record<string, unknown> = {}) => ({
 
 describe("Gateway over HTTP: methods, CORS and hostile bodies", () => {
 	let system: RunningSystem;
-	const api = () => request(system.server);
+	const api = () => system.http();
 	const orderCount = async () => (await api().get("/api/orders?pageSize=1")).body.total as number;
 	const stockOf = async (sku: string) => (await api().get(`/api/admin/stock/${sku}`)).body as { available: number };
 
@@ -119,7 +119,7 @@ describe("Gateway over HTTP: methods, CORS and hostile bodies", () => {
 
 			const good = await fetch(`${system.baseUrl}/api/orders`, {
 				method: "POST",
-				headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" },
+				headers: { "Content-Type": "application/json", "Content-Encoding": "gzip", Authorization: system.adminAuthorization },
 				body: gzipSync(JSON.stringify(order()))
 			});
 			expect(good.status).toBe(201);

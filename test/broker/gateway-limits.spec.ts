@@ -3,7 +3,6 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import request from "supertest";
 import { hostname, userInfo } from "node:os";
 import { startSystem, type RunningSystem } from "../support/system";
 import { freePort } from "../../scripts/support/local-services";
@@ -21,7 +20,7 @@ describe("Gateway limits and metrics", () => {
 
 	it("should answer 429 as a problem document once a client used up its requests for the minute", async () => {
 		const answers = [];
-		for (let i = 0; i < 4; i++) answers.push(await request(system.server).get("/api/health/live"));
+		for (let i = 0; i < 4; i++) answers.push(await system.http().get("/api/health/live"));
 
 		expect(answers.map(r => r.status)).toEqual([200, 200, 200, 429]);
 		const limited = answers[3];

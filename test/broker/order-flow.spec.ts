@@ -17,7 +17,7 @@ const validOrder = {
 
 describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 	let system: RunningSystem;
-	const api = () => request(system.server);
+	const api = () => system.http();
 	const finalStatus = (id: string) =>
 		waitFor(`order ${id} to leave pending`, async () => {
 			const res = await api().get(`/api/orders/${id}`);

@@ -20,7 +20,7 @@ const validOrder = {
 
 /** The test's hand on one node: HTTP, the processor's events, and the orders database. */
 function sagaHarness(system: () => RunningSystem) {
-	const api = () => request(system().server);
+	const api = () => system().http();
 	const db = (): Sequelize => (system().service("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
 	const emit = async (event: "order.processed" | "order.compensated", payload: Record<string, unknown>) => {
 		await system().broker.emit(event, payload, { groups: [ConsumerGroups[event]], throwError: true });

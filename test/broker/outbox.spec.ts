@@ -2,7 +2,6 @@
  * The outbox keeps its table small: sent rows are pruned after the retention period, unsent rows
  * never are.
  */
-import request from "supertest";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
@@ -21,10 +20,10 @@ describe("Test the pruning of the outbox and of the orders inbox", () => {
 	});
 
 	it("should delete the rows already sent and keep the ones still waiting", async () => {
-		const res = await request(system.server)
+		const res = await system.http()
 			.post("/api/orders")
 			.send({ customerId: "prune-1", items: [{ sku: "SKU-0030", quantity: 1, unitPrice: 1 }], currency: "EUR" });
-		await waitFor("the order to complete", async () => (await request(system.server).get(`/api/orders/${res.body.id}`)).body.status === "completed");
+		await waitFor("the order to complete", async () => (await system.http().get(`/api/orders/${res.body.id}`)).body.status === "completed");
 		// No local consumer has this group: the relay must leave the row unsent.
 		await db().query(
 			"INSERT INTO outbox_events (event_name, consumer_group, payload) VALUES ('test.undeliverable', 'nobody', '{}')"

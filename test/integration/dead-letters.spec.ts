@@ -5,7 +5,6 @@
  */
 import { randomUUID } from "node:crypto";
 import amqp, { type ChannelModel } from "amqplib";
-import request from "supertest";
 import { eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { startSystem, type RunningSystem } from "../support/system";
 import {
@@ -29,7 +28,7 @@ describe("Dead letters of the order pipeline", () => {
 	let system: RunningSystem;
 	let amqpConnection: ChannelModel;
 	const namespace = `dl${uniqueSuffix()}`;
-	const api = () => request(system.server);
+	const api = () => system.http();
 
 	const createOrder = async (sku = "SKU-0020") => {
 		const res = await api()

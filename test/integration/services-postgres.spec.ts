@@ -3,7 +3,6 @@
  * transporter: stock locking under concurrent orders, and consumers that change nothing twice.
  */
 import { randomUUID } from "node:crypto";
-import request from "supertest";
 import { startSystem, type RunningSystem } from "../support/system";
 import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from "../support/services";
 
@@ -11,7 +10,7 @@ describe("Services on PostgreSQL", () => {
 	let ordersDb: TestDatabase;
 	let processorDb: TestDatabase;
 	let system: RunningSystem;
-	const api = () => request(system.server);
+	const api = () => system.http();
 
 	const createOrder = async (items: Array<{ sku: string; quantity: number; unitPrice: number }>, customerId = "pg-customer") => {
 		const res = await api().post("/api/orders").send({ customerId, items, currency: "USD" });

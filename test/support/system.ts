@@ -8,6 +8,10 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { ServiceBroker, type Service } from "moleculer";
+import request from "supertest";
+import type TestAgent from "supertest/lib/agent";
+import type { Role } from "../../lib/auth/caller";
+import { TEST_JWT_SECRET, bearer, tokenFor } from "./auth";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
 import { servicesToCreate } from "../../services";
 import { uniqueSuffix } from "./services";
@@ -23,6 +27,14 @@ export interface RunningSystem {
 	baseUrl: string;
 	server: Server;
 	service(name: ServiceName): Service;
+	/** `Authorization` header value of the admin's token, for clients other than {@link http}. */
+	adminAuthorization: string;
+	/** An HTTP client of the api that sends an admin's token (role `admin`, sub `admin-1`). */
+	http(): TestAgent;
+	/** An HTTP client of the api that sends a token of `sub` with `role`. */
+	httpAs(sub: string, role?: Role): Promise<TestAgent>;
+	/** An HTTP client of the api that sends no token. */
+	anonymous(): TestAgent;
 	stop(): Promise<void>;
 }
 
@@ -33,6 +45,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 		PORT: "0",
 		METRICS_PORT: "off",
 		RATE_LIMIT_PER_MINUTE: "0",
+		JWT_SECRET: TEST_JWT_SECRET,
 		LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
 		DATA_DIR: dataDir,
 		...options.env
@@ -46,11 +59,17 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	const api = names.includes("api") ? broker.getLocalService("api") : undefined;
 	const server = (api as (Service & { server?: Server }) | undefined)?.server as Server;
 	const port = server ? (server.address() as AddressInfo).port : 0;
+	const adminToken = await tokenFor("admin-1", "admin");
+	const agentWith = (token: string) => request.agent(server).set("Authorization", bearer(token));
 	return {
 		broker,
 		server,
 		baseUrl: `http://127.0.0.1:${port}`,
 		service: name => broker.getLocalService(name) as Service,
+		adminAuthorization: bearer(adminToken),
+		http: () => agentWith(adminToken),
+		httpAs: async (sub, role = "customer") => agentWith(await tokenFor(sub, role)),
+		anonymous: () => request.agent(server),
 		async stop() {
 			await broker.stop();
 			rmSync(dataDir, { recursive: true, force: true });

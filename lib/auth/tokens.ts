@@ -1,0 +1,146 @@
+/**
+ * Bearer tokens: how the api checks them (jose), and how a token is minted for a configured secret
+ * (`npm run token`, the tokens printed at a first start, the tests).
+ *
+ * Accepted: HS256 tokens signed with `JWT_SECRET`, or tokens of an identity provider whose keys are
+ * at `JWT_JWKS_URL` (asymmetric algorithms only), with `sub` (the customer id), `role` (`customer` |
+ * `admin`) and `exp`; `iss` and `aud` when configured. `alg: none`, another algorithm, a bad
+ * signature, an expired token (beyond the clock tolerance) or a missing claim are refused.
+ */
+import { randomBytes } from "node:crypto";
+import { SignJWT, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { Roles, type Caller, type Role } from "./caller";
+import { InvalidTokenError, MissingTokenError, TokenExpiredError } from "./auth.errors";
+
+/** How tokens are checked; the `jwt` part of the node's configuration. */
+export interface TokenSettings {
+	secret?: string;
+	jwksUrl?: string;
+	issuer?: string;
+	audience?: string;
+	clockToleranceSeconds: number;
+}
+
+/** The algorithms accepted from an identity provider's key set: asymmetric ones only. */
+export const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** The longest `Authorization` header read; a JWT of this API is a few hundred bytes. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+/** A customer id, as `sub`: what the orders API accepts as `customerId` (printable, no control characters). */
+const SUBJECT = /^[^\u0000-\u001f\u007f]{1,100}$/u;
+
+/** Checks bearer tokens. */
+export interface TokenVerifier {
+	/** `secret` (HS256) or `jwks` (an identity provider). */
+	readonly mode: "secret" | "jwks";
+	/** The caller of a request's `Authorization` header; throws a 401 error for a missing or bad token. */
+	callerOf(authorization: string | undefined): Promise<Caller>;
+}
+
+/** A random HS256 secret, for a run that was given none. */
+export function makeSecret(): string {
+	return randomBytes(32).toString("base64url");
+}
+
+/** A verifier for the configured secret or key set. */
+export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
+	let key: Uint8Array | JWTVerifyGetKey;
+	let algorithms: string[];
+	let mode: TokenVerifier["mode"];
+	if (settings.jwksUrl) {
+		key = createRemoteJWKSet(new URL(settings.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+		algorithms = JWKS_ALGORITHMS;
+		mode = "jwks";
+	} else if (settings.secret) {
+		key = new TextEncoder().encode(settings.secret);
+		algorithms = ["HS256"];
+		mode = "secret";
+	} else {
+		throw new Error("Tokens need JWT_SECRET or JWT_JWKS_URL; the start makes a secret when neither is set.");
+	}
+	const options: JWTVerifyOptions = {
+		algorithms,
+		clockTolerance: settings.clockToleranceSeconds,
+		requiredClaims: ["sub", "exp"],
+		...(settings.issuer ? { issuer: settings.issuer } : {}),
+		...(settings.audience ? { audience: settings.audience } : {})
+	};
+
+	return {
+		mode,
+		async callerOf(authorization) {
+			const token = bearerToken(authorization);
+			let payload: JWTPayload;
+			try {
+				// Both overloads of jwtVerify: one for a key, one for a key set.
+				payload = (typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
+			} catch (err) {
+				throw refusal(err);
+			}
+			return callerFromClaims(payload);
+		}
+	};
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(authorization: string | undefined): string {
+	if (authorization === undefined || authorization.trim() === "") throw new MissingTokenError();
+	if (authorization.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError(`the Authorization header is longer than ${MAX_TOKEN_LENGTH} characters`);
+	const match = /^Bearer +([A-Za-z0-9_\-.~+/]+=*) *$/i.exec(authorization);
+	if (!match) throw new InvalidTokenError("the Authorization header is not 'Bearer <token>'");
+	return match[1];
+}
+
+/** The 401 for an error of jose, without its internals. */
+function refusal(err: unknown): Error {
+	if (err instanceof errors.JWTExpired) return new TokenExpiredError();
+	if (err instanceof errors.JWTClaimValidationFailed) {
+		if (err.reason === "missing") return new InvalidTokenError(`the claim '${err.claim}' is missing`);
+		return new InvalidTokenError(`the claim '${err.claim}' is not accepted`);
+	}
+	if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
+		return new InvalidTokenError("the token's algorithm is not accepted");
+	}
+	if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError("the signature does not verify");
+	if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
+		return new InvalidTokenError("no key of the identity provider matches the token");
+	}
+	if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
+		return new InvalidTokenError("the identity provider's keys could not be read; try again shortly");
+	}
+	return new InvalidTokenError("it is not a well-formed signed JWT");
+}
+
+/** The caller named by a verified token's claims. */
+function callerFromClaims(payload: JWTPayload): Caller {
+	const { sub, role } = payload as JWTPayload & { role?: unknown };
+	if (typeof sub !== "string" || !SUBJECT.test(sub)) {
+		throw new InvalidTokenError("the claim 'sub' must be a customer id of 1 to 100 printable characters");
+	}
+	if (role === undefined) throw new InvalidTokenError("the claim 'role' is missing");
+	if (!Roles.includes(role as Role)) throw new InvalidTokenError(`the claim 'role' must be one of ${Roles.join(", ")}`);
+	return { sub, role: role as Role };
+}
+
+/** What a minted token says. */
+export interface TokenClaims {
+	sub: string;
+	role: Role;
+	/** Lifetime in seconds. */
+	ttlSeconds: number;
+	issuer?: string;
+	audience?: string;
+}
+
+/** An HS256 token for `secret`. */
+export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+	const jwt = new SignJWT({ role: claims.role })
+		.setProtectedHeader({ alg: "HS256", typ: "JWT" })
+		.setSubject(claims.sub)
+		.setIssuedAt()
+		.setExpirationTime(`${claims.ttlSeconds}s`);
+	if (claims.issuer) jwt.setIssuer(claims.issuer);
+	if (claims.audience) jwt.setAudience(claims.audience);
+	return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,18 @@
+/**
+ * Tokens for the tests: every test system checks HS256 tokens signed with {@link TEST_JWT_SECRET},
+ * as a deployment with `JWT_SECRET` set does.
+ */
+import type { Role } from "../../lib/auth/caller";
+import { mintToken } from "../../lib/auth/tokens";
+
+export const TEST_JWT_SECRET = "test-only-secret-0123456789abcdef-0123456789";
+
+/** A token of `sub` with `role`, valid for ten minutes. */
+export function tokenFor(sub: string, role: Role = "customer", ttlSeconds = 600): Promise<string> {
+	return mintToken(TEST_JWT_SECRET, { sub, role, ttlSeconds });
+}
+
+/** The `Authorization` header value for a token. */
+export function bearer(token: string): string {
+	return `Bearer ${token}`;
+}

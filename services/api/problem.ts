@@ -97,7 +97,9 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 	// moleculer-web's errors carry the status as `code`; others (body-parser's) as `status`.
 	const status = Number.isInteger(err.code) ? Number(err.code) : Number(err.status);
 	if (Number.isInteger(status) && status >= 400 && status < 500) {
-		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));
+		// The error code lets a client tell refusals apart (e.g. MISSING_TOKEN, TOKEN_EXPIRED).
+		const code = typeof err.type === "string" && err.type ? { code: err.type } : {};
+		return make(status, slugOf(err.type, status), titleOf(status), String(err.message), code);
 	}
 	// Our own readiness answer says which dependency is down; any other 503 stays generic.
 	if (err.type === "NOT_READY") {

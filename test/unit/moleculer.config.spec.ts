@@ -31,6 +31,10 @@ describe("Test 'readEnvironment'", () => {
 			dataDir: "./data",
 			demoStock: true,
 			rateLimitPerMinute: 600,
+			rateLimitDatabaseUrl: undefined,
+			trustedProxies: [],
+			jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
+			idempotencyKeyTtlMs: 86_400_000,
 			outboxRetentionMs: 86_400_000,
 			inboxRetentionMs: 604_800_000,
 			orderTimeoutMs: 300_000,
@@ -38,6 +42,26 @@ describe("Test 'readEnvironment'", () => {
 			logLevel: "info",
 			faultPoints: []
 		});
+	});
+
+	it("should refuse a JWT_SECRET shorter than 256 bits, without printing it", () => {
+		expect(() => readEnvironment({ JWT_SECRET: "short-secret" })).toThrow(/JWT_SECRET='\(hidden\)' is not valid: expected at least 32 bytes/);
+	});
+
+	it("should check tokens one way only, and need the issuer and audience of an identity provider", () => {
+		expect(() => readEnvironment({ JWT_SECRET: "s".repeat(32), JWT_JWKS_URL: "https://id.example.com/jwks" })).toThrow(/JWT_JWKS_URL/);
+		expect(() => readEnvironment({ JWT_JWKS_URL: "https://id.example.com/jwks", JWT_AUDIENCE: "api" })).toThrow(/JWT_ISSUER/);
+		expect(() => readEnvironment({ JWT_JWKS_URL: "https://id.example.com/jwks", JWT_ISSUER: "https://id.example.com/" })).toThrow(/JWT_AUDIENCE/);
+		expect(() => readEnvironment({ JWT_JWKS_URL: "file:///etc/passwd", JWT_ISSUER: "i", JWT_AUDIENCE: "a" })).toThrow(/JWT_JWKS_URL/);
+		expect(readEnvironment({ JWT_JWKS_URL: "https://id.example.com/jwks", JWT_ISSUER: "i", JWT_AUDIENCE: "a" }).jwt).toMatchObject({
+			jwksUrl: "https://id.example.com/jwks",
+			issuer: "i",
+			audience: "a"
+		});
+	});
+
+	it("should refuse a TRUSTED_PROXIES entry that is not an IP address", () => {
+		expect(() => readEnvironment({ TRUSTED_PROXIES: "10.0.0.1,proxy.local" })).toThrow(/TRUSTED_PROXIES='proxy.local'/);
 	});
 
 	it("should turn the metrics endpoint off with METRICS_PORT=off", () => {
@@ -215,15 +239,30 @@ describe("Test 'createBrokerOptions'", () => {
 });
 
 describe("Test 'serviceSettings'", () => {
-	it("should limit the API to the configured requests per minute", () => {
-		const settings = serviceSettings(readEnvironment({ PORT: "4000", RATE_LIMIT_PER_MINUTE: "120" }));
-		expect(settings.api).toEqual({ port: 4000, ip: "0.0.0.0", corsOrigins: [], rateLimit: { window: 60_000, limit: 120, headers: true } });
+	it("should hand the API its port, CORS origins, token settings, trusted proxies and per-caller limit", () => {
+		const settings = serviceSettings(
+			readEnvironment({
+				PORT: "4000",
+				RATE_LIMIT_PER_MINUTE: "120",
+				RATE_LIMIT_DATABASE_URL: "postgres://db/limits",
+				TRUSTED_PROXIES: "10.0.0.5, ::1",
+				JWT_SECRET: "s".repeat(32)
+			})
+		);
+		expect(settings.api).toEqual({
+			port: 4000,
+			ip: "0.0.0.0",
+			corsOrigins: [],
+			trustedProxies: ["10.0.0.5", "::1"],
+			jwt: { secret: "s".repeat(32), jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
+			callerRateLimit: { perMinute: 120, databaseUrl: "postgres://db/limits" }
+		});
+		// moleculer-web would read a `rateLimit` setting as its own per-address, per-process limiter.
+		expect(settings.api).not.toHaveProperty("rateLimit");
 	});
 
-	it("should not limit the API with RATE_LIMIT_PER_MINUTE=0", () => {
-		const settings = serviceSettings(readEnvironment({ RATE_LIMIT_PER_MINUTE: "0" }));
-		expect(settings.api).not.toHaveProperty("rateLimit");
-		expect(settings.api.port).toBe(3000);
+	it("should hand the orders service the Idempotency-Key lifetime", () => {
+		expect(serviceSettings(readEnvironment({ IDEMPOTENCY_KEY_TTL_MS: "3600000" })).orders.idempotencyKeyTtlMs).toBe(3_600_000);
 	});
 
 	it("should keep each service's embedded database under the data directory", () => {

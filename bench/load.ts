@@ -10,7 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { sleep } from "../scripts/support/local-services";
+import { sleep, apiFetch } from "../scripts/support/local-services";
 
 export interface PostedOrder {
 	id: string;
@@ -39,7 +39,7 @@ export async function postOrder(baseUrl: string, customerId: string, i: number):
 	const body = orderBody(customerId, i);
 	const sentAt = Date.now();
 	const start = performance.now();
-	const res = await fetch(`${baseUrl}/api/orders`, {
+	const res = await apiFetch(`${baseUrl}/api/orders`, {
 		method: "POST",
 		headers: { "Content-Type": "application/json" },
 		body
@@ -151,7 +151,7 @@ export function apiWatcher(baseUrl: string, intervalMs: number): CompletionWatch
 			const deadline = Date.now() + timeoutMs;
 			const url = `${baseUrl}/api/orders?customerId=${encodeURIComponent(customer)}&status=pending&pageSize=1`;
 			for (;;) {
-				const res = await fetch(url);
+				const res = await apiFetch(url);
 				const page = (await res.json()) as { total: number };
 				if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}`);
 				if (page.total === 0) return new Map();
@@ -168,7 +168,7 @@ export async function fetchOrders(baseUrl: string, customerId: string): Promise<
 	const orders = new Map<string, FinishedOrder>();
 	for (let page = 1; ; page++) {
 		const url = `${baseUrl}/api/orders?customerId=${encodeURIComponent(customerId)}&page=${page}&pageSize=100`;
-		const res = await fetch(url);
+		const res = await apiFetch(url);
 		if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}`);
 		const body = (await res.json()) as {
 			rows: Array<{ id: string; status: string; createdAt: string; updatedAt: string }>;

@@ -15,7 +15,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor } from "../scripts/support/local-services";
+import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, apiFetch } from "../scripts/support/local-services";
 import { startBenchNode, type BenchProcess } from "./infra";
 import { apiWatcher, databaseWatcher } from "./load";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
@@ -115,7 +115,7 @@ async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: 
 			if (dead) throw new Error(`process '${dead.name}' exited during start`);
 			// Readiness is the front's own; the stock answer says a processor is there too.
 			for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-				const res = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
+				const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
 				lastAnswer = await res.text();
 				if (res.status !== 200) return false;
 			}

@@ -39,7 +39,9 @@ import {
 	uniqueSuffix,
 	waitFor,
 	type TestDatabase,
-	type TestVhost
+	type TestVhost,
+	apiFetch,
+	LOCAL_JWT_SECRET
 } from "./support/local-services";
 
 type Action = "kill9-processor" | "kill9-orders" | "sigterm-processor" | "close-connections" | "kill9-api";
@@ -63,7 +65,7 @@ interface ChaosState {
 async function isReady(baseUrl: string): Promise<boolean> {
 	try {
 		for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-			const res = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(5000) });
+			const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(5000) });
 			await res.text();
 			if (res.status !== 200) return false;
 		}
@@ -75,7 +77,7 @@ async function isReady(baseUrl: string): Promise<boolean> {
 
 async function lastReadyAnswer(baseUrl: string): Promise<string> {
 	try {
-		const res = await fetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(5000) });
+		const res = await apiFetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(5000) });
 		return `${res.status} ${await res.text()}`;
 	} catch (err) {
 		return `no answer: ${(err as Error).message}`;
@@ -216,6 +218,7 @@ async function main(): Promise<number> {
 				PROCESSOR_DATABASE_URL: processorDb.url,
 				METRICS_PORT: "off",
 				RATE_LIMIT_PER_MINUTE: "0",
+				JWT_SECRET: LOCAL_JWT_SECRET,
 				RETRY_BASE_DELAY_MS: "200",
 				ORDER_TIMEOUT_MS: String(orderTimeoutMs),
 				LOG_LEVEL: logLevel

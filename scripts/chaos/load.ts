@@ -4,7 +4,7 @@
  * it gets 201 or 422, within a time budget per order.
  */
 import type { OrderItem } from "../../lib/contracts/events";
-import { sleep } from "../support/local-services";
+import { sleep, apiFetch } from "../support/local-services";
 import { log, type Random } from "./util";
 
 export type { OrderItem };
@@ -88,7 +88,7 @@ interface Attempt {
 
 async function postOnce(baseUrl: string, order: PlannedOrder): Promise<Attempt> {
 	try {
-		const res = await fetch(`${baseUrl}/api/orders`, {
+		const res = await apiFetch(`${baseUrl}/api/orders`, {
 			method: "POST",
 			headers: { "Content-Type": "application/json", "Idempotency-Key": order.key },
 			body: JSON.stringify(order.body),
@@ -166,7 +166,7 @@ async function cancelOrder(baseUrl: string, orderId: string, budgetMs: number): 
 	for (let n = 0; ; n++) {
 		result.attempts++;
 		try {
-			const res = await fetch(`${baseUrl}/api/orders/${orderId}/cancel`, {
+			const res = await apiFetch(`${baseUrl}/api/orders/${orderId}/cancel`, {
 				method: "POST",
 				headers: { "Content-Type": "application/json" },
 				body: JSON.stringify({ reason: "chaos: the client changed its mind" }),

@@ -9,6 +9,25 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Client } from "pg";
+import { mintToken } from "../../lib/auth/tokens";
+
+/** The JWT_SECRET of every product process the tests, benchmarks and the chaos run start. */
+export const LOCAL_JWT_SECRET = "local-runs-only-secret-0123456789abcdef-0123";
+
+let adminToken: Promise<string> | undefined;
+
+/** `Authorization` value of an admin's token for {@link LOCAL_JWT_SECRET}, valid for a day. */
+export async function adminAuthorization(): Promise<string> {
+	adminToken ??= mintToken(LOCAL_JWT_SECRET, { sub: "admin-1", role: "admin", ttlSeconds: 86_400 });
+	return `Bearer ${await adminToken}`;
+}
+
+/** `fetch` with an admin's token, unless the request names its own `Authorization`. */
+export async function apiFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+	const headers = new Headers(init.headers);
+	if (!headers.has("authorization")) headers.set("Authorization", await adminAuthorization());
+	return fetch(url, { ...init, headers });
+}
 
 /** Where the throwaway databases are made (a user that may create databases). */
 export const ADMIN_DATABASE_URL =
@@ -185,7 +204,7 @@ export function spawnProduct(env: Record<string, string>): ChildProcess {
 }
 
 export function startNode(name: string, env: Record<string, string>): NodeProcess {
-	const child = spawnProduct({ LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", ...env });
+	const child = spawnProduct({ LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", JWT_SECRET: LOCAL_JWT_SECRET, ...env });
 	let output = "";
 	child.stdout?.on("data", chunk => (output += chunk));
 	child.stderr?.on("data", chunk => (output += chunk));

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
+import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from "jose";
 import { startSystem, type RunningSystem } from "../support/system";
 import { TEST_JWT_SECRET, bearer, tokenFor } from "../support/auth";
 
@@ -14,7 +14,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** A token with any header, claims and key: the ways a client can get one wrong. */
-async function signed(claims: Record<string, unknown>, options: { alg?: string; key?: Uint8Array | CryptoKey } = {}): Promise<string> {
+async function signed(claims: Record<string, unknown>, options: { alg?: string; key?: Uint8Array | KeyLike } = {}): Promise<string> {
 	return new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" }).sign(options.key ?? secretKey);
 }
 
@@ -173,11 +173,11 @@ describe("Gateway authentication and roles", () => {
 describe("Gateway authentication with an identity provider (JWKS, issuer, audience)", () => {
 	let system: RunningSystem;
 	let jwks: Server;
-	let privateKey: CryptoKey;
+	let privateKey: KeyLike;
 	const issuer = "https://id.example.com/";
 	const audience = "order-pipeline";
 
-	const providerToken = async (claims: Record<string, unknown>, key: CryptoKey = privateKey, kid = "k1") =>
+	const providerToken = async (claims: Record<string, unknown>, key: KeyLike = privateKey, kid = "k1") =>
 		new SignJWT({ role: "customer", ...claims })
 			.setProtectedHeader({ alg: "RS256", kid })
 			.setSubject("c-idp")
@@ -188,7 +188,7 @@ describe("Gateway authentication with an identity provider (JWKS, issuer, audien
 
 	beforeAll(async () => {
 		const pair = await generateKeyPair("RS256");
-		privateKey = pair.privateKey as CryptoKey;
+		privateKey = pair.privateKey as KeyLike;
 		const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
 		jwks = createServer((_req, res) => {
 			res.setHeader("Content-Type", "application/json");
@@ -221,7 +221,7 @@ describe("Gateway authentication with an identity provider (JWKS, issuer, audien
 	});
 
 	it("should refuse a token signed by a key the provider does not publish", async () => {
-		const stranger = (await generateKeyPair("RS256")).privateKey as CryptoKey;
+		const stranger = (await generateKeyPair("RS256")).privateKey as KeyLike;
 		const res = await ordersWith(await providerToken({}, stranger));
 		expect(res.status).toBe(401);
 	});

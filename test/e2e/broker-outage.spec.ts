@@ -7,13 +7,14 @@
 import { queryDatabase, waitFor } from "../support/services";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 import { Cluster } from "./support/cluster";
+import { apiFetch } from "../../scripts/support/local-services";
 
 describe("An api,orders node while RabbitMQ is away", () => {
 	const cluster = new Cluster();
 	let proxy: TcpProxy;
 
 	const ready = async () => {
-		const res = await fetch(`${cluster.baseUrl}/api/health/ready`);
+		const res = await apiFetch(`${cluster.baseUrl}/api/health/ready`);
 		return { status: res.status, body: (await res.json()) as { checks?: Record<string, string> } };
 	};
 
@@ -36,7 +37,7 @@ describe("An api,orders node while RabbitMQ is away", () => {
 
 		const attempts = await Promise.all(
 			Array.from({ length: 40 }, (_, i) =>
-				fetch(`${cluster.baseUrl}/api/orders`, {
+				apiFetch(`${cluster.baseUrl}/api/orders`, {
 					method: "POST",
 					headers: { "Content-Type": "application/json" },
 					body: JSON.stringify({ customerId: "outage", items: [{ sku: "SKU-0020", quantity: 1 + (i % 3), unitPrice: 1 }], currency: "EUR" })
@@ -49,7 +50,7 @@ describe("An api,orders node while RabbitMQ is away", () => {
 
 		// The stock lives in the processor, another node: no broker, no answer — said at once.
 		const started = Date.now();
-		const remote = await fetch(`${cluster.baseUrl}/api/admin/stock/SKU-0020`);
+		const remote = await apiFetch(`${cluster.baseUrl}/api/admin/stock/SKU-0020`);
 		expect(remote.status).toBe(503);
 		expect(remote.headers.get("content-type")).toContain("application/problem+json");
 		expect(Date.now() - started).toBeLessThan(5000);

@@ -9,6 +9,7 @@ import { FaultPoints } from "../../lib/fault-points";
 import { queryDatabase, waitFor } from "../support/services";
 import { freePort, startNode } from "./support/processes";
 import { Cluster, type Items } from "./support/cluster";
+import { apiFetch } from "../../scripts/support/local-services";
 
 const item = (sku: string, quantity = 1): Items => [{ sku, quantity, unitPrice: 2 }];
 
@@ -121,7 +122,7 @@ describe("Failures on a two-process cluster", () => {
 			const url = `http://127.0.0.1:${port}/api/orders`;
 			// Both orders nodes take requests from the api node's queue: wait until the second served one.
 			await waitFor("the second orders node to serve an order", async () => {
-				await fetch(url, {
+				await apiFetch(url, {
 					method: "POST",
 					headers: { "Content-Type": "application/json" },
 					body: JSON.stringify({ customerId: "e2e", items: item("SKU-0033"), currency: "EUR" })
@@ -133,7 +134,7 @@ describe("Failures on a two-process cluster", () => {
 			// The api still lists the dead node until its heartbeat times out: no request may wait for it.
 			const answers: number[] = [];
 			for (let i = 0; i < 8; i++) {
-				const res = await fetch(url, {
+				const res = await apiFetch(url, {
 					method: "POST",
 					headers: { "Content-Type": "application/json" },
 					body: JSON.stringify({ customerId: "e2e", items: item("SKU-0033"), currency: "EUR" }),

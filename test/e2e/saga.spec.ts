@@ -6,6 +6,7 @@
  */
 import { queryDatabase, waitFor } from "../support/services";
 import { Cluster, type Items } from "./support/cluster";
+import { apiFetch } from "../../scripts/support/local-services";
 
 interface HistoryBody {
 	orderId: string;
@@ -17,14 +18,14 @@ describe("Saga: cancellation, expiry and history across two processes", () => {
 	const cluster = new Cluster();
 
 	const cancel = async (id: string, body: Record<string, unknown> = {}) => {
-		const res = await fetch(`${cluster.baseUrl}/api/orders/${id}/cancel`, {
+		const res = await apiFetch(`${cluster.baseUrl}/api/orders/${id}/cancel`, {
 			method: "POST",
 			headers: { "Content-Type": "application/json" },
 			body: JSON.stringify(body)
 		});
 		return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 	};
-	const historyOf = async (id: string) => (await (await fetch(`${cluster.baseUrl}/api/orders/${id}/history`)).json()) as HistoryBody;
+	const historyOf = async (id: string) => (await (await apiFetch(`${cluster.baseUrl}/api/orders/${id}/history`)).json()) as HistoryBody;
 	const statusBecomes = (id: string, status: string) =>
 		waitFor(`order ${id} to be ${status}`, async () => (await cluster.getOrder(id)).status === status, 60_000, 200);
 	const stockOf = async (sku: string) =>

@@ -4,8 +4,10 @@
  */
 import type { Role } from "../../lib/auth/caller";
 import { mintToken } from "../../lib/auth/tokens";
+import { LOCAL_JWT_SECRET } from "../../scripts/support/local-services";
 
-export const TEST_JWT_SECRET = "test-only-secret-0123456789abcdef-0123456789";
+/** The secret of the test systems: the same as the product processes the tests start. */
+export const TEST_JWT_SECRET = LOCAL_JWT_SECRET;
 
 /** A token of `sub` with `role`, valid for ten minutes. */
 export function tokenFor(sub: string, role: Role = "customer", ttlSeconds = 600): Promise<string> {

@@ -14,7 +14,7 @@ import {
 	type TestDatabase,
 	type TestVhost
 } from "../../support/services";
-import { closeVhostConnections } from "../../../scripts/support/local-services";
+import { closeVhostConnections, apiFetch } from "../../../scripts/support/local-services";
 import { freePort, startNode, type NodeProcess } from "./processes";
 
 export interface OrderBody {
@@ -84,7 +84,7 @@ export class Cluster {
 		const node = startNode("api+orders", this.env({ SERVICES: "api,orders", PORT: String(this.port), NODEID: `front-${uniqueSuffix()}`, ...extra }));
 		this.front = node;
 		let first: Response | undefined;
-		await waitFor("the api to answer", async () => (first = await fetch(`${this.baseUrl}/api/orders?pageSize=1`).catch(() => undefined)) !== undefined, 60_000, 100).catch(err => {
+		await waitFor("the api to answer", async () => (first = await apiFetch(`${this.baseUrl}/api/orders?pageSize=1`).catch(() => undefined)) !== undefined, 60_000, 100).catch(err => {
 			throw new Error(`${err.message}\n--- api+orders output ---\n${node.output()}`);
 		});
 		if (first!.status !== 200) throw new Error(`The api's first answer was ${first!.status}: ${await first!.text()}\n--- output ---\n${node.output()}`);
@@ -105,10 +105,10 @@ export class Cluster {
 		await waitFor(
 			"the cluster to be ready",
 			async () => {
-				const res = await fetch(`${this.baseUrl}/api/health/ready`);
+				const res = await apiFetch(`${this.baseUrl}/api/health/ready`);
 				lastAnswer = await res.text();
 				if (res.status !== 200) return false;
-				const stock = await fetch(`${this.baseUrl}/api/admin/stock/SKU-0001`);
+				const stock = await apiFetch(`${this.baseUrl}/api/admin/stock/SKU-0001`);
 				lastAnswer = `stock: ${stock.status} ${await stock.text()}`;
 				return stock.status === 200;
 			},
@@ -120,7 +120,7 @@ export class Cluster {
 	}
 
 	async post(items: Items, headers: Record<string, string> = {}): Promise<OrderBody> {
-		const res = await fetch(`${this.baseUrl}/api/orders`, {
+		const res = await apiFetch(`${this.baseUrl}/api/orders`, {
 			method: "POST",
 			headers: { "Content-Type": "application/json", ...headers },
 			body: JSON.stringify({ customerId: "e2e", items, currency: "EUR" })
@@ -152,7 +152,7 @@ export class Cluster {
 	}
 
 	async getOrder(id: string): Promise<OrderBody> {
-		return (await (await fetch(`${this.baseUrl}/api/orders/${id}`)).json()) as OrderBody;
+		return (await (await apiFetch(`${this.baseUrl}/api/orders/${id}`)).json()) as OrderBody;
 	}
 
 	/** Waits until none of the orders is pending, reading the orders database. */

@@ -69,8 +69,12 @@ export interface CallerRateLimitOptions {
 
 export const DEFAULT_RATE_LIMIT_TABLE = "api_rate_limits";
 const WINDOW_SECONDS = 60;
-/** Keys longer than this (a long token subject) are counted under their SHA-256: the key column is varchar(255). */
-const MAX_KEY_LENGTH = 200;
+/**
+ * Keys counted as they are: printable ASCII that fits the key column (varchar(255)). Any other key (a
+ * long token subject, one with characters PostgreSQL text refuses such as NUL) is counted under its
+ * SHA-256, so that no caller's key can make the store's query fail.
+ */
+const PLAIN_KEY = /^[\x20-\x7e]{1,200}$/;
 /** Expired rows are deleted this often (as rate-limiter-flexible's own cleanup does). */
 const CLEANUP_EVERY_MS = 300_000;
 
@@ -119,7 +123,7 @@ export async function createCallerRateLimiter(options: CallerRateLimitOptions): 
 
 /** A key that fits the store's key column, the same on every instance. */
 function storeKey(key: string): string {
-	return key.length <= MAX_KEY_LENGTH ? key : `sha256:${createHash("sha256").update(key).digest("hex")}`;
+	return PLAIN_KEY.test(key) ? key : `sha256:${createHash("sha256").update(key).digest("hex")}`;
 }
 
 function secondsOf(ms: number): number {

@@ -109,6 +109,19 @@ describe("Caller rate limiting on the real PostgreSQL", () => {
 		});
 	});
 
+	describe("Keys that are not short printable ASCII", () => {
+		it.each([
+			["a subject longer than the column", `sub:${"x".repeat(300)}`],
+			["a subject with a NUL character", "sub:a\u0000b"],
+			["a subject in another script", "sub:заказчик"]
+		])("should count %s in the database without tripping the store", async (_, key) => {
+			const { limiter, logs } = await apiInstance(1, db.url);
+			expect(allowedOf([await limiter.consume(key), await limiter.consume(key)])).toEqual([true, false]);
+			expect(limiter.degraded).toBe(false);
+			expect(logs).toEqual([]);
+		});
+	});
+
 	describe("Several api instances starting at once on a fresh database", () => {
 		const name = `t_ratelimit_fresh_${uniqueSuffix()}`;
 		const url = (() => {

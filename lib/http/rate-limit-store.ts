@@ -25,7 +25,7 @@ export interface PostgresCounterStoreOptions {
 	url: string;
 	tableName: string;
 	logger: RateLimitLogger;
-	/** How long the gate stays closed after a failure before one query probes the server again. */
+	/** How long the gate stays closed after a failure before a query starts a probe of the server. */
 	retryMs: number;
 	/** How long a connection (or a free slot in the pool) may take, and how long a query may take. */
 	timeoutMs: number;
@@ -104,8 +104,8 @@ export class PostgresCounterStore {
 
 	/**
 	 * Creates the table if it is missing (and the database, as the services do for theirs). Never
-	 * rejects: a server that does not answer leaves the store degraded, to be tried again by the
-	 * first query after `retryMs`. Resolves true when the store is ready.
+	 * rejects: a server that does not answer leaves the store degraded, to be probed again in the
+	 * background by the first query after `retryMs`. Resolves true when the store is ready.
 	 */
 	async start(): Promise<boolean> {
 		try {

@@ -6,6 +6,8 @@ import helmet from "helmet";
 import type { Caller } from "../../lib/auth/caller";
 import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
+import { redactUrl } from "../../lib/database/database-target";
+import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
@@ -57,6 +59,8 @@ interface GatewayMethods {
 export interface ApiMethods extends GatewayMethods {
 	/** moleculer-web's authentication hook: the caller of the request, or a 401; `null` on a public route without a token. */
 	authenticate(ctx: Context, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): Promise<Caller | null>;
+	/** Counts the request against its caller's budget (the token's subject, else the client address); a 429 once it is spent. */
+	limitRate(req: GatewayRequest, res: ServerResponse, subject: string | undefined): Promise<void>;
 	/** moleculer-web's authorization hook: a 403 when the caller's role may not call the route. */
 	authorize(ctx: Context<unknown, { user?: Caller | null }>, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): void;
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
@@ -66,6 +70,9 @@ export interface ApiMethods extends GatewayMethods {
 export interface ApiVars {
 	/** Checks bearer tokens. */
 	tokens: TokenVerifier;
+	/** The per-caller limiter, being made (its store may need a connection) from `created` on. */
+	rateLimiterReady: Promise<CallerRateLimiter>;
+	rateLimiter?: CallerRateLimiter;
 }
 
 /** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
@@ -193,6 +200,21 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	// --- lifecycle -------------------------------------------------------------------------------
 	created() {
 		this.tokens = createTokenVerifier(this.settings.jwt);
+		const { perMinute, databaseUrl } = this.settings.callerRateLimit;
+		this.rateLimiterReady = createCallerRateLimiter({ perMinute, databaseUrl, logger: this.logger });
+		// Awaited in `started`; this keeps a failure from being reported as unhandled before then.
+		this.rateLimiterReady.catch(() => undefined);
+	},
+
+	async started() {
+		this.rateLimiter = await this.rateLimiterReady;
+		const { perMinute, databaseUrl } = this.settings.callerRateLimit;
+		const where = databaseUrl ? `counted in PostgreSQL (${redactUrl(databaseUrl)}), shared by every api instance` : "counted in this process's memory";
+		this.logger.info(perMinute > 0 ? `Rate limit: ${perMinute} requests per minute and caller, ${where}.` : "Rate limit: off (RATE_LIMIT_PER_MINUTE=0).");
+	},
+
+	async stopped() {
+		await this.rateLimiter?.close();
 	},
 
 	// --- actions ---------------------------------------------------------------------------------
@@ -247,11 +269,29 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		 * The caller of a request, from its bearer token; a 401 on a route that needs one when the
 		 * token is missing or refused. A public route ignores a token it does not need.
 		 */
-		async authenticate(_ctx, _route, req, _res, alias) {
-			const access = accessOf(alias.action);
-			const header = req.headers.authorization;
-			if (access === "public") return null;
-			return this.tokens.callerOf(header);
+		async authenticate(_ctx, _route, req, res, alias) {
+			if (accessOf(alias.action) === "public") return null;
+			let caller: Caller | undefined;
+			let refusal: unknown;
+			try {
+				caller = await this.tokens.callerOf(req.headers.authorization);
+			} catch (err) {
+				refusal = err;
+			}
+			// A refused token counts too, against the client's address: guessing tokens is not free.
+			await this.limitRate(req, res, caller?.sub);
+			if (!caller) throw refusal;
+			return caller;
+		},
+
+		async limitRate(req, res, subject) {
+			const limiter = this.rateLimiter ?? (await this.rateLimiterReady);
+			if (limiter.perMinute === 0) return;
+			const decision = await limiter.consume(callerKey(req, subject, this.settings.trustedProxies));
+			res.setHeader("RateLimit-Limit", String(decision.limit));
+			res.setHeader("RateLimit-Remaining", String(decision.remaining));
+			res.setHeader("RateLimit-Reset", String(decision.resetSeconds));
+			if (!decision.allowed) throw new RateLimitExceededError(decision.limit, decision.retryAfterSeconds);
 		},
 
 		/** Admin routes need the role `admin`; every other route is open to any authenticated caller. */

@@ -96,7 +96,7 @@ export function allowedMethods(path: string): string[] | null {
 export const CORS_ALLOWED_HEADERS = ["Content-Type", "Authorization", "Idempotency-Key", "X-Correlation-Id"];
 
 /** Response headers a cross-origin script may read. */
-export const CORS_EXPOSED_HEADERS = ["Location", "X-Correlation-Id", "Idempotent-Replayed", "Retry-After"];
+export const CORS_EXPOSED_HEADERS = ["Location", "X-Correlation-Id", "Idempotent-Replayed", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"];
 
 /** True when `origin` is one of the configured origins (or they include `*`). */
 export function isAllowedOrigin(origin: string | undefined, allowed: readonly string[]): origin is string {

@@ -45,12 +45,16 @@ export interface OperationSpec {
 	description?: string;
 	/** The gateway answers itself: no other service can be unavailable or slow. */
 	local?: boolean;
+	/** Takes an `Idempotency-Key` header. */
+	idempotent?: boolean;
 }
 
 const FOREIGN_ORDER = "No order has this id — or it is another customer's: a customer sees its own orders only.";
 
+/** Each routed action's answer and own error cases; the generic ones (400, 401, 413, …) follow from the route. */
 export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	"orders.create": {
+		idempotent: true,
 		description:
 			"Stores a `pending` order; the processor then reserves its stock and the order ends `completed` or `failed` " +
 			"(read it again, or its history). A customer places orders for itself: a `customerId`, when given, must be its own " +
@@ -141,6 +145,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	}
 };
 
+/** The document's tags, each for the routes under its path prefix. */
 export const TAGS: ReadonlyArray<{ name: string; description: string; prefix: string }> = [
 	{ name: "orders", prefix: "/orders", description: "A customer's orders: place, read, list, cancel, and each one's history." },
 	{ name: "stock", prefix: "/admin/stock", description: "Admin only: a SKU's stock." },

@@ -171,7 +171,7 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 	const params = REQUEST_SCHEMAS[route.action];
 	const split = splitParams(route, params);
 	const parameters: OpenApiOperation["parameters"] = [...split.parameters];
-	if (route.action === "orders.create") parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
+	if (spec.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
 	parameters.push({ $ref: "#/components/parameters/CorrelationId" });
 
 	const operation: OpenApiOperation = {
@@ -275,7 +275,7 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	if (hasParams || hasBody) {
 		const causes = ["Invalid request: `errors` lists each offending field."];
 		if (hasBody) causes.push("Or the body is not valid JSON, or nested too deep.");
-		if (route.action === "orders.create") causes.push("Or the Idempotency-Key header breaks its pattern.");
+		if (spec.idempotent) causes.push("Or the Idempotency-Key header breaks its pattern.");
 		add(400, problemResponse(causes.join(" ")));
 	}
 	if (route.access !== "public") {

@@ -3,6 +3,8 @@
  * dead-letter queues (with a transporter) or in a service's outbox table, marked failed (in one
  * process). The dead-letter service and the outbox mixin both speak these types.
  */
+import { ConsumerGroups } from "./events";
+import { plainText } from "./text";
 
 /** One dead letter. */
 export interface DeadLetterView {
@@ -32,6 +34,29 @@ export interface DeadLetterFilter {
 	orderId?: string;
 	errorContains?: string;
 }
+
+/** JSON Schemas of the dead-letter service's params: a filter's fields. */
+const filterProperties = {
+	event: { enum: Object.keys(ConsumerGroups) },
+	orderId: plainText(100),
+	errorContains: plainText(200)
+} as const;
+
+/** Params of `deadLetters.replayAll` and `deadLetters.purgeAll`: a filter. */
+export const deadLetterFilterSchema = { type: "object", additionalProperties: false, properties: filterProperties } as const;
+
+/** Params of `deadLetters.list`: a filter and how many to show at most. */
+export const listDeadLettersSchema = {
+	type: "object",
+	additionalProperties: false,
+	properties: {
+		...filterProperties,
+		limit: { anyOf: [{ type: "integer", minimum: 1, maximum: 1000 }, { type: "string", pattern: "^[1-9][0-9]{0,2}$|^1000$" }] }
+	}
+} as const;
+
+/** Params of `deadLetters.get`, `deadLetters.replay` and `deadLetters.purge`: one dead letter's id. */
+export const deadLetterIdSchema = { type: "object", required: ["id"], properties: { id: plainText(100) } } as const;
 
 /** Params of the outbox's `failedEvents` action. */
 export type FailedEventsParams = DeadLetterFilter & { limit?: number };

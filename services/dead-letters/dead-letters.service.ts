@@ -1,7 +1,12 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ConsumerGroups } from "../../lib/contracts/events";
-import { plainText } from "../../lib/contracts/text";
-import type { DeadLetterFilter, DeadLetterView } from "../../lib/contracts/dead-letters";
+import {
+	deadLetterFilterSchema,
+	deadLetterIdSchema,
+	listDeadLettersSchema,
+	type DeadLetterFilter,
+	type DeadLetterView
+} from "../../lib/contracts/dead-letters";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
 import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
@@ -21,14 +26,6 @@ export interface DeadLettersVars {
 	source: DeadLetterSource;
 }
 
-const filterProperties = {
-	event: { enum: Object.keys(ConsumerGroups) },
-	orderId: plainText(100),
-	errorContains: plainText(200)
-} as const;
-
-const idParams = { type: "object", required: ["id"], properties: { id: plainText(100) } } as const;
-
 /**
  * Dead letters of every event group: list, inspect, replay (one, or all matching a filter) and
  * purge. With a broker they are RabbitMQ's dead-letter queues, and a replay goes back through the
@@ -45,14 +42,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 	actions: {
 		/** Lists dead letters, oldest first. */
 		list: {
-			params: {
-				type: "object",
-				additionalProperties: false,
-				properties: {
-					...filterProperties,
-					limit: { anyOf: [{ type: "integer", minimum: 1, maximum: 1000 }, { type: "string", pattern: "^[1-9][0-9]{0,2}$|^1000$" }] }
-				}
-			},
+			params: listDeadLettersSchema,
 			async handler(ctx: Context<DeadLetterFilter & { limit?: number | string }>): Promise<{ rows: DeadLetterView[]; count: number }> {
 				const { limit, ...filter } = ctx.params;
 				const rows = await this.source.list(filter, Number(limit ?? 100));
@@ -62,7 +52,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 
 		/** Shows one dead letter with its payload, error and attempts. */
 		get: {
-			params: idParams,
+			params: deadLetterIdSchema,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
 				const found = await this.source.get(ctx.params.id);
 				if (!found) throw new DeadLetterNotFoundError(ctx.params.id);
@@ -72,7 +62,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 
 		/** Sends one dead letter back to be handled again (through its queue, or its outbox). */
 		replay: {
-			params: idParams,
+			params: deadLetterIdSchema,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
 				const [replayed] = await this.source.replay({ id: ctx.params.id });
 				if (!replayed) throw new DeadLetterNotFoundError(ctx.params.id);
@@ -83,7 +73,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 
 		/** Sends every dead letter matching the filter back to be handled again. */
 		replayAll: {
-			params: { type: "object", additionalProperties: false, properties: filterProperties },
+			params: deadLetterFilterSchema,
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ replayed: number; ids: string[] }> {
 				const replayed: DeadLetterView[] = await this.source.replay(ctx.params);
 				this.logger.info(`${replayed.length} dead letter(s) replayed.`, { filter: ctx.params });
@@ -93,7 +83,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 
 		/** Deletes one dead letter for good. */
 		purge: {
-			params: idParams,
+			params: deadLetterIdSchema,
 			async handler(ctx: Context<{ id: string }>): Promise<DeadLetterView> {
 				const [purged] = await this.source.purge({ id: ctx.params.id });
 				if (!purged) throw new DeadLetterNotFoundError(ctx.params.id);
@@ -104,7 +94,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 
 		/** Deletes every dead letter matching the filter. */
 		purgeAll: {
-			params: { type: "object", additionalProperties: false, properties: filterProperties },
+			params: deadLetterFilterSchema,
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ purged: number; ids: string[] }> {
 				const purged: DeadLetterView[] = await this.source.purge(ctx.params);
 				this.logger.warn(`${purged.length} dead letter(s) purged.`, { filter: ctx.params });

@@ -11,6 +11,7 @@ import {
 	type ReleasedLine
 } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
+import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
@@ -67,8 +68,6 @@ export interface ProcessorMethods extends DbMethods, OutboxMethods {
 /** What the processor keeps on its instance: only what its mixins keep. */
 export interface ProcessorVars extends DbVars<ProcessingRecordModel>, OutboxVars {}
 
-const skuParam = { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" } as const;
-
 const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, ProcessorVars> = {
 	name: "processor",
 
@@ -86,7 +85,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 	actions: {
 		/** Returns one SKU's stock. */
 		getStock: {
-			params: { type: "object", required: ["sku"], properties: { sku: skuParam } },
+			params: getStockSchema,
 			async handler(ctx: Context<{ sku: string }>): Promise<StockView> {
 				return this.readStock(ctx.params.sku);
 			}
@@ -94,12 +93,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 
 		/** Sets one SKU's available units (creating the SKU when it is new). */
 		setStock: {
-			params: {
-				type: "object",
-				required: ["sku", "available"],
-				additionalProperties: false,
-				properties: { sku: skuParam, available: { type: "integer", minimum: 0, maximum: 2_000_000_000 } }
-			},
+			params: setStockSchema,
 			async handler(ctx: Context<{ sku: string; available: number }>): Promise<StockView> {
 				await setAvailable(this.db(), ctx.params.sku, ctx.params.available);
 				this.logger.info(`Stock of '${ctx.params.sku}' set to ${ctx.params.available}.`);

@@ -1,0 +1,168 @@
+/**
+ * What the route table does not say about each routed action, for the OpenAPI document
+ * (openapi.ts): the params schema it validates with, what it answers, its own error cases.
+ */
+import { deadLetterFilterSchema, deadLetterIdSchema, listDeadLettersSchema } from "../../lib/contracts/dead-letters";
+import { HeaderNames } from "../../lib/contracts/headers";
+import { cancelOrderSchema, createOrderSchema, listOrdersSchema, orderIdSchema } from "../../lib/contracts/orders";
+import type { ResponseSchemaName } from "../../lib/contracts/responses";
+import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
+
+/** A JSON Schema, as the actions declare theirs (read only: the document shares them). */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+/**
+ * What each routed action takes: the schema object its `params` is (`null`: no params). A route
+ * whose action is missing here stops the document from being built; a unit test checks each entry
+ * is the action's own `params`.
+ */
+export const REQUEST_SCHEMAS: Readonly<Record<string, JsonSchema | null>> = {
+	"orders.create": createOrderSchema,
+	"orders.list": listOrdersSchema,
+	"orders.get": orderIdSchema,
+	"orders.cancel": cancelOrderSchema,
+	"orders.history": orderIdSchema,
+	"api.live": null,
+	"api.ready": null,
+	"api.openapi": null,
+	"processor.getStock": getStockSchema,
+	"processor.setStock": setStockSchema,
+	"deadLetters.list": listDeadLettersSchema,
+	"deadLetters.replayAll": deadLetterFilterSchema,
+	"deadLetters.purgeAll": deadLetterFilterSchema,
+	"deadLetters.get": deadLetterIdSchema,
+	"deadLetters.replay": deadLetterIdSchema,
+	"deadLetters.purge": deadLetterIdSchema
+};
+
+export type ErrorStatus = 403 | 404 | 409 | 422 | 503;
+
+/** What the route table does not say about an operation: its answer, and its own error cases. */
+export interface OperationSpec {
+	ok: { status: 200 | 201; description: string; schema: ResponseSchemaName | JsonSchema; headers?: string[] };
+	/** Statuses particular to this operation, and when they come. */
+	errors?: Partial<Record<ErrorStatus, string | { description: string; schema: ResponseSchemaName }>>;
+	description?: string;
+	/** The gateway answers itself: no other service can be unavailable or slow. */
+	local?: boolean;
+	/** Takes an `Idempotency-Key` header. */
+	idempotent?: boolean;
+}
+
+const FOREIGN_ORDER = "No order has this id — or it is another customer's: a customer sees its own orders only.";
+
+/** Each routed action's answer and own error cases; the generic ones (400, 401, 413, …) follow from the route. */
+export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
+	"orders.create": {
+		idempotent: true,
+		description:
+			"Stores a `pending` order; the processor then reserves its stock and the order ends `completed` or `failed` " +
+			"(read it again, or its history). A customer places orders for itself: a `customerId`, when given, must be its own " +
+			"token subject. With an `Idempotency-Key`, the same key with the same body answers the first order again.",
+		ok: {
+			status: 201,
+			description: "The order, `pending`; or, for a repeated Idempotency-Key with the same body, the first order.",
+			schema: "Order",
+			headers: [HeaderNames.Location, HeaderNames.IdempotentReplayed]
+		},
+		errors: {
+			403: "A customer named another customer's `customerId`.",
+			409: "A request with the same Idempotency-Key is still being processed: retry shortly.",
+			422: "The Idempotency-Key was used before with a different body: send a new key for a new order."
+		}
+	},
+	"orders.list": {
+		description: "A customer sees its own orders only: `customerId`, when given, must be its own token subject.",
+		ok: { status: 200, description: "One page of orders, newest first, and the count of the whole filter.", schema: "OrderPage" },
+		errors: { 403: "A customer named another customer's `customerId`." }
+	},
+	"orders.get": {
+		ok: { status: 200, description: "The order.", schema: "Order" },
+		errors: { 404: FOREIGN_ORDER }
+	},
+	"orders.cancel": {
+		description:
+			"A `pending` order becomes `cancelled`; a `completed` one `cancelling`, then `cancelled` once the processor " +
+			"released its stock. Cancelling a cancelled order again is a 200.",
+		ok: { status: 200, description: "The order as the cancellation left it.", schema: "Order" },
+		errors: { 404: FOREIGN_ORDER, 409: "The order's status forbids a cancellation: it `failed` or `expired`." }
+	},
+	"orders.history": {
+		ok: {
+			status: 200,
+			description: "Every step of the order in both services, oldest first; `complete: false` when the processor could not be asked.",
+			schema: "OrderHistory"
+		},
+		errors: { 404: FOREIGN_ORDER }
+	},
+	"api.live": { local: true, ok: { status: 200, description: "This process answers HTTP.", schema: "Liveness" } },
+	"api.ready": {
+		local: true,
+		description: "Checks the databases of the services this node runs, and the broker when there is one.",
+		ok: { status: 200, description: "Every dependency answers.", schema: "Readiness" },
+		errors: { 503: { description: "A dependency does not answer: `checks` says which.", schema: "ReadinessProblem" } }
+	},
+	"api.openapi": {
+		local: true,
+		ok: {
+			status: 200,
+			description: "This document.",
+			schema: {
+				type: "object",
+				required: ["openapi", "info", "paths"],
+				properties: { openapi: { type: "string", pattern: "^3\\.1\\." }, info: { type: "object" }, paths: { type: "object" } }
+			}
+		}
+	},
+	"processor.getStock": {
+		ok: { status: 200, description: "The SKU's available and reserved units.", schema: "Stock" },
+		errors: { 404: "No SKU has this name." }
+	},
+	"processor.setStock": {
+		description: "Creates the SKU when it is new; its reserved units stay as they are.",
+		ok: { status: 200, description: "The SKU's stock as it is now.", schema: "Stock" }
+	},
+	"deadLetters.list": { ok: { status: 200, description: "The dead letters matching the filter, oldest first.", schema: "DeadLetterList" } },
+	"deadLetters.replayAll": {
+		description: "Sends every dead letter matching the filter (all of them without one) back to be handled again.",
+		ok: { status: 200, description: "How many were replayed, and which.", schema: "DeadLettersReplayed" }
+	},
+	"deadLetters.purgeAll": {
+		description: "Deletes every dead letter matching the filter (all of them without one) for good.",
+		ok: { status: 200, description: "How many were purged, and which.", schema: "DeadLettersPurged" }
+	},
+	"deadLetters.get": {
+		ok: { status: 200, description: "The dead letter, with its payload, error and attempts.", schema: "DeadLetter" },
+		errors: { 404: "No dead letter has this id." }
+	},
+	"deadLetters.replay": {
+		ok: { status: 200, description: "The dead letter as it was before it went back to its queue (or outbox).", schema: "DeadLetter" },
+		errors: { 404: "No dead letter has this id." }
+	},
+	"deadLetters.purge": {
+		ok: { status: 200, description: "The dead letter as it was before it was deleted.", schema: "DeadLetter" },
+		errors: { 404: "No dead letter has this id." }
+	}
+};
+
+/** The document's tags, each for the routes under its path prefix. */
+export const TAGS: ReadonlyArray<{ name: string; description: string; prefix: string }> = [
+	{ name: "orders", prefix: "/orders", description: "A customer's orders: place, read, list, cancel, and each one's history." },
+	{ name: "stock", prefix: "/admin/stock", description: "Admin only: a SKU's stock." },
+	{ name: "dead letters", prefix: "/admin/dead-letters", description: "Admin only: events whose handling failed for good — inspect, replay, purge." },
+	{ name: "health", prefix: "/health", description: "Liveness and readiness probes; no token needed." },
+	{ name: "documentation", prefix: "/openapi.json", description: "This document; the page at /api/docs shows it." }
+];
+
+/** The document's `info.description` (Markdown). */
+export const API_DESCRIPTION = `Orders placed by customers and processed by a saga across two services.
+
+**Authentication.** Send \`Authorization: Bearer <JWT>\`; the token's \`sub\` is the customer id and its \`role\` is \`customer\` or \`admin\`. No token or a bad one: \`401\`.
+
+**Roles.** A *customer* places, reads, lists, cancels its own orders and reads their history (another customer's order is a \`404\`). An *admin* may do all that for any customer, and alone reads and sets stock and works on dead letters (\`/admin/...\`). The health routes and this document need no token.
+
+**Errors** are \`application/problem+json\` (RFC 9457): \`type\`, \`title\`, \`status\`, \`detail\`, \`instance\`, \`correlationId\`, and for an invalid request \`errors\`, one entry per offending field.
+
+**Correlation.** Every answer carries \`X-Correlation-Id\`: the one you sent, or a new one. It follows an order through both services and their logs.
+
+**Rate limit.** Each caller (token subject, else address) has a number of requests a minute; past it, \`429\` with \`Retry-After\`.`;

@@ -1,0 +1,305 @@
+/**
+ * The API's OpenAPI 3.1 document, made from the route table (`API_ROUTES`) and the very JSON
+ * Schemas the actions validate their params with: a schema changed in lib/contracts changes the
+ * document, and a route added without saying what its action takes fails to build it. Moleculer-web
+ * merges path params, the query string and the JSON body into one params object; the document
+ * splits the action's schema back: `:name`s of the path are path parameters, the other properties
+ * are the query of a GET or DELETE and the JSON body of a POST or PUT.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
+import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
+import { API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
+import { PROBLEM_CONTENT_TYPE } from "./problem";
+import { API_PATH, API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
+
+export { REQUEST_SCHEMAS, type JsonSchema };
+
+/** An OpenAPI document, typed as far as this module and its tests read it. */
+export interface OpenApiDocument {
+	openapi: string;
+	info: { title: string; version: string; description: string; [key: string]: unknown };
+	servers: Array<{ url: string; description?: string }>;
+	security: Array<Record<string, string[]>>;
+	tags: Array<{ name: string; description: string }>;
+	paths: Record<string, Record<string, OpenApiOperation>>;
+	components: {
+		schemas: Record<string, unknown>;
+		securitySchemes: Record<string, unknown>;
+		parameters: Record<string, unknown>;
+		headers: Record<string, unknown>;
+	};
+}
+
+export interface OpenApiParameter {
+	name: string;
+	in: "path" | "query" | "header";
+	required: boolean;
+	description?: string;
+	schema: unknown;
+}
+
+export interface OpenApiResponse {
+	description: string;
+	headers?: Record<string, unknown>;
+	content?: Record<string, { schema: unknown }>;
+}
+
+export interface OpenApiOperation {
+	operationId: string;
+	summary: string;
+	description?: string;
+	tags: string[];
+	security?: Array<Record<string, string[]>>;
+	parameters: Array<OpenApiParameter | { $ref: string }>;
+	requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
+	responses: Record<string, OpenApiResponse>;
+	"x-moleculer-action": string;
+	"x-access": ApiRoute["access"];
+}
+
+const BODY_METHODS = new Set<ApiRoute["method"]>(["POST", "PUT"]);
+
+const schemaRef = (name: ResponseSchemaName) => ({ $ref: `#/components/schemas/${name}` });
+const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+/** The API's OpenAPI 3.1 document, built afresh. It shares the actions' schema objects: read it, never change it. */
+export function buildOpenApiDocument(): OpenApiDocument {
+	const paths: OpenApiDocument["paths"] = {};
+	for (const route of API_ROUTES) {
+		const openApiPath = toOpenApiPath(route.path);
+		paths[openApiPath] ??= {};
+		paths[openApiPath][route.method.toLowerCase()] = operationOf(route);
+	}
+	return {
+		openapi: "3.1.0",
+		info: {
+			title: "Order pipeline API",
+			version: packageVersion(),
+			description: API_DESCRIPTION,
+			license: { name: "MIT", identifier: "MIT" }
+		},
+		// Relative: the document works from whatever host and scheme serve it.
+		servers: [{ url: "/", description: "The server that serves this document" }],
+		security: [{ bearerAuth: [] }],
+		tags: TAGS.map(({ name, description }) => ({ name, description })),
+		paths,
+		components: {
+			schemas: { ...responseSchemas },
+			securitySchemes: {
+				bearerAuth: {
+					type: "http",
+					scheme: "bearer",
+					bearerFormat: "JWT",
+					description: "A JWT whose `sub` is the customer id and whose `role` is `customer` or `admin`."
+				}
+			},
+			parameters: {
+				CorrelationId: {
+					name: HeaderNames.CorrelationId,
+					in: "header",
+					required: false,
+					description: "Your id for this request; one that breaks the pattern is replaced by a new one.",
+					schema: { type: "string", pattern: HEADER_TOKEN_PATTERN }
+				},
+				IdempotencyKey: {
+					name: HeaderNames.IdempotencyKey,
+					in: "header",
+					required: false,
+					description:
+						"Makes the request safe to retry: the same key with the same body answers the first order again " +
+						"(`Idempotent-Replayed: true`), with another body `422`. A key is kept for IDEMPOTENCY_KEY_TTL_MS (one day by default).",
+					schema: { type: "string", pattern: HEADER_TOKEN_PATTERN }
+				}
+			},
+			headers: {
+				[HeaderNames.CorrelationId]: {
+					description: "The request's correlation id: the caller's, or a new one.",
+					required: true,
+					schema: { type: "string", minLength: 1 }
+				},
+				[HeaderNames.Location]: {
+					description: "The order's URL.",
+					required: true,
+					schema: { type: "string", format: "uri-reference" }
+				},
+				[HeaderNames.IdempotentReplayed]: {
+					description: "`true` when the answer is the order first created with this Idempotency-Key; absent otherwise.",
+					required: false,
+					schema: { type: "string", enum: ["true"] }
+				},
+				[HeaderNames.RetryAfter]: {
+					description: "Seconds to wait before the next request.",
+					required: true,
+					schema: { type: "integer", minimum: 0 }
+				},
+				[HeaderNames.WwwAuthenticate]: {
+					description: "`Bearer`, with the reason a token was refused when one was sent.",
+					required: true,
+					schema: { type: "string", pattern: "^Bearer" }
+				}
+			}
+		}
+	};
+}
+
+let cached: OpenApiDocument | undefined;
+
+/** The document, built once per process (the routes and schemas do not change while it runs). */
+export function openApiDocument(): OpenApiDocument {
+	cached ??= buildOpenApiDocument();
+	return cached;
+}
+
+/** `/orders/:id/cancel` → `/api/orders/{id}/cancel`. */
+export function toOpenApiPath(routePath: string): string {
+	return API_PATH + routePath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+/** `orders.create` → `ordersCreate`: an identifier code generators take as it is. */
+export function operationIdOf(action: string): string {
+	return action.replace(/\.([a-zA-Z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function operationOf(route: ApiRoute): OpenApiOperation {
+	const spec = OPERATIONS[route.action];
+	if (!spec) throw new Error(`The OpenAPI document does not know what '${route.action}' answers: add it to OPERATIONS.`);
+	if (!(route.action in REQUEST_SCHEMAS)) {
+		throw new Error(`The OpenAPI document does not know what '${route.action}' takes: add it to REQUEST_SCHEMAS.`);
+	}
+	const params = REQUEST_SCHEMAS[route.action];
+	const split = splitParams(route, params);
+	const parameters: OpenApiOperation["parameters"] = [...split.parameters];
+	if (spec.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
+	parameters.push({ $ref: "#/components/parameters/CorrelationId" });
+
+	const operation: OpenApiOperation = {
+		operationId: operationIdOf(route.action),
+		summary: route.summary,
+		...(spec.description || route.access === "admin" ? { description: describeOperation(route, spec) } : {}),
+		tags: [tagOf(route)],
+		...(route.access === "public" ? { security: [] } : {}),
+		parameters,
+		...(split.body ? { requestBody: split.body } : {}),
+		responses: responsesOf(route, spec, params !== null),
+		"x-moleculer-action": route.action,
+		"x-access": route.access
+	};
+	return operation;
+}
+
+function describeOperation(route: ApiRoute, spec: OperationSpec): string {
+	const parts = [spec.description, route.access === "admin" ? "Role `admin` only." : undefined];
+	return parts.filter(Boolean).join(" ");
+}
+
+function tagOf(route: ApiRoute): string {
+	const tag = TAGS.find(t => route.path === t.prefix || route.path.startsWith(`${t.prefix}/`));
+	if (!tag) throw new Error(`No OpenAPI tag for the route ${route.method} ${route.path}: add one to TAGS.`);
+	return tag.name;
+}
+
+/**
+ * Splits an action's params schema the way moleculer-web merges a request: the path's `:name`s,
+ * then the query (GET, DELETE) or the JSON body (POST, PUT). A body that is the whole schema is
+ * the schema object itself; one without the path params is a new object of the same property schemas.
+ */
+export function splitParams(
+	route: Pick<ApiRoute, "method" | "path">,
+	schema: JsonSchema | null
+): { parameters: OpenApiParameter[]; body?: NonNullable<OpenApiOperation["requestBody"]> } {
+	const pathNames = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map(match => match[1]);
+	if (!schema) {
+		if (pathNames.length > 0) throw new Error(`${route.method} ${route.path} has path params but its action takes none.`);
+		return { parameters: [] };
+	}
+	const properties = (schema.properties ?? {}) as Record<string, unknown>;
+	const required = new Set((schema.required ?? []) as string[]);
+	const isBody = BODY_METHODS.has(route.method);
+	// No path params: the whole schema is the body, whatever its shape.
+	if (isBody && pathNames.length === 0) {
+		return { parameters: [], body: { required: required.size > 0, content: { "application/json": { schema } } } };
+	}
+	const unknownKeys = Object.keys(schema).filter(key => !["type", "properties", "required", "additionalProperties"].includes(key));
+	if (schema.type !== "object" || unknownKeys.length > 0) {
+		throw new Error(`The params schema of ${route.method} ${route.path} is not a plain object schema; it cannot be split into parameters.`);
+	}
+
+	const parameters: OpenApiParameter[] = pathNames.map(name => {
+		if (!(name in properties)) throw new Error(`${route.method} ${route.path}: the path param '${name}' is not in its action's params schema.`);
+		return { name, in: "path", required: true, schema: properties[name] };
+	});
+	const rest = Object.keys(properties).filter(name => !pathNames.includes(name));
+	if (!isBody) {
+		for (const name of rest) parameters.push({ name, in: "query", required: required.has(name), schema: properties[name] });
+		return { parameters };
+	}
+	if (rest.length === 0) return { parameters };
+	const bodyRequired = rest.filter(name => required.has(name));
+	const bodySchema: JsonSchema = {
+		type: "object",
+		...(schema.additionalProperties !== undefined ? { additionalProperties: schema.additionalProperties } : {}),
+		...(bodyRequired.length > 0 ? { required: bodyRequired } : {}),
+		properties: Object.fromEntries(rest.map(name => [name, properties[name]]))
+	};
+	return { parameters, body: { required: bodyRequired.length > 0, content: { "application/json": { schema: bodySchema } } } };
+}
+
+function problemResponse(description: string, schema: ResponseSchemaName = "Problem", headers: string[] = []): OpenApiResponse {
+	return {
+		description,
+		headers: Object.fromEntries([HeaderNames.CorrelationId, ...headers].map(name => [name, headerRef(name)])),
+		content: { [PROBLEM_CONTENT_TYPE]: { schema: schemaRef(schema) } }
+	};
+}
+
+function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): Record<string, OpenApiResponse> {
+	const responses: Record<string, OpenApiResponse> = {};
+	const { ok } = spec;
+	responses[String(ok.status)] = {
+		description: ok.description,
+		headers: Object.fromEntries([HeaderNames.CorrelationId, ...(ok.headers ?? [])].map(name => [name, headerRef(name)])),
+		content: { "application/json": { schema: typeof ok.schema === "string" ? schemaRef(ok.schema) : ok.schema } }
+	};
+	const own = (status: ErrorStatus, fallback?: string): OpenApiResponse | undefined => {
+		const given = spec.errors?.[status];
+		if (given === undefined) return fallback === undefined ? undefined : problemResponse(fallback);
+		return typeof given === "string" ? problemResponse(fallback ? `${fallback} ${given}` : given) : problemResponse(given.description, given.schema);
+	};
+	const add = (status: number, response: OpenApiResponse | undefined) => {
+		if (response) responses[String(status)] = response;
+	};
+
+	const hasBody = BODY_METHODS.has(route.method);
+	if (hasParams || hasBody) {
+		const causes = ["Invalid request: `errors` lists each offending field."];
+		if (hasBody) causes.push("Or the body is not valid JSON, or nested too deep.");
+		if (spec.idempotent) causes.push("Or the Idempotency-Key header breaks its pattern.");
+		add(400, problemResponse(causes.join(" ")));
+	}
+	if (route.access !== "public") {
+		add(401, problemResponse("No bearer token, or one that is invalid or expired.", "Problem", [HeaderNames.WwwAuthenticate]));
+	}
+	add(403, own(403, route.access === "admin" ? "The caller's role is not `admin`." : undefined));
+	add(404, own(404));
+	add(409, own(409));
+	if (hasBody) {
+		add(413, problemResponse(`The body is larger than ${BODY_LIMIT_BYTES / 1024} kB.`));
+		add(415, problemResponse("The body is not JSON: send it with `Content-Type: application/json`."));
+	}
+	add(422, own(422));
+	add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
+	add(503, own(503, spec.local ? undefined : "The service that handles this request is not available: try again shortly."));
+	if (!spec.local) add(504, problemResponse("The request took too long; it may still complete: check before you retry."));
+	return responses;
+}
+
+/** This product's version, from the package.json above this file (in the sources or in dist/). */
+function packageVersion(): string {
+	for (let dir = __dirname; ; dir = path.dirname(dir)) {
+		const file = path.join(dir, "package.json");
+		if (existsSync(file)) return String((JSON.parse(readFileSync(file, "utf8")) as { version?: unknown }).version ?? "0.0.0");
+		if (path.dirname(dir) === dir) return "0.0.0";
+	}
+}

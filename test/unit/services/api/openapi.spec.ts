@@ -1,0 +1,370 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Errors, type ServiceSchema } from "moleculer";
+import { HEADER_TOKEN_PATTERN } from "../../../../lib/contracts/headers";
+import { OrderStatus } from "../../../../lib/contracts/orders";
+import { toDeadLetterView } from "../../../../lib/transport/dead-letter-store";
+import { toFailedEventView } from "../../../../mixins/outbox-failures";
+import { NotReadyError } from "../../../../services/api/api.errors";
+import ApiService from "../../../../services/api/api.service";
+import {
+	REQUEST_SCHEMAS,
+	buildOpenApiDocument,
+	openApiDocument,
+	operationIdOf,
+	toOpenApiPath,
+	type OpenApiDocument,
+	type OpenApiOperation,
+	type OpenApiParameter
+} from "../../../../services/api/openapi";
+import { toProblem } from "../../../../services/api/problem";
+import { API_ROUTES, type ApiRoute } from "../../../../services/api/routes";
+import DeadLettersService from "../../../../services/dead-letters/dead-letters.service";
+import { toOrderView, type OrderRow } from "../../../../services/orders/orders.model";
+import OrdersService from "../../../../services/orders/orders.service";
+import ProcessorService from "../../../../services/processor/processor.service";
+import { createOpenApiAjv, inlineRefs, responseValidatorFor, validateOpenApiDocument } from "../../../support/openapi";
+
+type AnySchema = Partial<ServiceSchema<any, any, any>>;
+
+const SERVICES: Record<string, AnySchema> = {
+	api: ApiService as AnySchema,
+	orders: OrdersService as AnySchema,
+	processor: ProcessorService as AnySchema,
+	deadLetters: DeadLettersService as AnySchema
+};
+
+/** The definition of an action as its service declares it, its own or a mixin's. */
+function actionDefinition(action: string): { params?: unknown } | undefined {
+	const [service, name] = action.split(".");
+	const find = (schema: AnySchema): { params?: unknown } | undefined => {
+		const own = schema.actions?.[name];
+		if (own) return typeof own === "function" ? {} : (own as { params?: unknown });
+		for (const mixin of (schema.mixins ?? []) as AnySchema[]) {
+			const found = find(mixin);
+			if (found) return found;
+		}
+		return undefined;
+	};
+	if (!SERVICES[service]) throw new Error(`No service '${service}' in this test.`);
+	return find(SERVICES[service]);
+}
+
+const document = buildOpenApiDocument();
+
+function operationOf(route: ApiRoute): OpenApiOperation {
+	return document.paths[toOpenApiPath(route.path)][route.method.toLowerCase()];
+}
+
+function routeOf(action: string): ApiRoute {
+	return API_ROUTES.find(r => r.action === action)!;
+}
+
+function statusesOf(action: string): string[] {
+	return Object.keys(operationOf(routeOf(action)).responses);
+}
+
+function ownParameters(operation: OpenApiOperation): OpenApiParameter[] {
+	return operation.parameters.filter((p): p is OpenApiParameter => !("$ref" in p));
+}
+
+describe("Test 'buildOpenApiDocument'", () => {
+	describe("the document as a whole", () => {
+		it("should be valid OpenAPI 3.1, as @seriousme/openapi-schema-validator checks it", async () => {
+			const result = await validateOpenApiDocument(document);
+			expect(result.errors).toBeNull();
+			expect(result).toMatchObject({ valid: true, version: "3.1" });
+		});
+
+		it("should fail the same validator when it is broken: the check really runs", async () => {
+			const broken = JSON.parse(JSON.stringify(document)) as OpenApiDocument;
+			delete (broken.info as Partial<OpenApiDocument["info"]>).version;
+			(broken.paths["/api/orders"].post.parameters as unknown[]).push({ name: "x", in: "body" });
+			const result = await validateOpenApiDocument(broken);
+			expect(result.valid).toBe(false);
+			expect(JSON.stringify(result.errors)).toMatch(/version/);
+		});
+
+		it("should carry the package's version, a title, and roles in its description", () => {
+			const pkg = JSON.parse(readFileSync(path.join(__dirname, "../../../../package.json"), "utf8")) as { version: string };
+			expect(document.info.version).toBe(pkg.version);
+			expect(document.info.title).toEqual(expect.any(String));
+			expect(document.info.description).toMatch(/customer/);
+			expect(document.info.description).toMatch(/admin/);
+		});
+
+		it("should name a relative server, so that it works from any host", () => {
+			expect(document.servers).toEqual([expect.objectContaining({ url: "/" })]);
+		});
+
+		it("should build once per process with 'openApiDocument'", () => {
+			expect(openApiDocument()).toBe(openApiDocument());
+			expect(openApiDocument()).toEqual(document);
+		});
+
+		it("should compile every schema it holds with a strict JSON Schema 2020-12 ajv", () => {
+			const ajv = createOpenApiAjv();
+			for (const name of Object.keys(document.components.schemas)) {
+				expect(() => createOpenApiAjv().compile(inlineRefs(document, { $ref: `#/components/schemas/${name}` }) as object)).not.toThrow();
+			}
+			for (const [openApiPath, operations] of Object.entries(document.paths)) {
+				for (const [method, operation] of Object.entries(operations)) {
+					for (const status of Object.keys(operation.responses)) {
+						expect(() => responseValidatorFor(document, method, openApiPath, status)).not.toThrow();
+					}
+					for (const parameter of ownParameters(operation)) expect(() => ajv.compile(parameter.schema as object)).not.toThrow();
+					const body = operation.requestBody?.content["application/json"].schema;
+					if (body) expect(() => createOpenApiAjv().compile(JSON.parse(JSON.stringify(body)))).not.toThrow();
+				}
+			}
+		});
+	});
+
+	describe("routes and operations", () => {
+		it("should have one operation for each route, and a route for each operation", () => {
+			const fromRoutes = API_ROUTES.map(r => `${r.method} ${toOpenApiPath(r.path)}`).sort();
+			const fromDocument = Object.entries(document.paths)
+				.flatMap(([p, operations]) => Object.keys(operations).map(method => `${method.toUpperCase()} ${p}`))
+				.sort();
+			expect(fromDocument).toEqual(fromRoutes);
+		});
+
+		it("should write paths in OpenAPI form under /api", () => {
+			expect(Object.keys(document.paths)).toContain("/api/orders/{id}/cancel");
+			expect(Object.keys(document.paths)).toContain("/api/admin/stock/{sku}");
+			expect(Object.keys(document.paths).filter(p => p.includes(":"))).toEqual([]);
+		});
+
+		it("should give each operation its action's name as a unique operationId, a summary and a tag", () => {
+			const ids = API_ROUTES.map(route => operationOf(route).operationId);
+			expect(new Set(ids).size).toBe(ids.length);
+			for (const route of API_ROUTES) {
+				const operation = operationOf(route);
+				expect(operation.operationId).toBe(operationIdOf(route.action));
+				expect(operation["x-moleculer-action"]).toBe(route.action);
+				expect(operation.summary).toBe(route.summary);
+				expect(document.tags.map(t => t.name)).toContain(operation.tags[0]);
+			}
+			expect(operationIdOf("deadLetters.replayAll")).toBe("deadLettersReplayAll");
+		});
+	});
+
+	describe("request schemas: the very ones the actions validate with", () => {
+		it.each(API_ROUTES.map(r => [r.action, r] as const))("should take %s's params from the action's own schema", (action, route) => {
+			const params = actionDefinition(action)?.params;
+			expect(REQUEST_SCHEMAS[action] ?? undefined).toBe(params);
+			if (!params) return;
+
+			const properties = (params as { properties: Record<string, unknown> }).properties;
+			const operation = operationOf(route);
+			for (const parameter of ownParameters(operation)) expect(parameter.schema).toBe(properties[parameter.name]);
+			const body = operation.requestBody?.content["application/json"].schema as { properties: Record<string, unknown> } | undefined;
+			if (!body) return;
+			if (!route.path.includes(":")) expect(body).toBe(params);
+			for (const [name, schema] of Object.entries(body.properties)) expect(schema).toBe(properties[name]);
+		});
+
+		it("should put the path's names in the path, the rest of a GET in the query", () => {
+			const get = operationOf(routeOf("orders.get"));
+			expect(ownParameters(get)).toEqual([{ name: "id", in: "path", required: true, schema: expect.any(Object) }]);
+			const list = ownParameters(operationOf(routeOf("orders.list")));
+			expect(list.map(p => [p.name, p.in, p.required])).toEqual([
+				["status", "query", false],
+				["customerId", "query", false],
+				["page", "query", false],
+				["pageSize", "query", false]
+			]);
+			expect(operationOf(routeOf("orders.list")).requestBody).toBeUndefined();
+		});
+
+		it("should put a DELETE's filter in the query", () => {
+			const purgeAll = ownParameters(operationOf(routeOf("deadLetters.purgeAll")));
+			expect(purgeAll.map(p => `${p.in}:${p.name}`)).toEqual(["query:event", "query:orderId", "query:errorContains"]);
+		});
+
+		it("should make the body of a POST or PUT with a path param of the other properties", () => {
+			const cancel = operationOf(routeOf("orders.cancel"));
+			expect(cancel.requestBody).toEqual({
+				required: false,
+				content: { "application/json": { schema: { type: "object", additionalProperties: false, properties: { reason: expect.any(Object) } } } }
+			});
+			const setStock = operationOf(routeOf("processor.setStock"));
+			expect(setStock.requestBody?.required).toBe(true);
+			expect(setStock.requestBody?.content["application/json"].schema).toMatchObject({ required: ["available"] });
+			expect(ownParameters(setStock)).toEqual([expect.objectContaining({ name: "sku", in: "path" })]);
+		});
+
+		it("should document no body where the action takes nothing but the path", () => {
+			expect(operationOf(routeOf("deadLetters.replay")).requestBody).toBeUndefined();
+			expect(operationOf(routeOf("api.live")).requestBody).toBeUndefined();
+		});
+
+		it("should document the Idempotency-Key header on POST /orders, with the pattern the gateway checks", () => {
+			const create = operationOf(routeOf("orders.create"));
+			expect(create.parameters).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
+			expect(document.components.parameters.IdempotencyKey).toMatchObject({ name: "Idempotency-Key", in: "header" });
+			// Until the gateway imports HEADER_TOKEN_PATTERN, its own regex must stay the same.
+			const gateway = readFileSync(path.join(__dirname, "../../../../services/api/api.service.ts"), "utf8");
+			expect(gateway).toContain(`/${HEADER_TOKEN_PATTERN}/`);
+		});
+	});
+
+	describe("security", () => {
+		it("should ask for a bearer JWT by default, and for nothing on public routes", () => {
+			expect(document.components.securitySchemes.bearerAuth).toEqual(
+				expect.objectContaining({ type: "http", scheme: "bearer", bearerFormat: "JWT" })
+			);
+			expect(document.security).toEqual([{ bearerAuth: [] }]);
+			for (const route of API_ROUTES) {
+				const operation = operationOf(route);
+				if (route.access === "public") {
+					expect(operation.security).toEqual([]);
+					expect(operation.responses["401"]).toBeUndefined();
+				} else {
+					expect(operation.security).toBeUndefined();
+					expect(operation.responses["401"]).toBeDefined();
+				}
+				expect(operation["x-access"]).toBe(route.access);
+			}
+		});
+
+		it("should document 403 on admin routes and where a customer may name another customer", () => {
+			const with403 = API_ROUTES.filter(r => operationOf(r).responses["403"]).map(r => r.action);
+			expect(with403.sort()).toEqual(
+				[...API_ROUTES.filter(r => r.access === "admin").map(r => r.action), "orders.create", "orders.list"].sort()
+			);
+		});
+	});
+
+	describe("responses", () => {
+		it("should document what POST /orders answers", () => {
+			expect(statusesOf("orders.create")).toEqual(["201", "400", "401", "403", "409", "413", "415", "422", "429", "503", "504"]);
+			const created = operationOf(routeOf("orders.create")).responses["201"];
+			expect(Object.keys(created.headers!)).toEqual(["X-Correlation-Id", "Location", "Idempotent-Replayed"]);
+		});
+
+		it("should document 404 where a path names something that may not exist, and 409 on cancel", () => {
+			expect(statusesOf("orders.get")).toEqual(["200", "400", "401", "404", "429", "503", "504"]);
+			expect(statusesOf("orders.cancel")).toEqual(["200", "400", "401", "404", "409", "413", "415", "429", "503", "504"]);
+			expect(statusesOf("processor.getStock")).toContain("404");
+			// Setting the stock of a new SKU creates it.
+			expect(statusesOf("processor.setStock")).not.toContain("404");
+			expect(statusesOf("deadLetters.purge")).toContain("404");
+		});
+
+		it("should document the health routes without 401, and readiness's 503 with its checks", () => {
+			expect(statusesOf("api.live")).toEqual(["200", "429"]);
+			expect(statusesOf("api.ready")).toEqual(["200", "429", "503"]);
+			expect(operationOf(routeOf("api.ready")).responses["503"].content).toEqual({
+				"application/problem+json": { schema: { $ref: "#/components/schemas/ReadinessProblem" } }
+			});
+		});
+
+		it("should answer every error as problem+json, with X-Correlation-Id, and 429 with Retry-After", () => {
+			for (const route of API_ROUTES) {
+				for (const [status, response] of Object.entries(operationOf(route).responses)) {
+					expect(response.headers).toHaveProperty(["X-Correlation-Id"]);
+					if (Number(status) < 400) continue;
+					expect(Object.keys(response.content!)).toEqual(["application/problem+json"]);
+				}
+				expect(operationOf(route).responses["429"].headers).toHaveProperty(["Retry-After"]);
+			}
+		});
+	});
+
+	describe("response schemas against the answers the code makes", () => {
+		const row: OrderRow = {
+			id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+			customerId: "customer-1",
+			items: [{ sku: "SKU-0001", quantity: 2, unitPrice: 0.29 }],
+			totalAmount: "0.58",
+			currency: "EUR",
+			status: OrderStatus.Failed,
+			errorMessage: "Not enough stock of 'SKU-0001'.",
+			correlationId: "req-1",
+			idempotencyKey: "key-1",
+			requestHash: "abc",
+			createdAt: new Date("2025-01-01T00:00:00Z"),
+			updatedAt: new Date("2025-01-01T00:00:01Z")
+		};
+		const validate = (action: string, status: number, body: unknown) => {
+			const route = routeOf(action);
+			const check = responseValidatorFor(document, route.method, toOpenApiPath(route.path), status);
+			const valid = check(JSON.parse(JSON.stringify(body)));
+			return { valid, errors: check.errors };
+		};
+
+		it("should take an order as toOrderView makes it, and refuse one with a field missing or extra", () => {
+			const order = toOrderView(row);
+			expect(validate("orders.create", 201, order)).toEqual({ valid: true, errors: null });
+			expect(validate("orders.get", 200, { ...order, errorMessage: null, status: OrderStatus.Pending })).toMatchObject({ valid: true });
+			const { correlationId: _dropped, ...missing } = order;
+			expect(validate("orders.get", 200, missing).valid).toBe(false);
+			expect(validate("orders.get", 200, { ...order, idempotencyKey: "key-1" }).valid).toBe(false);
+		});
+
+		it("should take a page of orders and a history", () => {
+			const page = { rows: [toOrderView(row)], total: 1, page: 1, pageSize: 20, totalPages: 1 };
+			expect(validate("orders.list", 200, page)).toMatchObject({ valid: true });
+			const history = {
+				orderId: row.id,
+				entries: [
+					{ at: "2025-01-01T00:00:00.000Z", service: "orders", step: "created", status: "pending", eventId: "e-1", correlationId: "req-1", nodeID: "n-1", detail: { lines: 1 } },
+					{ at: "2025-01-01T00:00:01.000Z", service: "processor", step: "stock reserved", status: "COMPLETED", eventId: null, correlationId: null, nodeID: "n-2", detail: null }
+				],
+				complete: true
+			};
+			expect(validate("orders.history", 200, history)).toMatchObject({ valid: true });
+			expect(validate("orders.history", 200, { ...history, complete: "yes" }).valid).toBe(false);
+		});
+
+		it("should take a SKU's stock", () => {
+			expect(validate("processor.getStock", 200, { sku: "SKU-0001", available: 10, reserved: 2 })).toMatchObject({ valid: true });
+			expect(validate("processor.setStock", 200, { sku: "SKU-0001", available: -1, reserved: 0 }).valid).toBe(false);
+		});
+
+		it("should take dead letters from an outbox and from RabbitMQ, and the answers of replay and purge", () => {
+			const fromOutbox = toFailedEventView("orders", {
+				id: "7",
+				event_name: "order.created",
+				consumer_group: "processor",
+				payload: { orderId: row.id, correlationId: "req-1" },
+				meta: null,
+				attempts: 5,
+				replays: 0,
+				last_error: "boom",
+				last_error_name: "Error",
+				failed_at: new Date("2025-01-01T00:00:00Z")
+			});
+			const fromQueue = toDeadLetterView(
+				{ content: Buffer.from("not a packet"), properties: { headers: {}, messageId: undefined } } as never,
+				{ event: "order.created", group: "processor", main: "MOL.processor.order.created" }
+			);
+			expect(validate("deadLetters.get", 200, fromOutbox)).toMatchObject({ valid: true });
+			expect(validate("deadLetters.replay", 200, fromQueue)).toMatchObject({ valid: true });
+			expect(validate("deadLetters.list", 200, { rows: [fromOutbox, fromQueue], count: 2 })).toMatchObject({ valid: true });
+			expect(validate("deadLetters.replayAll", 200, { replayed: 1, ids: [fromOutbox.id] })).toMatchObject({ valid: true });
+			expect(validate("deadLetters.purgeAll", 200, { purged: 0, ids: [] })).toMatchObject({ valid: true });
+			expect(validate("deadLetters.purgeAll", 200, { replayed: 0, ids: [] }).valid).toBe(false);
+		});
+
+		it("should take the health answers, and readiness's problem as api.ready makes it", () => {
+			expect(validate("api.live", 200, { status: "ok" })).toMatchObject({ valid: true });
+			expect(validate("api.ready", 200, { status: "ok", checks: { ordersDatabase: "ok", broker: "ok" } })).toMatchObject({ valid: true });
+			const { problem } = toProblem(new NotReadyError({ ordersDatabase: "unavailable (timeout)" }), { method: "GET", url: "/api/health/ready" });
+			expect(validate("api.ready", 503, { ...problem, instance: "/api/health/ready" })).toMatchObject({ valid: true });
+			expect(validate("api.ready", 503, { type: "urn:order-pipeline:problem:x", title: "t", status: 503, detail: "d" }).valid).toBe(false);
+			expect(validate("api.openapi", 200, document)).toMatchObject({ valid: true });
+		});
+
+		it("should take problems as the gateway writes them", () => {
+			const error = new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+				{ field: "items[0].quantity", message: "must be >= 1", type: "minimum" }
+			]);
+			const { problem } = toProblem(error, { method: "POST", url: "/api/orders" });
+			const written = { ...problem, instance: "/api/orders", correlationId: "req-1" };
+			expect(validate("orders.create", 400, written)).toMatchObject({ valid: true });
+			expect(validate("orders.create", 400, { ...written, status: "400" }).valid).toBe(false);
+		});
+	});
+});

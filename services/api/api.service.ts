@@ -7,6 +7,9 @@ import type { Caller } from "../../lib/auth/caller";
 import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
+import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
+import { docsResponse, type DocsResponse } from "./docs";
+import { openApiDocument } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
@@ -64,6 +67,7 @@ export interface ApiMethods extends GatewayMethods {
 	/** moleculer-web's authorization hook: a 403 when the caller's role may not call the route. */
 	authorize(ctx: Context<unknown, { user?: Caller | null }>, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): void;
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
+	serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse): void;
 }
 
 /** What the api service keeps on its instance besides moleculer-web's own state. */
@@ -105,7 +109,11 @@ const apiHelmet = helmet({
 	frameguard: { action: "deny" }
 });
 
-const HEADER_TOKEN = /^[A-Za-z0-9._:\-]{1,200}$/;
+/** What the gateway accepts in `X-Correlation-Id` and `Idempotency-Key` (the OpenAPI document says the same). */
+/** The docs page runs its own scripts and styles, and nothing from elsewhere. */
+const docsHelmet = helmet({ contentSecurityPolicy: false, frameguard: { action: "deny" } });
+
+const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
@@ -219,6 +227,13 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
+		/** The OpenAPI 3.1 document of this API, built from the route table and the request schemas. */
+		openapi: {
+			handler(): object {
+				return openApiDocument();
+			}
+		},
+
 		/** Liveness: this process answers HTTP. */
 		live: {
 			handler(): { status: "ok" } {
@@ -307,8 +322,10 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		 * `Allow`). Sets the CORS headers of an allowed origin.
 		 */
 		httpHandler(req: GatewayRequest, res: ServerResponse, next?: unknown) {
-			apiHelmet(req, res, () => undefined);
 			const path = pathOf(req.url);
+			const docs = docsResponse(path);
+			if (docs) return this.serveDocs(req, res, docs);
+			apiHelmet(req, res, () => undefined);
 			const allow = path === API_PATH || path.startsWith(`${API_PATH}/`) ? allowedMethods(path) : null;
 			const method = req.method ?? "GET";
 			const origin = req.headers.origin;
@@ -324,6 +341,23 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			if (allow && method === "HEAD") req.method = "GET";
 			if (!allow && method === "OPTIONS") return this.sendError(req, res, new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND"));
 			return (ApiGateway.methods!.httpHandler as (...args: unknown[]) => unknown).call(this, req, res, next);
+		},
+
+		/** The docs page and its files: `GET` and `HEAD` (without a body), `OPTIONS`; any other method is a 405. */
+		serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse) {
+			docsHelmet(req, res, () => undefined);
+			const method = req.method ?? "GET";
+			const allow = ["GET", "HEAD", "OPTIONS"];
+			if (method === "OPTIONS") {
+				res.setHeader("Allow", allow.join(", "));
+				res.writeHead(204);
+				return res.end();
+			}
+			if (!allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, pathOf(req.url), allow));
+			for (const [name, value] of Object.entries(docs.headers)) res.setHeader(name, value);
+			res.setHeader("Content-Type", docs.contentType);
+			res.writeHead(docs.status);
+			res.end(method === "HEAD" ? undefined : docs.body);
 		},
 
 		/** `OPTIONS`: the methods of the path, and for an allowed origin the CORS preflight answer. Never an action. */

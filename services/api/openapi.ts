@@ -289,7 +289,10 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 		add(415, problemResponse("The body is not JSON: send it with `Content-Type: application/json`."));
 	}
 	add(422, own(422));
-	add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
+	// Public routes (health, this document) are not counted against any caller.
+	if (route.access !== "public") {
+		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
+	}
 	add(503, own(503, spec.local ? undefined : "The service that handles this request is not available: try again shortly."));
 	if (!spec.local) add(504, problemResponse("The request took too long; it may still complete: check before you retry."));
 	return responses;

@@ -15,6 +15,8 @@ import {
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import type { Caller, CallerMeta } from "../../lib/auth/caller";
+import { callerOf, customerFilterOfList, customerOfNewOrder, visibleTo } from "./orders.access";
 import { HistorySteps, computeTotal, isOrderId, orderCreatedEvent, pageWindow, requestFingerprint, type NewOrder } from "./orders.domain";
 import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
@@ -32,8 +34,8 @@ export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpiry
 /** How often old event ids are pruned from the inbox. */
 const INBOX_PRUNE_INTERVAL_MS = 60_000;
 
-/** What the gateway puts in `ctx.meta` for the orders actions. */
-export interface OrdersMeta {
+/** What the gateway puts in `ctx.meta` for the orders actions, with the caller it authenticated. */
+export interface OrdersMeta extends CallerMeta {
 	correlationId?: string;
 	idempotencyKey?: string;
 	$statusCode?: number;
@@ -52,8 +54,8 @@ export interface CreatedOrder {
 export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
 	replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder;
-	findOrder(id: string): Promise<OrderRow>;
-	listOrders(params: ListOrdersParams): Promise<OrderPage>;
+	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
+	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
 }
 
@@ -90,19 +92,19 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			}
 		},
 
-		/** Returns one order by id. */
+		/** Returns one order by id; a customer's own only (another's is answered as unknown). */
 		get: {
 			params: orderIdSchema,
-			async handler(ctx: Context<{ id: string }>): Promise<OrderView> {
-				return toOrderView(await this.findOrder(ctx.params.id));
+			async handler(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderView> {
+				return toOrderView(await this.findOrder(ctx.params.id, callerOf(ctx.meta)));
 			}
 		},
 
-		/** Returns a page of orders, newest first, with the total count of the filter. */
+		/** Returns a page of orders, newest first, with the total count of the filter; a customer's own only. */
 		list: {
 			params: listOrdersSchema,
-			async handler(ctx: Context<ListOrdersParams>): Promise<OrderPage> {
-				return this.listOrders(ctx.params);
+			async handler(ctx: Context<ListOrdersParams, OrdersMeta>): Promise<OrderPage> {
+				return this.listOrders(ctx.params, callerOf(ctx.meta));
 			}
 		},
 
@@ -117,8 +119,12 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
-		/** Creates the order, or returns the first one for a repeated Idempotency-Key. */
-		async createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
+		/**
+		 * Creates the order, or returns the first one for a repeated Idempotency-Key. The customer is
+		 * the one the body names, else the caller; a customer may name only itself.
+		 */
+		async createOrder(createParams: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
+			const params = { ...createParams, customerId: customerOfNewOrder(createParams.customerId, callerOf(meta)) };
 			const Order: OrderModel = this.model;
 			const key = meta.idempotencyKey;
 			const fingerprint = key ? requestFingerprint(params) : null;
@@ -183,17 +189,17 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			return { order: toOrderView(existing), replayed: true };
 		},
 
-		/** Loads an order row or throws a 404. */
-		async findOrder(id: string): Promise<OrderRow> {
+		/** Loads an order row the caller may see, or throws a 404: another customer's order is unknown to a customer. */
+		async findOrder(id: string, caller: Caller | null): Promise<OrderRow> {
 			if (!isOrderId(id)) throw new OrderNotFoundError(id);
 			const Order: OrderModel = this.model;
-			const row = await Order.findByPk(id);
+			const row = await Order.findOne({ where: { id, ...visibleTo(caller) } });
 			if (!row) throw new OrderNotFoundError(id);
 			return row.get({ plain: true });
 		},
 
-		/** Filters, pages and counts orders. */
-		async listOrders(params: ListOrdersParams): Promise<OrderPage> {
+		/** Filters, pages and counts orders; a customer's filter is always its own id. */
+		async listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage> {
 			if (params.pageSize !== undefined && Number(params.pageSize) > MAX_PAGE_SIZE) {
 				throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
 					{ field: "pageSize", message: `must be <= ${MAX_PAGE_SIZE}`, type: "maximum" }
@@ -202,7 +208,8 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			const window = pageWindow(params.page, params.pageSize, MAX_PAGE_SIZE);
 			const where: WhereOptions<OrderRow> = {};
 			if (params.status) where.status = params.status;
-			if (params.customerId) where.customerId = params.customerId;
+			const customerId = customerFilterOfList(params.customerId, caller);
+			if (customerId) where.customerId = customerId;
 
 			const Order: OrderModel = this.model;
 			const { rows, count } = await Order.findAndCountAll({

@@ -61,3 +61,8 @@ export function visibleTo(caller: Caller | null): { customerId?: string } {
 	const own = ownCustomerId(caller);
 	return own === null ? {} : { customerId: own };
 }
+
+/** Whose Idempotency-Keys a caller's are: its own `sub`; '' for a call from inside the cluster. */
+export function idempotencyScope(caller: Caller | null): string {
+	return caller?.sub ?? "";
+}

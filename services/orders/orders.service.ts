@@ -16,7 +16,7 @@ import {
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import type { Caller, CallerMeta } from "../../lib/auth/caller";
-import { callerOf, customerFilterOfList, customerOfNewOrder, visibleTo } from "./orders.access";
+import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
 import { HistorySteps, computeTotal, isOrderId, orderCreatedEvent, pageWindow, requestFingerprint, type NewOrder } from "./orders.domain";
 import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
@@ -120,17 +120,20 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/**
-		 * Creates the order, or returns the first one for a repeated Idempotency-Key. The customer is
-		 * the one the body names, else the caller; a customer may name only itself.
+		 * Creates the order, or returns the first one for a repeated Idempotency-Key of the same
+		 * caller (another caller's key is another key). The customer is the one the body names, else
+		 * the caller; a customer may name only itself.
 		 */
 		async createOrder(createParams: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
-			const params = { ...createParams, customerId: customerOfNewOrder(createParams.customerId, callerOf(meta)) };
+			const caller = callerOf(meta);
+			const params = { ...createParams, customerId: customerOfNewOrder(createParams.customerId, caller) };
 			const Order: OrderModel = this.model;
 			const key = meta.idempotencyKey;
+			const scope = idempotencyScope(caller);
 			const fingerprint = key ? requestFingerprint(params) : null;
 
 			if (key) {
-				const existing = await Order.findOne({ where: { idempotencyKey: key } });
+				const existing = await Order.findOne({ where: { idempotencyScope: scope, idempotencyKey: key } });
 				if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
 			}
 
@@ -148,6 +151,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 				status: OrderStatus.Pending,
 				errorMessage: null,
 				idempotencyKey: key ?? null,
+				idempotencyScope: key ? scope : null,
 				requestHash: fingerprint,
 				updatedAt: order.createdAt
 			};
@@ -173,7 +177,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			} catch (err) {
 				// Two requests with one key raced: the loser answers with the winner's order.
 				if (key && err instanceof UniqueConstraintError) {
-					const existing = await Order.findOne({ where: { idempotencyKey: key } });
+					const existing = await Order.findOne({ where: { idempotencyScope: scope, idempotencyKey: key } });
 					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
 				}
 				throw err;

@@ -1,6 +1,6 @@
 import { Errors } from "moleculer";
 import type { Caller } from "../../../../lib/auth/caller";
-import { callerOf, customerFilterOfList, customerOfNewOrder, ownCustomerId, visibleTo } from "../../../../services/orders/orders.access";
+import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, ownCustomerId, visibleTo } from "../../../../services/orders/orders.access";
 import { ForbiddenCustomerError } from "../../../../services/orders/orders.errors";
 
 const alice: Caller = { sub: "alice", role: "customer" };
@@ -87,5 +87,13 @@ describe("Test 'visibleTo'", () => {
 		expect(visibleTo(alice)).toEqual({ customerId: "alice" });
 		expect(visibleTo(admin)).toEqual({});
 		expect(visibleTo(null)).toEqual({});
+	});
+});
+
+describe("Test 'idempotencyScope'", () => {
+	it("should scope a key to its caller, whatever its role, and to '' without a caller", () => {
+		expect(idempotencyScope(alice)).toBe("alice");
+		expect(idempotencyScope(admin)).toBe("root");
+		expect(idempotencyScope(null)).toBe("");
 	});
 });

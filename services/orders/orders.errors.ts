@@ -5,6 +5,7 @@ export const ERR_IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED";
 export const ERR_PAGE_SIZE_TOO_LARGE = "PAGE_SIZE_TOO_LARGE";
 export const ERR_ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE";
 export const ERR_FORBIDDEN_CUSTOMER = "FORBIDDEN_CUSTOMER";
+export const ERR_IDEMPOTENCY_KEY_IN_FLIGHT = "IDEMPOTENCY_KEY_IN_FLIGHT";
 
 /** No order has this id (404). */
 export class OrderNotFoundError extends Errors.MoleculerClientError {
@@ -20,6 +21,21 @@ export class IdempotencyKeyReusedError extends Errors.MoleculerClientError {
 			`Idempotency-Key '${key}' was already used for a different request; send a new key for a new order.`,
 			422,
 			ERR_IDEMPOTENCY_KEY_REUSED,
+			{ idempotencyKey: key }
+		);
+	}
+}
+
+/**
+ * The first request with this Idempotency-Key (of this caller) is still being processed (409): its
+ * answer is not known yet. Retrying once it finished gets that answer.
+ */
+export class IdempotencyKeyInFlightError extends Errors.MoleculerClientError {
+	constructor(key: string) {
+		super(
+			`A request with Idempotency-Key '${key}' is still being processed; retry after it finishes.`,
+			409,
+			ERR_IDEMPOTENCY_KEY_IN_FLIGHT,
 			{ idempotencyKey: key }
 		);
 	}

@@ -2,13 +2,15 @@
  * Idempotency-Keys on the orders service (one node, embedded PostgreSQL, no gateway): the actions
  * are called with the caller and the key the gateway would put in `ctx.meta`. A key belongs to its
  * caller: the same key and body replay the caller's first order, another body is a 422, and
- * another caller's same key is another key.
+ * another caller's same key is another key. A repeat while the first request is still being
+ * processed is a 409 (across processes: test/integration/order-idempotency.spec.ts).
  */
 import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize } from "sequelize";
 import type { Caller } from "../../lib/auth/caller";
 import type { OrderView } from "../../lib/contracts/orders";
 import type { OrdersMeta } from "../../services/orders/orders.service";
+import { holdNextCreate } from "../support/hold-create";
 import { startSystem, type RunningSystem } from "../support/system";
 
 const items = [{ sku: "SKU-0001", quantity: 1, unitPrice: 5 }];
@@ -77,6 +79,37 @@ describe("Idempotency-Keys of orders (orders on one node, embedded PostgreSQL)",
 
 			expect(second).toMatchObject({ status: 422, type: "IDEMPOTENCY_KEY_REUSED" });
 			expect((await rowsWithKey("k-other-body")).map(r => r.id)).toEqual([first.order!.id]);
+		});
+	});
+
+	describe("When a caller repeats its key while the first request is still being processed", () => {
+		it("should answer 409 until the first one commits, then replay it", async () => {
+			const alice = customer("alice");
+			const held = holdNextCreate(system.service("orders"));
+			const first = create(alice, "k-in-flight");
+			await held.reached;
+
+			const repeat = await create(alice, "k-in-flight");
+			expect(repeat).toMatchObject({ status: 409, type: "IDEMPOTENCY_KEY_IN_FLIGHT" });
+			expect(repeat.message).toBe("A request with Idempotency-Key 'k-in-flight' is still being processed; retry after it finishes.");
+
+			held.release();
+			expect(await first).toMatchObject({ status: 201, replayed: false });
+			const retry = await create(alice, "k-in-flight");
+			expect(retry).toMatchObject({ status: 201, replayed: true, order: { id: (await first).order!.id } });
+			expect(await rowsWithKey("k-in-flight")).toHaveLength(1);
+		});
+
+		it("should free the key when the first request fails: the retry makes the order", async () => {
+			const alice = customer("alice");
+			const held = holdNextCreate(system.service("orders"));
+			const first = create(alice, "k-failed");
+			await held.reached;
+			held.fail(new Error("the request died half-way"));
+
+			expect(await first).toMatchObject({ status: undefined, message: "the request died half-way" });
+			expect(await rowsWithKey("k-failed")).toEqual([]);
+			expect(await create(alice, "k-failed")).toMatchObject({ status: 201, replayed: false });
 		});
 	});
 

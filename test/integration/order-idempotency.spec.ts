@@ -1,6 +1,8 @@
 /**
- * Idempotency-Keys on the real PostgreSQL: the upgrade that scopes keys to their caller keeps the
- * orders placed before it replayable by their customer.
+ * Idempotency-Keys on the real PostgreSQL: a repeat of a request still being processed is a 409 on
+ * every orders instance, not just the one processing it, and a dead connection leaves no key
+ * locked; the upgrade that scopes keys to their caller keeps the orders placed before it
+ * replayable by their customer.
  */
 import { Sequelize } from "sequelize";
 import type { Caller } from "../../lib/auth/caller";
@@ -9,18 +11,103 @@ import type { OrderView } from "../../lib/contracts/orders";
 import { requestFingerprint } from "../../services/orders/orders.domain";
 import { ordersMigrations } from "../../services/orders/orders.migrations";
 import type { OrdersMeta } from "../../services/orders/orders.service";
+import { holdNextCreate } from "../support/hold-create";
 import { startSystem, type RunningSystem } from "../support/system";
 import { createTestDatabase, queryDatabase, type TestDatabase } from "../support/services";
 
 const items = [{ sku: "SKU-0001", quantity: 1, unitPrice: 5 }];
 const quiet = { info: () => undefined };
 
-/** Creates an order on `node` as the gateway would for `user` with `key`; answers what a client would see. */
-async function create(node: RunningSystem, user: Caller | undefined, key: string, body: object = {}) {
-	const meta: OrdersMeta = { idempotencyKey: key, ...(user ? { user } : {}) };
-	const order = await node.broker.call<OrderView, object>("orders.create", { items, currency: "EUR", ...body }, { meta });
-	return { order, replayed: meta.$responseHeaders?.["Idempotent-Replayed"] === "true" };
+/** What a client of the gateway sees of one create: its status, the order, whether it was replayed. */
+interface Answer {
+	status: number;
+	order?: OrderView;
+	replayed: boolean;
+	type?: string;
 }
+
+/** Creates an order on `node` as the gateway would for `user` with `key`. */
+async function create(node: RunningSystem, user: Caller | undefined, key: string, body: object = {}): Promise<Answer> {
+	const meta: OrdersMeta = { idempotencyKey: key, ...(user ? { user } : {}) };
+	try {
+		const order = await node.broker.call<OrderView, object>("orders.create", { items, currency: "EUR", ...body }, { meta });
+		return { status: meta.$statusCode ?? 200, order, replayed: meta.$responseHeaders?.["Idempotent-Replayed"] === "true" };
+	} catch (err) {
+		const { code, type } = err as { code?: number; type?: string };
+		return { status: code ?? 500, replayed: false, type };
+	}
+}
+
+describe("Idempotency-Keys with two orders instances on one PostgreSQL database", () => {
+	let ordersDb: TestDatabase;
+	let nodes: RunningSystem[] = [];
+	const alice: Caller = { sub: "alice", role: "customer" };
+	const bob: Caller = { sub: "bob", role: "customer" };
+	const ordersWithKey = (key: string) =>
+		queryDatabase<{ id: string; scope: string }>(
+			ordersDb.url,
+			"SELECT id::text, idempotency_scope AS scope FROM orders WHERE idempotency_key = $1 ORDER BY idempotency_scope",
+			[key]
+		);
+
+	beforeAll(async () => {
+		ordersDb = await createTestDatabase("orders_idem");
+		for (const name of ["orders-a", "orders-b"]) {
+			nodes.push(await startSystem({ services: ["orders"], env: { ORDERS_DATABASE_URL: ordersDb.url, NODEID: name } }));
+		}
+	});
+	afterAll(async () => {
+		await Promise.all(nodes.map(node => node.stop()));
+		nodes = [];
+		await ordersDb?.drop();
+	});
+
+	it("should answer 409 on both instances while the first request is in its transaction, let another caller's same key through, then replay it", async () => {
+		const [a, b] = nodes;
+		const held = holdNextCreate(a.service("orders"));
+		const first = create(a, alice, "k-cross");
+		await held.reached;
+
+		expect(await create(b, alice, "k-cross")).toMatchObject({ status: 409, type: "IDEMPOTENCY_KEY_IN_FLIGHT" });
+		expect(await create(a, alice, "k-cross")).toMatchObject({ status: 409, type: "IDEMPOTENCY_KEY_IN_FLIGHT" });
+		const bobs = await create(b, bob, "k-cross");
+		expect(bobs).toMatchObject({ status: 201, replayed: false, order: { customerId: "bob" } });
+		expect(await create(b, alice, "k-cross-other")).toMatchObject({ status: 201, replayed: false });
+
+		held.release();
+		const created = await first;
+		expect(created).toMatchObject({ status: 201, replayed: false, order: { customerId: "alice" } });
+		expect(await create(b, alice, "k-cross")).toMatchObject({ status: 201, replayed: true, order: { id: created.order!.id } });
+		expect(await ordersWithKey("k-cross")).toEqual([
+			{ id: created.order!.id, scope: "alice" },
+			{ id: bobs.order!.id, scope: "bob" }
+		]);
+	});
+
+	it("should free the key at once when the connection of the request in flight dies, as with a crashed process", async () => {
+		const [a, b] = nodes;
+		const held = holdNextCreate(a.service("orders"));
+		const first = create(a, alice, "k-crash");
+		await held.reached;
+		expect(await create(b, alice, "k-crash")).toMatchObject({ status: 409 });
+
+		// What PostgreSQL sees of a process that dies: its connection goes, its transaction with it.
+		const terminated = await queryDatabase<{ done: boolean }>(
+			ordersDb.url,
+			`SELECT pg_terminate_backend(pid, 10000) AS done FROM pg_locks
+			 WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+		);
+		expect(terminated).toEqual([{ done: true }]);
+
+		const retried = await create(b, alice, "k-crash");
+		expect(retried).toMatchObject({ status: 201, replayed: false });
+		held.release();
+		expect((await first).status).toBe(500);
+		// The instance whose request died holds nothing either: its retry finds the order made meanwhile.
+		expect(await create(a, alice, "k-crash")).toMatchObject({ status: 201, replayed: true, order: { id: retried.order!.id } });
+		expect(await ordersWithKey("k-crash")).toEqual([{ id: retried.order!.id, scope: "alice" }]);
+	});
+});
 
 describe("Scoping the Idempotency-Keys of a database that has orders already", () => {
 	let ordersDb: TestDatabase;

@@ -14,7 +14,8 @@ export enum OrderStatus {
 }
 
 export interface CreateOrderParams {
-	customerId: string;
+	/** Whose order it is; omitted, the caller's own id (`ctx.meta.user.sub`). */
+	customerId?: string;
 	items: OrderItem[];
 	currency: string;
 }
@@ -53,7 +54,8 @@ export const MAX_PAGE_SIZE = 100;
 export const createOrderSchema = {
 	type: "object",
 	additionalProperties: false,
-	required: ["customerId", "items", "currency"],
+	// customerId may be omitted by an authenticated caller: the order is then its own.
+	required: ["items", "currency"],
 	properties: {
 		customerId: plainText(100),
 		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: orderItemSchema },

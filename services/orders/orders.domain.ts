@@ -20,11 +20,15 @@ export function computeTotal(items: OrderItem[]): number {
 	return cents / 100;
 }
 
+/** A create request with its customer settled (named in the body, or the caller's own id). */
+export type OrderRequest = CreateOrderParams & { customerId: string };
+
 /**
  * A fingerprint of what a create request asks for, to tell a retried request (same key, same body)
- * from a reused key (same key, other body). Key order in the JSON does not matter.
+ * from a reused key (same key, other body). Key order in the JSON does not matter, nor whether the
+ * caller named itself as the customer or left it out.
  */
-export function requestFingerprint(params: CreateOrderParams): string {
+export function requestFingerprint(params: OrderRequest): string {
 	const canonical = {
 		customerId: params.customerId,
 		currency: params.currency,

@@ -57,5 +57,24 @@ export const ordersMigrations: Migration[] = [
 		}
 	},
 	outboxReplaysMigration,
-	historyTableMigration("004-create-order-history", "order_history")
+	historyTableMigration("004-create-order-history", "order_history"),
+	{
+		name: "005-scope-idempotency-keys",
+		async up(qi: QueryInterface) {
+			// An Idempotency-Key is unique per caller (its `sub`; '' for a call from inside the
+			// cluster), no longer across everyone: two customers may pick the same key.
+			await qi.addColumn("orders", "idempotency_scope", { type: DataTypes.STRING(200), allowNull: true });
+			// The keys so far were sent on behalf of the order's customer, who is the only caller
+			// that can send that request again now (an admin's order for someone else is
+			// indistinguishable; at worst its retry within the key's lifetime makes a second order).
+			await qi.sequelize.query("UPDATE orders SET idempotency_scope = customer_id WHERE idempotency_key IS NOT NULL");
+			await qi.removeConstraint("orders", "orders_idempotency_key_key");
+			await qi.addIndex("orders", ["idempotency_scope", "idempotency_key"], { name: "orders_idempotency_scope_key", unique: true });
+		},
+		async down(qi: QueryInterface) {
+			await qi.removeIndex("orders", "orders_idempotency_scope_key");
+			await qi.addConstraint("orders", { type: "unique", fields: ["idempotency_key"], name: "orders_idempotency_key_key" });
+			await qi.removeColumn("orders", "idempotency_scope");
+		}
+	}
 ];

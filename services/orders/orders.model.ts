@@ -13,6 +13,8 @@ export interface OrderRow {
 	errorMessage: string | null;
 	correlationId: string;
 	idempotencyKey: string | null;
+	/** Whose key `idempotencyKey` is: the caller's `sub`, '' for a call from inside the cluster. */
+	idempotencyScope: string | null;
 	requestHash: string | null;
 	createdAt: Date;
 	updatedAt: Date;
@@ -34,6 +36,7 @@ export function defineOrderModel(sequelize: Sequelize): OrderModel {
 			errorMessage: { type: DataTypes.TEXT, field: "error_message" },
 			correlationId: { type: DataTypes.STRING, field: "correlation_id" },
 			idempotencyKey: { type: DataTypes.STRING, field: "idempotency_key" },
+			idempotencyScope: { type: DataTypes.STRING, field: "idempotency_scope" },
 			requestHash: { type: DataTypes.STRING(64), field: "request_hash" },
 			createdAt: { type: DataTypes.DATE, field: "created_at" },
 			updatedAt: { type: DataTypes.DATE, field: "updated_at" }

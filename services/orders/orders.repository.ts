@@ -1,6 +1,7 @@
 /**
- * The orders service's SQL that its model does not express: the inbox, the history, and the expiry
- * sweep. Each function takes the Sequelize instance and, where it writes, the caller's transaction.
+ * The orders service's SQL that its model does not express: the inbox, the history, the expiry
+ * sweep and the Idempotency-Key lock. Each function takes the Sequelize instance and, where it
+ * writes or locks, the caller's transaction.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry } from "../../lib/contracts/history";
@@ -63,4 +64,19 @@ export async function expireOverdueOrders(
 			replacements: { from: options.from, to: options.to, timeoutSeconds: options.timeoutMs / 1000, limit: options.limit }
 		}
 	);
+}
+
+/**
+ * Takes the lock of one caller's Idempotency-Key for the rest of the transaction, without waiting;
+ * false when another transaction, of any process, holds it (its request is still being processed).
+ * PostgreSQL releases the lock when the transaction ends, and when its connection dies with its
+ * process: a crash never leaves a key locked.
+ */
+export async function tryLockIdempotencyKey(db: Sequelize, t: Transaction, scope: string, key: string): Promise<boolean> {
+	const [row] = await db.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0)) AS locked", {
+		type: QueryTypes.SELECT,
+		transaction: t,
+		replacements: { name: `orders.idempotency-key:${JSON.stringify([scope, key])}` }
+	});
+	return row.locked;
 }

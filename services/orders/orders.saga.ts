@@ -38,6 +38,8 @@ import { OrderNotCancellableError, OrderNotFoundError } from "./orders.errors";
 import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } from "./orders.repository";
 import type { OrdersMeta } from "./orders.service";
+import type { Caller } from "../../lib/auth/caller";
+import { callerOf, visibleTo } from "./orders.access";
 
 /** How long `orders.history` waits for the processor's part. */
 const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;
@@ -72,7 +74,7 @@ export interface OrdersSagaMethods {
 	/** Carries out a cancel request in one transaction, the order's row locked. */
 	cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView>;
 	/** The orders part of an order's history merged with the processor's, when the processor answers. */
-	orderHistory(ctx: Context<{ id: string }>): Promise<OrderHistory>;
+	orderHistory(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory>;
 	/** Applies a consumed event once, as the state machine decides. */
 	applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void>;
 	/** Carries out a decision inside the caller's transaction; returns the order as it is now. */
@@ -89,7 +91,7 @@ export interface OrdersSagaMethods {
 
 /** What the saga needs of the service it is mixed into. */
 interface HostMethods extends DbMethods, OutboxMethods {
-	findOrder(id: string): Promise<OrderRow>;
+	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 }
 
 type OrdersSagaSchema = PartialSettingsSchema<ServiceSettingSchema, OrdersSagaMethods & HostMethods, DbVars<OrderModel>>;
@@ -102,7 +104,8 @@ const ordersSagaSchema: OrdersSagaSchema = {
 		/**
 		 * Cancels an order: a pending one at once, a completed one once the processor released its
 		 * stock (`cancelling` meanwhile). A repeated cancel is answered as the first; a failed or
-		 * expired order cannot be cancelled (409).
+		 * expired order cannot be cancelled (409). A customer cancels its own orders only: another's
+		 * is answered as unknown (404), and left as it is.
 		 */
 		cancel: {
 			params: cancelOrderSchema,
@@ -111,10 +114,13 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			}
 		},
 
-		/** Returns an order's history in both services; `complete: false` when the processor could not be asked. */
+		/**
+		 * Returns an order's history in both services; `complete: false` when the processor could not
+		 * be asked. A customer reads its own orders' only (another's is answered as unknown).
+		 */
 		history: {
 			params: orderIdSchema,
-			async handler(ctx: Context<{ id: string }>): Promise<OrderHistory> {
+			async handler(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory> {
 				return this.orderHistory(ctx);
 			}
 		},
@@ -154,12 +160,16 @@ const ordersSagaSchema: OrdersSagaSchema = {
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
-		/** Carries out a cancel request in one transaction, the order's row locked. */
+		/**
+		 * Carries out a cancel request in one transaction, the order's row locked. An order the caller
+		 * may not see is not even locked: it is unknown (404).
+		 */
 		async cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView> {
 			if (!isOrderId(params.id)) throw new OrderNotFoundError(params.id);
 			const Order: OrderModel = this.model;
 			const order = await this.transaction(async (t: Transaction) => {
-				const row = await Order.findByPk(params.id, { transaction: t, lock: t.LOCK.UPDATE });
+				const where = { id: params.id, ...visibleTo(callerOf(meta)) };
+				const row = await Order.findOne({ where, transaction: t, lock: t.LOCK.UPDATE });
 				if (!row) throw new OrderNotFoundError(params.id);
 				const current = row.get({ plain: true });
 				const decision = decideOrder(current, OrderTriggers.CancelRequested);
@@ -175,8 +185,8 @@ const ordersSagaSchema: OrdersSagaSchema = {
 		},
 
 		/** The orders part of an order's history merged with the processor's, when the processor answers. */
-		async orderHistory(ctx: Context<{ id: string }>): Promise<OrderHistory> {
-			const order = await this.findOrder(ctx.params.id);
+		async orderHistory(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory> {
+			const order = await this.findOrder(ctx.params.id, callerOf(ctx.meta));
 			const own = await loadHistory(this.db(), order.id);
 			try {
 				const other = await ctx.call<HistoryEntry[], { orderId: string }>(

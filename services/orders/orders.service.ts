@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
-import { QueryTypes, UniqueConstraintError, type Transaction, type WhereOptions } from "sequelize";
+import { QueryTypes, type Transaction, type WhereOptions } from "sequelize";
 import { ConsumerGroups, Events } from "../../lib/contracts/events";
 import {
 	MAX_PAGE_SIZE,
@@ -15,11 +15,22 @@ import {
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
-import { HistorySteps, computeTotal, isOrderId, orderCreatedEvent, pageWindow, requestFingerprint, type NewOrder } from "./orders.domain";
-import { IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
+import type { Caller, CallerMeta } from "../../lib/auth/caller";
+import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
+import {
+	HistorySteps,
+	computeTotal,
+	isOrderId,
+	orderCreatedEvent,
+	pageWindow,
+	requestFingerprint,
+	type NewOrder,
+	type OrderRequest
+} from "./orders.domain";
+import { IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { recordHistory } from "./orders.repository";
+import { recordHistory, tryLockIdempotencyKey } from "./orders.repository";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
 import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
 
@@ -32,8 +43,8 @@ export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpiry
 /** How often old event ids are pruned from the inbox. */
 const INBOX_PRUNE_INTERVAL_MS = 60_000;
 
-/** What the gateway puts in `ctx.meta` for the orders actions. */
-export interface OrdersMeta {
+/** What the gateway puts in `ctx.meta` for the orders actions, with the caller it authenticated. */
+export interface OrdersMeta extends CallerMeta {
 	correlationId?: string;
 	idempotencyKey?: string;
 	$statusCode?: number;
@@ -48,12 +59,21 @@ export interface CreatedOrder {
 	replayed: boolean;
 }
 
+/** A create request's Idempotency-Key: whose it is, the key, and the fingerprint of the request. */
+interface IdempotentRequest {
+	scope: string;
+	key: string;
+	fingerprint: string;
+}
+
 /** The methods of the orders service, with those of its mixins. */
 export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
-	replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder;
-	findOrder(id: string): Promise<OrderRow>;
-	listOrders(params: ListOrdersParams): Promise<OrderPage>;
+	createOnce(request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest): Promise<CreatedOrder>;
+	insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
+	replayIdempotent(existing: OrderRow, key: string, fingerprint: string): CreatedOrder;
+	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
+	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
 }
 
@@ -61,6 +81,8 @@ export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMetho
 export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars {
 	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
 	inboxPruneTimer?: NodeJS.Timeout;
+	/** The Idempotency-Keys (scope and key, as JSON) of the creates this instance is processing. */
+	keysInFlight: Set<string>;
 }
 
 const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
@@ -90,19 +112,19 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			}
 		},
 
-		/** Returns one order by id. */
+		/** Returns one order by id; a customer's own only (another's is answered as unknown). */
 		get: {
 			params: orderIdSchema,
-			async handler(ctx: Context<{ id: string }>): Promise<OrderView> {
-				return toOrderView(await this.findOrder(ctx.params.id));
+			async handler(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderView> {
+				return toOrderView(await this.findOrder(ctx.params.id, callerOf(ctx.meta)));
 			}
 		},
 
-		/** Returns a page of orders, newest first, with the total count of the filter. */
+		/** Returns a page of orders, newest first, with the total count of the filter; a customer's own only. */
 		list: {
 			params: listOrdersSchema,
-			async handler(ctx: Context<ListOrdersParams>): Promise<OrderPage> {
-				return this.listOrders(ctx.params);
+			async handler(ctx: Context<ListOrdersParams, OrdersMeta>): Promise<OrderPage> {
+				return this.listOrders(ctx.params, callerOf(ctx.meta));
 			}
 		},
 
@@ -117,23 +139,55 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
-		/** Creates the order, or returns the first one for a repeated Idempotency-Key. */
-		async createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
-			const Order: OrderModel = this.model;
+		/**
+		 * Creates the order, or returns the first one for a repeated Idempotency-Key of the same
+		 * caller (another caller's key is another key). The customer is the one the body names, else
+		 * the caller; a customer may name only itself.
+		 */
+		async createOrder(createParams: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
+			const caller = callerOf(meta);
+			const request: OrderRequest = { ...createParams, customerId: customerOfNewOrder(createParams.customerId, caller) };
 			const key = meta.idempotencyKey;
-			const fingerprint = key ? requestFingerprint(params) : null;
+			const created = key
+				? await this.createOnce(request, meta, { scope: idempotencyScope(caller), key, fingerprint: requestFingerprint(request) })
+				: await this.transaction((t: Transaction) => this.insertOrder(t, request, meta, null));
+			if (!created.replayed) this.logger.info("Order created.", { orderId: created.order.id, correlationId: created.order.correlationId });
+			return created;
+		},
 
-			if (key) {
-				const existing = await Order.findOne({ where: { idempotencyKey: key } });
-				if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
+		/**
+		 * Creates the order of a request with an Idempotency-Key, or answers as its first request
+		 * did. While the first one is being processed, by this process or another, the key is locked
+		 * and a repeat is answered 409: this process keeps the keys it is processing (the embedded
+		 * database serves one transaction at a time, so the repeat would only wait for it), and the
+		 * database's lock, taken in the transaction that inserts the order, holds across processes.
+		 */
+		async createOnce(request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest): Promise<CreatedOrder> {
+			const { scope, key, fingerprint } = idempotency;
+			const inFlight = JSON.stringify([scope, key]);
+			if (this.keysInFlight.has(inFlight)) throw new IdempotencyKeyInFlightError(key);
+			this.keysInFlight.add(inFlight);
+			try {
+				return await this.transaction(async (t: Transaction) => {
+					if (!(await tryLockIdempotencyKey(this.db(), t, scope, key))) throw new IdempotencyKeyInFlightError(key);
+					const Order: OrderModel = this.model;
+					const existing = await Order.findOne({ where: { idempotencyScope: scope, idempotencyKey: key }, transaction: t });
+					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
+					return this.insertOrder(t, request, meta, idempotency);
+				});
+			} finally {
+				this.keysInFlight.delete(inFlight);
 			}
+		},
 
+		/** Inserts a new `pending` order with its `order.created` event and its history entry, in the caller's transaction. */
+		async insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder> {
 			const order: NewOrder = {
 				id: randomUUID(),
-				customerId: params.customerId,
-				items: params.items,
-				totalAmount: computeTotal(params.items),
-				currency: params.currency,
+				customerId: request.customerId,
+				items: request.items,
+				totalAmount: computeTotal(request.items),
+				currency: request.currency,
 				correlationId: meta.correlationId ?? randomUUID(),
 				createdAt: new Date()
 			};
@@ -141,59 +195,47 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 				...order,
 				status: OrderStatus.Pending,
 				errorMessage: null,
-				idempotencyKey: key ?? null,
-				requestHash: fingerprint,
+				idempotencyKey: idempotency?.key ?? null,
+				idempotencyScope: idempotency?.scope ?? null,
+				requestHash: idempotency?.fingerprint ?? null,
 				updatedAt: order.createdAt
 			};
-			try {
-				await this.transaction(async (t: Transaction) => {
-					await Order.create(row, { transaction: t });
-					const event = orderCreatedEvent(order, randomUUID());
-					await this.enqueueEvent(t, Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, {
-						correlationId: order.correlationId
-					});
-					await recordHistory(this.db(), t, [
-						{
-							orderId: order.id,
-							step: HistorySteps.Created,
-							status: OrderStatus.Pending,
-							eventId: event.eventId,
-							correlationId: order.correlationId,
-							nodeID: this.broker.nodeID,
-							detail: { totalAmount: order.totalAmount, currency: order.currency, lines: order.items.length }
-						}
-					]);
-				});
-			} catch (err) {
-				// Two requests with one key raced: the loser answers with the winner's order.
-				if (key && err instanceof UniqueConstraintError) {
-					const existing = await Order.findOne({ where: { idempotencyKey: key } });
-					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
+			const Order: OrderModel = this.model;
+			await Order.create(row, { transaction: t });
+			const event = orderCreatedEvent(order, randomUUID());
+			await this.enqueueEvent(t, Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, { correlationId: order.correlationId });
+			await recordHistory(this.db(), t, [
+				{
+					orderId: order.id,
+					step: HistorySteps.Created,
+					status: OrderStatus.Pending,
+					eventId: event.eventId,
+					correlationId: order.correlationId,
+					nodeID: this.broker.nodeID,
+					detail: { totalAmount: order.totalAmount, currency: order.currency, lines: order.items.length }
 				}
-				throw err;
-			}
-			this.logger.info("Order created.", { orderId: order.id, correlationId: order.correlationId });
+			]);
 			// The answer is the row just written: no need to read it back.
 			return { order: toOrderView(row), replayed: false };
 		},
 
 		/** Answers a repeated Idempotency-Key: the first order for the same body, 422 for another. */
-		replayIdempotent(existing: OrderRow, key: string, fingerprint: string | null): CreatedOrder {
+		replayIdempotent(existing: OrderRow, key: string, fingerprint: string): CreatedOrder {
 			if (existing.requestHash !== fingerprint) throw new IdempotencyKeyReusedError(key);
 			return { order: toOrderView(existing), replayed: true };
 		},
 
-		/** Loads an order row or throws a 404. */
-		async findOrder(id: string): Promise<OrderRow> {
+		/** Loads an order row the caller may see, or throws a 404: another customer's order is unknown to a customer. */
+		async findOrder(id: string, caller: Caller | null): Promise<OrderRow> {
 			if (!isOrderId(id)) throw new OrderNotFoundError(id);
 			const Order: OrderModel = this.model;
-			const row = await Order.findByPk(id);
+			const row = await Order.findOne({ where: { id, ...visibleTo(caller) } });
 			if (!row) throw new OrderNotFoundError(id);
 			return row.get({ plain: true });
 		},
 
-		/** Filters, pages and counts orders. */
-		async listOrders(params: ListOrdersParams): Promise<OrderPage> {
+		/** Filters, pages and counts orders; a customer's filter is always its own id. */
+		async listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage> {
 			if (params.pageSize !== undefined && Number(params.pageSize) > MAX_PAGE_SIZE) {
 				throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
 					{ field: "pageSize", message: `must be <= ${MAX_PAGE_SIZE}`, type: "maximum" }
@@ -202,7 +244,8 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			const window = pageWindow(params.page, params.pageSize, MAX_PAGE_SIZE);
 			const where: WhereOptions<OrderRow> = {};
 			if (params.status) where.status = params.status;
-			if (params.customerId) where.customerId = params.customerId;
+			const customerId = customerFilterOfList(params.customerId, caller);
+			if (customerId) where.customerId = customerId;
 
 			const Order: OrderModel = this.model;
 			const { rows, count } = await Order.findAndCountAll({
@@ -238,6 +281,10 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 	},
 
 	// --- lifecycle -------------------------------------------------------------------------------
+	created() {
+		this.keysInFlight = new Set();
+	},
+
 	started() {
 		this.inboxPruneTimer = setInterval(() => {
 			if (!this.adapter?.ready) return;

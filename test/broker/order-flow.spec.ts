@@ -185,12 +185,26 @@ describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 			expect(res.body.detail).toContain("key-other-1");
 		});
 
-		it("should create one order for concurrent requests with one key", async () => {
-			const responses = await Promise.all(
-				Array.from({ length: 5 }, () => api().post("/api/orders").set("Idempotency-Key", "key-race-1").send(validOrder))
-			);
-			expect(responses.map(r => r.status)).toEqual([201, 201, 201, 201, 201]);
-			expect(new Set(responses.map(r => r.body.id)).size).toBe(1);
+		it("should create one order for concurrent requests with one key, answering the others with it or 409 while it is being made", async () => {
+			const post = () => api().post("/api/orders").set("Idempotency-Key", "key-race-1").send(validOrder);
+			const responses = await Promise.all(Array.from({ length: 5 }, post));
+
+			const created = responses.filter(r => r.status === 201 && r.headers["idempotent-replayed"] === undefined);
+			expect(created).toHaveLength(1);
+			for (const res of responses.filter(r => r !== created[0])) {
+				if (res.status === 201) {
+					expect(res.headers["idempotent-replayed"]).toBe("true");
+					expect(res.body.id).toBe(created[0].body.id);
+				} else {
+					expect(res.status).toBe(409);
+					expect(res.headers["content-type"]).toContain("application/problem+json");
+					expect(res.body.type).toMatch(/idempotency-key-in-flight$/);
+				}
+			}
+			const retry = await post();
+			expect(retry.status).toBe(201);
+			expect(retry.headers["idempotent-replayed"]).toBe("true");
+			expect(retry.body.id).toBe(created[0].body.id);
 		});
 	});
 

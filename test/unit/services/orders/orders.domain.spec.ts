@@ -1,4 +1,4 @@
-import { OrderStatus, type CreateOrderParams } from "../../../../lib/contracts/orders";
+import { OrderStatus } from "../../../../lib/contracts/orders";
 import { EVENT_SCHEMA_VERSION } from "../../../../lib/contracts/events";
 import type { HistoryEntry } from "../../../../lib/contracts/history";
 import {
@@ -15,6 +15,7 @@ import {
 	requestFingerprint,
 	statusesMovedBy,
 	type NewOrder,
+	type OrderRequest,
 	type OrderTrigger
 } from "../../../../services/orders/orders.domain";
 
@@ -55,7 +56,7 @@ describe("Test 'computeTotal'", () => {
 });
 
 describe("Test 'requestFingerprint'", () => {
-	const base: CreateOrderParams = {
+	const base: OrderRequest = {
 		customerId: "customer-1",
 		currency: "EUR",
 		items: [
@@ -76,12 +77,12 @@ describe("Test 'requestFingerprint'", () => {
 			],
 			currency: "EUR",
 			customerId: "customer-1"
-		} as CreateOrderParams;
+		} as OrderRequest;
 		expect(requestFingerprint(reordered)).toBe(requestFingerprint(base));
 	});
 
 	it("should ignore fields that are not part of the order", () => {
-		const withExtra = { ...base, note: "please hurry" } as CreateOrderParams;
+		const withExtra = { ...base, note: "please hurry" } as OrderRequest;
 		expect(requestFingerprint(withExtra)).toBe(requestFingerprint(base));
 	});
 

@@ -1,0 +1,150 @@
+/**
+ * Idempotency-Keys on the orders service (one node, embedded PostgreSQL, no gateway): the actions
+ * are called with the caller and the key the gateway would put in `ctx.meta`. A key belongs to its
+ * caller: the same key and body replay the caller's first order, another body is a 422, and
+ * another caller's same key is another key. A repeat while the first request is still being
+ * processed is a 409 (across processes: test/integration/order-idempotency.spec.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { QueryTypes, type Sequelize } from "sequelize";
+import type { Caller } from "../../lib/auth/caller";
+import type { OrderView } from "../../lib/contracts/orders";
+import type { OrdersMeta } from "../../services/orders/orders.service";
+import { holdNextCreate } from "../support/hold-create";
+import { startSystem, type RunningSystem } from "../support/system";
+
+const items = [{ sku: "SKU-0001", quantity: 1, unitPrice: 5 }];
+const customer = (name: string): Caller => ({ sub: `${name}-${randomUUID()}`, role: "customer" });
+
+/** What a client of the gateway sees of one create: its status, the order, and whether it was replayed. */
+interface Answer {
+	status: number;
+	order?: OrderView;
+	replayed: boolean;
+	type?: string;
+	message?: string;
+}
+
+describe("Idempotency-Keys of orders (orders on one node, embedded PostgreSQL)", () => {
+	let system: RunningSystem;
+	const db = (): Sequelize => (system.service("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
+	const create = async (user: Caller | undefined, key: string, body: object = {}): Promise<Answer> => {
+		const meta: OrdersMeta = { idempotencyKey: key, ...(user ? { user } : {}) };
+		try {
+			const order = await system.broker.call<OrderView, object>("orders.create", { items, currency: "EUR", ...body }, { meta });
+			return { status: meta.$statusCode ?? 200, order, replayed: meta.$responseHeaders?.["Idempotent-Replayed"] === "true" };
+		} catch (err) {
+			const { code, type, message } = err as { code: number; type: string; message: string };
+			return { status: code, replayed: false, type, message };
+		}
+	};
+	const rowsWithKey = (key: string) =>
+		db().query<{ id: string; customer_id: string; idempotency_scope: string }>(
+			"SELECT id, customer_id, idempotency_scope FROM orders WHERE idempotency_key = :key ORDER BY created_at",
+			{ type: QueryTypes.SELECT, replacements: { key } }
+		);
+
+	beforeAll(async () => {
+		system = await startSystem({ services: ["orders"] });
+	});
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	describe("When a caller repeats its own key", () => {
+		it("should answer 201 with the first order and Idempotent-Replayed for the same body", async () => {
+			const alice = customer("alice");
+			const first = await create(alice, "k-same");
+			const second = await create(alice, "k-same");
+
+			expect(first).toMatchObject({ status: 201, replayed: false });
+			expect(second).toMatchObject({ status: 201, replayed: true });
+			// (updatedAt aside: the first answer carries the time it wrote, the store the time Sequelize wrote.)
+			expect(second.order).toEqual({ ...first.order, updatedAt: expect.any(String) });
+			expect(await rowsWithKey("k-same")).toHaveLength(1);
+		});
+
+		it("should take a body naming the caller itself as the same body as one naming nobody", async () => {
+			const alice = customer("alice");
+			const first = await create(alice, "k-implicit");
+			const second = await create(alice, "k-implicit", { customerId: alice.sub });
+
+			expect(second).toMatchObject({ status: 201, replayed: true, order: { id: first.order!.id } });
+		});
+
+		it("should answer 422 for another body, and keep the first order alone", async () => {
+			const alice = customer("alice");
+			const first = await create(alice, "k-other-body");
+			const second = await create(alice, "k-other-body", { currency: "USD" });
+
+			expect(second).toMatchObject({ status: 422, type: "IDEMPOTENCY_KEY_REUSED" });
+			expect((await rowsWithKey("k-other-body")).map(r => r.id)).toEqual([first.order!.id]);
+		});
+	});
+
+	describe("When a caller repeats its key while the first request is still being processed", () => {
+		it("should answer 409 until the first one commits, then replay it", async () => {
+			const alice = customer("alice");
+			const held = holdNextCreate(system.service("orders"));
+			const first = create(alice, "k-in-flight");
+			await held.reached;
+
+			const repeat = await create(alice, "k-in-flight");
+			expect(repeat).toMatchObject({ status: 409, type: "IDEMPOTENCY_KEY_IN_FLIGHT" });
+			expect(repeat.message).toBe("A request with Idempotency-Key 'k-in-flight' is still being processed; retry after it finishes.");
+
+			held.release();
+			expect(await first).toMatchObject({ status: 201, replayed: false });
+			const retry = await create(alice, "k-in-flight");
+			expect(retry).toMatchObject({ status: 201, replayed: true, order: { id: (await first).order!.id } });
+			expect(await rowsWithKey("k-in-flight")).toHaveLength(1);
+		});
+
+		it("should free the key when the first request fails: the retry makes the order", async () => {
+			const alice = customer("alice");
+			const held = holdNextCreate(system.service("orders"));
+			const first = create(alice, "k-failed");
+			await held.reached;
+			held.fail(new Error("the request died half-way"));
+
+			expect(await first).toMatchObject({ status: undefined, message: "the request died half-way" });
+			expect(await rowsWithKey("k-failed")).toEqual([]);
+			expect(await create(alice, "k-failed")).toMatchObject({ status: 201, replayed: false });
+		});
+	});
+
+	describe("When two callers send the same key", () => {
+		it("should give each its own order, neither replayed nor refused, whatever the bodies", async () => {
+			const [alice, bob] = [customer("alice"), customer("bob")];
+			const key = `k-shared-${randomUUID()}`;
+			const fromAlice = await create(alice, key);
+			const fromBob = await create(bob, key, { currency: "USD" });
+			const fromInside = await create(undefined, key, { customerId: bob.sub });
+
+			for (const answer of [fromAlice, fromBob, fromInside]) expect(answer).toMatchObject({ status: 201, replayed: false });
+			expect(fromAlice.order!.customerId).toBe(alice.sub);
+			expect(fromBob.order!.customerId).toBe(bob.sub);
+			expect(new Set([fromAlice.order!.id, fromBob.order!.id, fromInside.order!.id]).size).toBe(3);
+			expect((await rowsWithKey(key)).map(r => [r.id, r.idempotency_scope])).toEqual([
+				[fromAlice.order!.id, alice.sub],
+				[fromBob.order!.id, bob.sub],
+				[fromInside.order!.id, ""]
+			]);
+
+			// Each caller's retry still finds its own order.
+			expect((await create(bob, key, { currency: "USD" })).order!.id).toBe(fromBob.order!.id);
+			expect((await create(undefined, key, { customerId: bob.sub })).order!.id).toBe(fromInside.order!.id);
+		});
+
+		it("should scope an admin's key to the admin, even for an order of a customer who used the same key", async () => {
+			const alice = customer("alice");
+			const admin: Caller = { sub: `admin-${randomUUID()}`, role: "admin" };
+			const key = `k-admin-${randomUUID()}`;
+			const own = await create(alice, key);
+			const onBehalf = await create(admin, key, { customerId: alice.sub });
+
+			expect(onBehalf).toMatchObject({ status: 201, replayed: false, order: { customerId: alice.sub } });
+			expect(onBehalf.order!.id).not.toBe(own.order!.id);
+		});
+	});
+});

@@ -281,6 +281,7 @@ describe("Test 'buildOpenApiDocument'", () => {
 			errorMessage: "Not enough stock of 'SKU-0001'.",
 			correlationId: "req-1",
 			idempotencyKey: "key-1",
+			idempotencyScope: "customer-1",
 			requestHash: "abc",
 			createdAt: new Date("2025-01-01T00:00:00Z"),
 			updatedAt: new Date("2025-01-01T00:00:01Z")

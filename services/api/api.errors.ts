@@ -5,6 +5,7 @@ export const ERR_INVALID_HEADER = "INVALID_HEADER";
 export const ERR_NOT_READY = "NOT_READY";
 export const ERR_METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED";
 export const ERR_BODY_TOO_DEEP = "BODY_TOO_DEEP";
+export const ERR_INVALID_QUERY = "INVALID_QUERY";
 
 /** A body was sent in something other than JSON (415). */
 export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
@@ -22,6 +23,19 @@ export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
 export class InvalidHeaderError extends Errors.MoleculerClientError {
 	constructor(header: string, rule: string) {
 		super(`Header '${header}' ${rule}.`, 400, ERR_INVALID_HEADER, { header });
+	}
+}
+
+/** A query parameter no route of this API can have: nested (`a[b]`), or not a plain name (400). */
+export class InvalidQueryParameterError extends Errors.MoleculerClientError {
+	constructor(name: string) {
+		const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+		super(
+			`Query parameter '${shown.replace(/[^\x20-\x7e]/g, "?")}' is not accepted: this API's parameters are plain names of letters and digits (e.g. status, page), each given once.`,
+			400,
+			ERR_INVALID_QUERY,
+			{ parameter: shown }
+		);
 	}
 }
 

@@ -12,7 +12,7 @@ import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
-import { BodyTooDeepError, InvalidHeaderError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
+import { BodyTooDeepError, InvalidHeaderError, InvalidQueryParameterError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
 import {
 	API_ALIASES,
@@ -123,6 +123,24 @@ function correlationIdOf(req: GatewayRequest): string {
 	const value = typeof given === "string" && HEADER_TOKEN.test(given) ? given : randomUUID();
 	req.correlationId = value;
 	return value;
+}
+
+/** A query parameter's name as every route of this API spells them. */
+const QUERY_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+
+/**
+ * The first query parameter no route can have — nested (`customerId[$ne]`, `__proto__[x]`, which the
+ * query parser would turn into objects or silently drop) or repeated — or undefined.
+ */
+function oddQueryParameter(url: string | undefined): string | undefined {
+	const at = url?.indexOf("?") ?? -1;
+	if (at < 0) return undefined;
+	const seen = new Set<string>();
+	for (const name of new URLSearchParams(url!.slice(at + 1)).keys()) {
+		if (!QUERY_NAME.test(name) || seen.has(name)) return name;
+		seen.add(name);
+	}
+	return undefined;
 }
 
 /** True when the request carries a body. */
@@ -337,6 +355,10 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			if (this.settings.corsOrigins.length > 0) res.setHeader("Vary", "Origin");
 			if (allow && method === "OPTIONS") return this.answerOptions(req, res, allow, corsOrigin);
 			if (allow && !allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, path, allow));
+			if (allow) {
+				const odd = oddQueryParameter(req.url);
+				if (odd !== undefined) return this.sendError(req, res, new InvalidQueryParameterError(odd));
+			}
 			// Node's response to a HEAD request sends no body, whatever is written to it.
 			if (allow && method === "HEAD") req.method = "GET";
 			if (!allow && method === "OPTIONS") return this.sendError(req, res, new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND"));

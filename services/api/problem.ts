@@ -52,8 +52,9 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		const limit = typeof err.limit === "number" ? err.limit : BODY_LIMIT_BYTES;
 		return make(413, "payload-too-large", "Request body too large", `The request body is larger than the limit of ${limit} bytes (${limit / 1024} kB).`);
 	}
-	// zlib's errors, through body-parser: the body is not encoded as its Content-Encoding says.
-	if (typeof err.code === "string" && err.code.startsWith("Z_")) {
+	// zlib's errors, through body-parser: the body is not encoded as its Content-Encoding says
+	// (gzip and deflate: Z_*, zstd: ZSTD_*, brotli: ERR__ERROR_*).
+	if (typeof err.code === "string" && /^(Z_|ZSTD_|ERR__ERROR_)/.test(err.code)) {
 		return make(
 			400,
 			"invalid-content-encoding",

@@ -92,6 +92,45 @@ describe("Gateway over HTTP: methods, CORS and hostile bodies", () => {
 		});
 	});
 
+	describe("security headers", () => {
+		const expectHelmet = (res: request.Response, csp: RegExp) => {
+			expect(res.headers["content-security-policy"]).toMatch(csp);
+			expect(res.headers["x-content-type-options"]).toBe("nosniff");
+			expect(res.headers["x-frame-options"]).toBe("DENY");
+			expect(res.headers["referrer-policy"]).toBe("no-referrer");
+			expect(res.headers["strict-transport-security"]).toMatch(/^max-age=\d+/);
+			expect(res.headers["cross-origin-opener-policy"]).toBe("same-origin");
+			expect(res.headers["x-powered-by"]).toBeUndefined();
+		};
+
+		it("should be on every answer of the API: success, error, 404, 405, OPTIONS and HEAD", async () => {
+			const answers = await Promise.all([
+				api().get("/api/orders?pageSize=1"),
+				api().post("/api/orders").send({}),
+				system.anonymous().get("/api/orders"),
+				api().get("/api/nowhere"),
+				api().patch("/api/orders"),
+				api().options("/api/orders"),
+				api().head("/api/health/live"),
+				system.anonymous().get("/api/openapi.json")
+			]);
+			expect(answers.map(r => r.status)).toEqual([200, 400, 401, 404, 405, 204, 200, 200]);
+			for (const res of answers) expectHelmet(res, /^default-src 'none';\s*frame-ancestors 'none'$/);
+		});
+
+		it("should let the docs page load its own scripts and styles, and nothing from elsewhere", async () => {
+			const page = await system.anonymous().get("/api/docs");
+			expect(page.status).toBe(200);
+			expect(page.headers["content-type"]).toContain("text/html");
+			expectHelmet(page, /script-src 'self'/);
+			expect(page.headers["content-security-policy"]).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+			expect(page.text).not.toMatch(/<script>[^<]|https?:\/\/(?!127\.0\.0\.1)/);
+			const script = await system.anonymous().get("/api/docs/swagger-ui-bundle.js");
+			expect(script.status).toBe(200);
+			expect(script.headers["x-content-type-options"]).toBe("nosniff");
+		});
+	});
+
 	it("should answer HEAD like GET, without a body", async () => {
 		const res = await api().head("/api/orders");
 		expect(res.status).toBe(200);

@@ -27,12 +27,12 @@ describe("Starting a node", () => {
 		expect(line.message).not.toMatch(/\n\s+at /);
 	});
 
-	it("should stop the node when `npm start` gets SIGTERM", async () => {
+	it("should print a customer and an admin token on a first `npm start` without JWT_SECRET, which work, and stop on SIGTERM", async () => {
 		const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-npm-"));
 		const port = await freePort();
 		// --ignore-scripts skips the prestart build: npm test has built dist/ already.
 		const npm = spawn("npm", ["start", "--ignore-scripts", "--silent"], {
-			env: { ...process.env, PORT: String(port), METRICS_PORT: "off", DATA_DIR: dataDir, LOG_LEVEL: "warn", TRANSPORTER: "", SERVICES: "" },
+			env: { ...process.env, PORT: String(port), METRICS_PORT: "off", DATA_DIR: dataDir, LOG_LEVEL: "warn", TRANSPORTER: "", SERVICES: "", JWT_SECRET: "", JWT_JWKS_URL: "" },
 			stdio: ["ignore", "pipe", "pipe"]
 		});
 		let output = "";
@@ -44,6 +44,25 @@ describe("Starting a node", () => {
 			await waitFor("the node started by npm to answer", answers, 90_000, 200).catch(err => {
 				throw new Error(`${err.message}\n${output}`);
 			});
+			await waitFor("the first-run tokens", async () => output.includes("Try:"), 10_000, 50);
+			const customer = /customer \(sub customer-1\): (eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(output)?.[1];
+			const admin = /admin +\(sub admin\): +(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(output)?.[1];
+			expect(customer).toBeDefined();
+			expect(admin).toBeDefined();
+			expect(output).toContain(`curl -H 'Authorization: Bearer ${customer}'`);
+			const call = (path: string, token?: string, body?: object) =>
+				fetch(`http://127.0.0.1:${port}${path}`, {
+					method: body ? "POST" : "GET",
+					headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+					body: body ? JSON.stringify(body) : undefined
+				});
+			const created = await call("/api/orders", customer, { items: [{ sku: "SKU-0001", quantity: 1, unitPrice: 9.99 }], currency: "EUR" });
+			expect(created.status).toBe(201);
+			expect(((await created.json()) as { customerId: string }).customerId).toBe("customer-1");
+			expect((await call("/api/admin/stock/SKU-0001", customer)).status).toBe(403);
+			expect((await call("/api/admin/stock/SKU-0001", admin)).status).toBe(200);
+			expect((await call("/api/orders")).status).toBe(401);
+
 			npm.kill("SIGTERM");
 			await exited;
 			await waitFor("the node to stop serving", async () => !(await answers()), 20_000, 100);

@@ -30,18 +30,26 @@ import {
 import { IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { recordHistory, tryLockIdempotencyKey } from "./orders.repository";
+import { forgetExpiredIdempotencyKeys, recordHistory, tryLockIdempotencyKey } from "./orders.repository";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
 import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
 
-/** Settings of the orders service: its database's, its outbox's, its expiry's, and the inbox's retention. */
+/**
+ * Settings of the orders service: its database's, its outbox's, its expiry's, the inbox's retention
+ * and the Idempotency-Keys' lifetime.
+ */
 export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings {
 	/** How long a consumed event id is remembered for deduplication. */
 	inboxRetentionMs: number;
+	/**
+	 * How long an Idempotency-Key answers with its first order (IDEMPOTENCY_KEY_TTL_MS), counted
+	 * from that order's creation; after that the key is free and makes a new order.
+	 */
+	idempotencyKeyTtlMs: number;
 }
 
-/** How often old event ids are pruned from the inbox. */
-const INBOX_PRUNE_INTERVAL_MS = 60_000;
+/** How often old event ids are pruned from the inbox, and expired Idempotency-Keys from the orders. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /** What the gateway puts in `ctx.meta` for the orders actions, with the caller it authenticated. */
 export interface OrdersMeta extends CallerMeta {
@@ -75,12 +83,14 @@ export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMetho
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
+	idempotencyKeysExpireBefore(): Date;
+	pruneIdempotencyKeys(): Promise<number>;
 }
 
 /** What the orders service keeps on its instance, with what its mixins keep. */
 export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars {
-	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
-	inboxPruneTimer?: NodeJS.Timeout;
+	/** Prunes the inbox and the expired Idempotency-Keys every {@link PRUNE_INTERVAL_MS}. */
+	pruneTimer?: NodeJS.Timeout;
 	/** The Idempotency-Keys (scope and key, as JSON) of the creates this instance is processing. */
 	keysInFlight: Set<string>;
 }
@@ -161,6 +171,8 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 		 * and a repeat is answered 409: this process keeps the keys it is processing (the embedded
 		 * database serves one transaction at a time, so the repeat would only wait for it), and the
 		 * database's lock, taken in the transaction that inserts the order, holds across processes.
+		 * A key older than `idempotencyKeyTtlMs` is forgotten first: it is neither replayed nor in
+		 * the way of the new order.
 		 */
 		async createOnce(request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest): Promise<CreatedOrder> {
 			const { scope, key, fingerprint } = idempotency;
@@ -170,6 +182,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			try {
 				return await this.transaction(async (t: Transaction) => {
 					if (!(await tryLockIdempotencyKey(this.db(), t, scope, key))) throw new IdempotencyKeyInFlightError(key);
+					await forgetExpiredIdempotencyKeys(this.db(), this.idempotencyKeysExpireBefore(), { transaction: t, scope, key });
 					const Order: OrderModel = this.model;
 					const existing = await Order.findOne({ where: { idempotencyScope: scope, idempotencyKey: key }, transaction: t });
 					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
@@ -278,6 +291,18 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			return deleted.length;
 		},
 
+		/** The creation time before which an order's Idempotency-Key has expired. */
+		idempotencyKeysExpireBefore(): Date {
+			return new Date(Date.now() - this.settings.idempotencyKeyTtlMs);
+		},
+
+		/**
+		 * Forgets the Idempotency-Keys older than their lifetime; returns how many went. Nothing
+		 * depends on it (a create forgets an expired key it meets): it keeps the keys' index small.
+		 */
+		pruneIdempotencyKeys(): Promise<number> {
+			return forgetExpiredIdempotencyKeys(this.db(), this.idempotencyKeysExpireBefore());
+		}
 	},
 
 	// --- lifecycle -------------------------------------------------------------------------------
@@ -286,15 +311,16 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 	},
 
 	started() {
-		this.inboxPruneTimer = setInterval(() => {
+		this.pruneTimer = setInterval(() => {
 			if (!this.adapter?.ready) return;
 			this.pruneProcessedEvents().catch((err: Error) => this.logger.warn("Inbox pruning failed; it runs again later.", err));
-		}, INBOX_PRUNE_INTERVAL_MS);
-		this.inboxPruneTimer.unref();
+			this.pruneIdempotencyKeys().catch((err: Error) => this.logger.warn("Pruning expired Idempotency-Keys failed; it runs again later.", err));
+		}, PRUNE_INTERVAL_MS);
+		this.pruneTimer.unref();
 	},
 
 	stopped() {
-		clearInterval(this.inboxPruneTimer);
+		clearInterval(this.pruneTimer);
 	}
 };
 

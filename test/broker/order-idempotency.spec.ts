@@ -164,7 +164,12 @@ describe("Idempotency-Keys that expire (orders on one node, embedded PostgreSQL,
 	const TTL_MS = 1500;
 	let system: RunningSystem;
 	const { db, create, rowsWithKey } = idempotencyHarness(() => system);
-	const orders = () => system.service("orders") as unknown as { settings: { idempotencyKeyTtlMs: number }; pruneTimer?: NodeJS.Timeout; pruneIdempotencyKeys(): Promise<number> };
+	const orders = () =>
+		system.service("orders") as unknown as {
+			settings: { idempotencyKeyTtlMs: number };
+			idempotencyPruneTimer?: NodeJS.Timeout;
+			pruneIdempotencyKeys(): Promise<number>;
+		};
 	const expired = (order: OrderView) => waitFor(`the key of order ${order.id} to expire`, () => Date.now() > Date.parse(order.createdAt) + TTL_MS, 10_000, 20);
 	const keyColumns = (id: string) =>
 		db().query<{ idempotency_key: string | null; idempotency_scope: string | null; request_hash: string | null }>(
@@ -177,7 +182,7 @@ describe("Idempotency-Keys that expire (orders on one node, embedded PostgreSQL,
 		// IDEMPOTENCY_KEY_TTL_MS is at least a minute; the service reads its setting at each create.
 		orders().settings.idempotencyKeyTtlMs = TTL_MS;
 		// The periodic prune would race the tests that show a create does without it; the last test calls it.
-		clearInterval(orders().pruneTimer);
+		clearInterval(orders().idempotencyPruneTimer);
 	});
 	afterAll(async () => {
 		await system?.stop();

@@ -1,4 +1,4 @@
-import { DataTypes, type QueryInterface } from "sequelize";
+import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
 import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration } from "../../mixins/outbox.migrations";
@@ -75,6 +75,16 @@ export const ordersMigrations: Migration[] = [
 			await qi.removeIndex("orders", "orders_idempotency_scope_key");
 			await qi.addConstraint("orders", { type: "unique", fields: ["idempotency_key"], name: "orders_idempotency_key_key" });
 			await qi.removeColumn("orders", "idempotency_scope");
+		}
+	},
+	{
+		name: "006-index-idempotency-key-expiry",
+		async up(qi: QueryInterface) {
+			// For the periodic prune of expired keys: the orders that still have a key, by age.
+			await qi.addIndex("orders", ["created_at"], { name: "orders_idempotency_key_created_at", where: { idempotency_key: { [Op.ne]: null } } });
+		},
+		async down(qi: QueryInterface) {
+			await qi.removeIndex("orders", "orders_idempotency_key_created_at");
 		}
 	}
 ];

@@ -1,6 +1,6 @@
 /**
  * The orders service's SQL that its model does not express: the inbox, the history, the expiry
- * sweep and the Idempotency-Key lock. Each function takes the Sequelize instance and, where it
+ * sweep, and the Idempotency-Keys' lock and expiry. Each function takes the Sequelize instance and, where it
  * writes or locks, the caller's transaction.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
@@ -79,4 +79,27 @@ export async function tryLockIdempotencyKey(db: Sequelize, t: Transaction, scope
 		replacements: { name: `orders.idempotency-key:${JSON.stringify([scope, key])}` }
 	});
 	return row.locked;
+}
+
+/**
+ * Forgets the Idempotency-Keys of the orders created before `expireBefore` (the orders stay, without
+ * a key); with `only`, that one caller's key, in the caller's transaction. Returns how many went.
+ */
+export async function forgetExpiredIdempotencyKeys(
+	db: Sequelize,
+	expireBefore: Date,
+	only?: { transaction: Transaction; scope: string; key: string }
+): Promise<number> {
+	const forgotten = await db.query(
+		`UPDATE orders SET idempotency_key = NULL, idempotency_scope = NULL, request_hash = NULL
+		 WHERE idempotency_key IS NOT NULL AND created_at < :expireBefore
+		 ${only ? "AND idempotency_scope = :scope AND idempotency_key = :key" : ""}
+		 RETURNING id`,
+		{
+			type: QueryTypes.SELECT,
+			transaction: only?.transaction,
+			replacements: { expireBefore, scope: only?.scope ?? null, key: only?.key ?? null }
+		}
+	);
+	return forgotten.length;
 }

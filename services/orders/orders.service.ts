@@ -27,15 +27,25 @@ import {
 	type NewOrder,
 	type OrderRequest
 } from "./orders.domain";
-import { IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "./orders.errors";
+import { OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { recordHistory, tryLockIdempotencyKey } from "./orders.repository";
+import { recordHistory } from "./orders.repository";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
+import {
+	OrdersIdempotencyMixin,
+	type IdempotentRequest,
+	type OrdersIdempotencyMethods,
+	type OrdersIdempotencySettings,
+	type OrdersIdempotencyVars
+} from "./orders.idempotency";
 import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
 
-/** Settings of the orders service: its database's, its outbox's, its expiry's, and the inbox's retention. */
-export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings {
+/**
+ * Settings of the orders service: its database's, its outbox's, its expiry's, its Idempotency-Keys',
+ * and the inbox's retention.
+ */
+export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings, OrdersIdempotencySettings {
 	/** How long a consumed event id is remembered for deduplication. */
 	inboxRetentionMs: number;
 }
@@ -59,30 +69,19 @@ export interface CreatedOrder {
 	replayed: boolean;
 }
 
-/** A create request's Idempotency-Key: whose it is, the key, and the fingerprint of the request. */
-interface IdempotentRequest {
-	scope: string;
-	key: string;
-	fingerprint: string;
-}
-
 /** The methods of the orders service, with those of its mixins. */
-export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods {
+export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
-	createOnce(request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest): Promise<CreatedOrder>;
 	insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
-	replayIdempotent(existing: OrderRow, key: string, fingerprint: string): CreatedOrder;
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
 }
 
 /** What the orders service keeps on its instance, with what its mixins keep. */
-export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars {
+export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars, OrdersIdempotencyVars {
 	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
 	inboxPruneTimer?: NodeJS.Timeout;
-	/** The Idempotency-Keys (scope and key, as JSON) of the creates this instance is processing. */
-	keysInFlight: Set<string>;
 }
 
 const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
@@ -94,6 +93,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 	mixins: [
 		OrdersExpiryMixin,
 		OrdersSagaMixin,
+		OrdersIdempotencyMixin,
 		OutboxMixin,
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
 	],
@@ -155,31 +155,6 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			return created;
 		},
 
-		/**
-		 * Creates the order of a request with an Idempotency-Key, or answers as its first request
-		 * did. While the first one is being processed, by this process or another, the key is locked
-		 * and a repeat is answered 409: this process keeps the keys it is processing (the embedded
-		 * database serves one transaction at a time, so the repeat would only wait for it), and the
-		 * database's lock, taken in the transaction that inserts the order, holds across processes.
-		 */
-		async createOnce(request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest): Promise<CreatedOrder> {
-			const { scope, key, fingerprint } = idempotency;
-			const inFlight = JSON.stringify([scope, key]);
-			if (this.keysInFlight.has(inFlight)) throw new IdempotencyKeyInFlightError(key);
-			this.keysInFlight.add(inFlight);
-			try {
-				return await this.transaction(async (t: Transaction) => {
-					if (!(await tryLockIdempotencyKey(this.db(), t, scope, key))) throw new IdempotencyKeyInFlightError(key);
-					const Order: OrderModel = this.model;
-					const existing = await Order.findOne({ where: { idempotencyScope: scope, idempotencyKey: key }, transaction: t });
-					if (existing) return this.replayIdempotent(existing.get({ plain: true }), key, fingerprint);
-					return this.insertOrder(t, request, meta, idempotency);
-				});
-			} finally {
-				this.keysInFlight.delete(inFlight);
-			}
-		},
-
 		/** Inserts a new `pending` order with its `order.created` event and its history entry, in the caller's transaction. */
 		async insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder> {
 			const order: NewOrder = {
@@ -217,12 +192,6 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			]);
 			// The answer is the row just written: no need to read it back.
 			return { order: toOrderView(row), replayed: false };
-		},
-
-		/** Answers a repeated Idempotency-Key: the first order for the same body, 422 for another. */
-		replayIdempotent(existing: OrderRow, key: string, fingerprint: string): CreatedOrder {
-			if (existing.requestHash !== fingerprint) throw new IdempotencyKeyReusedError(key);
-			return { order: toOrderView(existing), replayed: true };
 		},
 
 		/** Loads an order row the caller may see, or throws a 404: another customer's order is unknown to a customer. */
@@ -276,15 +245,10 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 				{ type: QueryTypes.SELECT, replacements: { seconds: this.settings.inboxRetentionMs / 1000 } }
 			);
 			return deleted.length;
-		},
-
+		}
 	},
 
 	// --- lifecycle -------------------------------------------------------------------------------
-	created() {
-		this.keysInFlight = new Set();
-	},
-
 	started() {
 		this.inboxPruneTimer = setInterval(() => {
 			if (!this.adapter?.ready) return;

@@ -3,7 +3,8 @@
  * are called with the caller and the key the gateway would put in `ctx.meta`. A key belongs to its
  * caller: the same key and body replay the caller's first order, another body is a 422, and
  * another caller's same key is another key. A repeat while the first request is still being
- * processed is a 409 (across processes: test/integration/order-idempotency.spec.ts).
+ * processed is a 409 (across processes: test/integration/order-idempotency.spec.ts). A key lives
+ * `idempotencyKeyTtlMs` from its first order's creation, then makes a new order.
  */
 import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize } from "sequelize";
@@ -12,6 +13,7 @@ import type { OrderView } from "../../lib/contracts/orders";
 import type { OrdersMeta } from "../../services/orders/orders.service";
 import { holdNextCreate } from "../support/hold-create";
 import { startSystem, type RunningSystem } from "../support/system";
+import { waitFor } from "../support/services";
 
 const items = [{ sku: "SKU-0001", quantity: 1, unitPrice: 5 }];
 const customer = (name: string): Caller => ({ sub: `${name}-${randomUUID()}`, role: "customer" });
@@ -25,24 +27,33 @@ interface Answer {
 	message?: string;
 }
 
-describe("Idempotency-Keys of orders (orders on one node, embedded PostgreSQL)", () => {
-	let system: RunningSystem;
-	const db = (): Sequelize => (system.service("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
-	const create = async (user: Caller | undefined, key: string, body: object = {}): Promise<Answer> => {
-		const meta: OrdersMeta = { idempotencyKey: key, ...(user ? { user } : {}) };
-		try {
-			const order = await system.broker.call<OrderView, object>("orders.create", { items, currency: "EUR", ...body }, { meta });
-			return { status: meta.$statusCode ?? 200, order, replayed: meta.$responseHeaders?.["Idempotent-Replayed"] === "true" };
-		} catch (err) {
-			const { code, type, message } = err as { code: number; type: string; message: string };
-			return { status: code, replayed: false, type, message };
+/** The test's hand on one node: creates as the gateway would call them, and the orders database. */
+function idempotencyHarness(system: () => RunningSystem) {
+	const db = (): Sequelize => (system().service("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
+	return {
+		db,
+		async create(user: Caller | undefined, key: string, body: object = {}): Promise<Answer> {
+			const meta: OrdersMeta = { idempotencyKey: key, ...(user ? { user } : {}) };
+			try {
+				const order = await system().broker.call<OrderView, object>("orders.create", { items, currency: "EUR", ...body }, { meta });
+				return { status: meta.$statusCode ?? 200, order, replayed: meta.$responseHeaders?.["Idempotent-Replayed"] === "true" };
+			} catch (err) {
+				const { code, type, message } = err as { code: number; type: string; message: string };
+				return { status: code, replayed: false, type, message };
+			}
+		},
+		rowsWithKey(key: string) {
+			return db().query<{ id: string; customer_id: string; idempotency_scope: string }>(
+				"SELECT id, customer_id, idempotency_scope FROM orders WHERE idempotency_key = :key ORDER BY created_at",
+				{ type: QueryTypes.SELECT, replacements: { key } }
+			);
 		}
 	};
-	const rowsWithKey = (key: string) =>
-		db().query<{ id: string; customer_id: string; idempotency_scope: string }>(
-			"SELECT id, customer_id, idempotency_scope FROM orders WHERE idempotency_key = :key ORDER BY created_at",
-			{ type: QueryTypes.SELECT, replacements: { key } }
-		);
+}
+
+describe("Idempotency-Keys of orders (orders on one node, embedded PostgreSQL)", () => {
+	let system: RunningSystem;
+	const { create, rowsWithKey } = idempotencyHarness(() => system);
 
 	beforeAll(async () => {
 		system = await startSystem({ services: ["orders"] });
@@ -146,5 +157,69 @@ describe("Idempotency-Keys of orders (orders on one node, embedded PostgreSQL)",
 			expect(onBehalf).toMatchObject({ status: 201, replayed: false, order: { customerId: alice.sub } });
 			expect(onBehalf.order!.id).not.toBe(own.order!.id);
 		});
+	});
+});
+
+describe("Idempotency-Keys that expire (orders on one node, embedded PostgreSQL, keys living 1.5 s)", () => {
+	const TTL_MS = 1500;
+	let system: RunningSystem;
+	const { db, create, rowsWithKey } = idempotencyHarness(() => system);
+	const orders = () =>
+		system.service("orders") as unknown as {
+			settings: { idempotencyKeyTtlMs: number };
+			idempotencyPruneTimer?: NodeJS.Timeout;
+			pruneIdempotencyKeys(): Promise<number>;
+		};
+	const expired = (order: OrderView) => waitFor(`the key of order ${order.id} to expire`, () => Date.now() > Date.parse(order.createdAt) + TTL_MS, 10_000, 20);
+	const keyColumns = (id: string) =>
+		db().query<{ idempotency_key: string | null; idempotency_scope: string | null; request_hash: string | null }>(
+			"SELECT idempotency_key, idempotency_scope, request_hash FROM orders WHERE id = :id",
+			{ type: QueryTypes.SELECT, replacements: { id } }
+		);
+
+	beforeAll(async () => {
+		system = await startSystem({ services: ["orders"] });
+		// IDEMPOTENCY_KEY_TTL_MS is at least a minute; the service reads its setting at each create.
+		orders().settings.idempotencyKeyTtlMs = TTL_MS;
+		// The periodic prune would race the tests that show a create does without it; the last test calls it.
+		clearInterval(orders().idempotencyPruneTimer);
+	});
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("should make a new order for a key older than its lifetime, and take the key off the old order in the same create", async () => {
+		const alice = customer("alice");
+		const first = await create(alice, "k-expiring");
+		expect(await create(alice, "k-expiring")).toMatchObject({ status: 201, replayed: true });
+		await expired(first.order!);
+		expect(await keyColumns(first.order!.id)).toEqual([{ idempotency_key: "k-expiring", idempotency_scope: alice.sub, request_hash: expect.any(String) }]);
+
+		const again = await create(alice, "k-expiring");
+		expect(again).toMatchObject({ status: 201, replayed: false });
+		expect(again.order!.id).not.toBe(first.order!.id);
+		expect((await rowsWithKey("k-expiring")).map(r => r.id)).toEqual([again.order!.id]);
+		expect(await keyColumns(first.order!.id)).toEqual([{ idempotency_key: null, idempotency_scope: null, request_hash: null }]);
+	});
+
+	it("should take another body with an expired key as a new order, not as a reused key", async () => {
+		const alice = customer("alice");
+		const first = await create(alice, "k-expired-other-body");
+		await expired(first.order!);
+
+		expect(await create(alice, "k-expired-other-body", { currency: "USD" })).toMatchObject({ status: 201, replayed: false, order: { currency: "USD" } });
+	});
+
+	it("should prune the expired keys and keep the live ones", async () => {
+		const alice = customer("alice");
+		const old = await create(alice, "k-pruned");
+		await expired(old.order!);
+		const live = await create(alice, "k-live");
+
+		expect(await orders().pruneIdempotencyKeys()).toBeGreaterThanOrEqual(1);
+		expect(await keyColumns(old.order!.id)).toEqual([{ idempotency_key: null, idempotency_scope: null, request_hash: null }]);
+		expect(await rowsWithKey("k-live")).toEqual([expect.objectContaining({ id: live.order!.id })]);
+		expect(await create(alice, "k-live")).toMatchObject({ status: 201, replayed: true, order: { id: live.order!.id } });
+		expect(await create(alice, "k-pruned")).toMatchObject({ status: 201, replayed: false });
 	});
 });

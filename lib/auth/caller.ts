@@ -17,8 +17,3 @@ export interface Caller {
 export interface CallerMeta {
 	user?: Caller | null;
 }
-
-/** True for a caller whose rules are those of a customer (its own orders only). */
-export function isCustomer(caller: Caller | null | undefined): caller is Caller {
-	return caller?.role === "customer";
-}

@@ -1,7 +1,9 @@
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { toProblem } from "../../../../services/api/problem";
-import { IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
+import { ForbiddenCustomerError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
+import { ForbiddenRoleError, InvalidTokenError, MissingTokenError, TokenExpiredError } from "../../../../lib/auth/auth.errors";
+import { RateLimitExceededError } from "../../../../lib/http/rate-limit";
 import {
 	BodyTooDeepError,
 	InvalidHeaderError,
@@ -85,6 +87,16 @@ describe("Test 'toProblem'", () => {
 			expect(unexpected).toBe(false);
 		});
 
+		it.each([
+			["zstd", "ZSTD_error_prefix_unknown"],
+			["brotli", "ERR__ERROR_FORMAT_PADDING_2"]
+		])("should answer 400 naming Content-Encoding for %s that does not decode", (_name, code) => {
+			const { problem, unexpected } = toProblem(Object.assign(new Error("Decompression failed"), { code }), request);
+			expect(problem.status).toBe(400);
+			expect(problem.type).toMatch(/invalid-content-encoding$/);
+			expect(unexpected).toBe(false);
+		});
+
 		it("should read the status of an error whose code is a word", () => {
 			const error = Object.assign(new Error("request aborted"), { code: "ECONNABORTED", status: 400, type: "request.aborted" });
 			expect(toProblem(error, request).problem.status).toBe(400);
@@ -128,6 +140,23 @@ describe("Test 'toProblem'", () => {
 			expect(problem.title).toBe("Not found");
 			expect(problem.type).toMatch(/order-not-found$/);
 			expect(problem.detail).toBe("Order 'abc' was not found.");
+			expect(unexpected).toBe(false);
+		});
+
+		it.each([
+			["no token", new MissingTokenError(), 401, "MISSING_TOKEN"],
+			["a refused token", new InvalidTokenError("the signature does not verify"), 401, "INVALID_TOKEN"],
+			["an expired token", new TokenExpiredError(), 401, "TOKEN_EXPIRED"],
+			["a customer on an admin route", new ForbiddenRoleError("admin", "customer"), 403, "FORBIDDEN_ROLE"],
+			["a customer naming another", new ForbiddenCustomerError("c-1", "c-2", "place orders only for itself"), 403, "FORBIDDEN_CUSTOMER"],
+			["a key still in flight", new IdempotencyKeyInFlightError("key-1"), 409, "IDEMPOTENCY_KEY_IN_FLIGHT"],
+			["a spent rate limit", new RateLimitExceededError(600, 12), 429, "RATE_LIMITED"]
+		])("should answer %s with its status and error code, and nothing from the error's data", (_case, error, status, code) => {
+			const { problem, unexpected } = toProblem(error, request);
+			expect(problem).toMatchObject({ status, code, type: `urn:order-pipeline:problem:${code.toLowerCase().replace(/_/g, "-")}` });
+			expect(problem.detail.length).toBeGreaterThan(20);
+			expect(problem).not.toHaveProperty("wwwAuthenticate");
+			expect(problem).not.toHaveProperty("retryAfter");
 			expect(unexpected).toBe(false);
 		});
 

@@ -67,7 +67,9 @@ describe("A dead-lettered compensation", () => {
 		const dead = await waitFor(`the dead letter of the cancellation of ${orderId}`, async () => (await deadLettersOf(orderId)).rows[0], 30_000, 200);
 		expect(dead).toMatchObject({ event: "order.cancelled", group: "processor", attempts: MAX_ATTEMPTS, orderId, correlationId: cancel.correlationId });
 		expect(dead.payload).toEqual(cancel);
-		expect(proxy.refused()).toBeGreaterThanOrEqual(refusedBefore + MAX_ATTEMPTS);
+		// Every attempt went to the database: each later one was refused a connection (the first may
+		// have failed instead on a pooled connection the proxy cut as it went down).
+		expect(proxy.refused()).toBeGreaterThanOrEqual(refusedBefore + MAX_ATTEMPTS - 1);
 		// Nothing of the compensation was applied: it is one transaction.
 		expect(await statusOf(orderId)).toBe("COMPLETED");
 		expect(await stockOf("DL-COMP-1")).toEqual({ available: 6, reserved: 4 });

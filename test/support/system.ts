@@ -15,6 +15,7 @@ import { TEST_JWT_SECRET, bearer, tokenFor } from "./auth";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
 import { servicesToCreate } from "../../services";
 import { uniqueSuffix } from "./services";
+import { seedEmbeddedDatabases } from "./pglite-template";
 
 export interface SystemOptions {
 	/** Environment as a node would see it; databases default to embedded PGlite in a temp dir. */
@@ -40,6 +41,7 @@ export interface RunningSystem {
 
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
 	const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-"));
+	await seedEmbeddedDatabases(dataDir);
 	const config = readEnvironment({
 		NAMESPACE: `t${uniqueSuffix()}`,
 		PORT: "0",

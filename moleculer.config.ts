@@ -46,7 +46,7 @@ import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
-import { StartupError } from "./lib/startup-error";
+import { ConfigError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
 
 export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
@@ -87,13 +87,8 @@ export interface AppConfig {
 	faultPoints: string[];
 }
 
-/** Thrown at start-up for a variable that cannot be used, naming it and what it accepts. */
-export class ConfigError extends StartupError {
-	constructor(variable: string, value: string, expected: string) {
-		super(`${variable}='${value}' is not valid: expected ${expected}.`);
-		this.name = "ConfigError";
-	}
-}
+// ConfigError lives with StartupError: code that runs before Moleculer is loaded throws it too.
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 

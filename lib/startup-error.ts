@@ -11,6 +11,14 @@ export class StartupError extends Error {
 	}
 }
 
+/** Thrown at start-up for a variable that cannot be used, naming it and what it accepts. */
+export class ConfigError extends StartupError {
+	constructor(variable: string, value: string, expected: string) {
+		super(`${variable}='${value}' is not valid: expected ${expected}.`);
+		this.name = "ConfigError";
+	}
+}
+
 /** True for an error whose message alone explains a failed start. */
 export function isStartupError(err: unknown): err is StartupError {
 	return err instanceof StartupError;

@@ -33,6 +33,9 @@
  * | RETRY_MAX_DELAY_MS       | 60000                                    |
  * | LOG_LEVEL                | info                                     |
  * | FAULT_POINTS             | (empty; failure tests only, see lib/fault-points.ts) |
+ * | OTEL_EXPORTER_OTLP_ENDPOINT | none: tracing off; set, spans go to `<endpoint>/v1/traces` (docs/tracing.md) |
+ * | OTEL_SERVICE_NAME        | order-pipeline-<services>, e.g. order-pipeline-api-orders |
+ * | OTEL_BSP_SCHEDULE_DELAY  | 5000 (ms a finished span may wait before its batch is sent) |
  */
 import { isIP } from "node:net";
 import { hostname } from "node:os";
@@ -45,6 +48,7 @@ import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
+import { readTracingConfig, type TracingConfig } from "./lib/tracing/config";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
 import { ConfigError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
@@ -85,6 +89,8 @@ export interface AppConfig {
 	logLevel: string;
 	/** Crash points for the failure tests; empty in any real deployment. */
 	faultPoints: string[];
+	/** Where spans are exported (OpenTelemetry); undefined: tracing is off. */
+	tracing?: TracingConfig;
 }
 
 // ConfigError lives with StartupError: code that runs before Moleculer is loaded throws it too.
@@ -246,7 +252,8 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 			maxDelayMs: integer(env, "RETRY_MAX_DELAY_MS", 60_000, 1, 86_400_000)
 		},
 		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
-		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean)
+		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean),
+		tracing: readTracingConfig(env)
 	};
 }
 

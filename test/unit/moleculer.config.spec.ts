@@ -40,7 +40,8 @@ describe("Test 'readEnvironment'", () => {
 			orderTimeoutMs: 300_000,
 			delivery: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
 			logLevel: "info",
-			faultPoints: []
+			faultPoints: [],
+			tracing: undefined
 		});
 	});
 
@@ -114,6 +115,17 @@ describe("Test 'readEnvironment'", () => {
 		expect(config.port).toBe(3000);
 		expect(config.transporter).toBeUndefined();
 		expect(config.services).toEqual(["api", "orders", "processor"]);
+	});
+
+	it("should trace to OTEL_EXPORTER_OTLP_ENDPOINT when it is set, naming the service after the node's services", () => {
+		expect(readEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", SERVICES: "api,orders", OTEL_BSP_SCHEDULE_DELAY: "200" }).tracing).toEqual({
+			endpoint: "http://collector:4318",
+			tracesUrl: "http://collector:4318/v1/traces",
+			serviceName: "order-pipeline-api-orders",
+			scheduleDelayMs: 200
+		});
+		expect(readEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "shop" }).tracing?.serviceName).toBe("shop");
+		expect(configErrorOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toBeInstanceOf(ConfigError);
 	});
 
 	it("should accept amqps:// as a transporter", () => {

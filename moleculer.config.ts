@@ -49,6 +49,7 @@ import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { readTracingConfig, type TracingConfig } from "./lib/tracing/config";
+import { TracingMiddleware } from "./lib/tracing/moleculer-middleware";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
 import { ConfigError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
@@ -291,7 +292,8 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		disableBalancer: Boolean(config.transporter),
 		// Local actions run in-process whatever the broker's state; a remote call that timed out lets
 		// go of its request (lib/broker/call-middlewares.ts).
-		middlewares: [LocalFirstCalls, SettleTimedOutRemoteCalls],
+		// With tracing on, actions and events are spans (lib/tracing); Moleculer's own tracing stays off.
+		middlewares: [LocalFirstCalls, SettleTimedOutRemoteCalls, ...(config.tracing ? [TracingMiddleware] : [])],
 		validator: new AjvValidator({}),
 		errorHandler: eventAwareErrorHandler,
 		requestTimeout: 15_000,

@@ -2,8 +2,10 @@
  * Moleculer Console-logger formatter that prints one JSON object per line:
  * `timestamp`, `level`, `logger` (service or module), `message`, `nodeID`, and every field of the
  * context objects passed to the log call (`correlationId`, `orderId`, …). Errors become
- * `{ error: { name, message, code, type } }`, with the stack only at debug level and below.
+ * `{ error: { name, message, code, type } }`, with the stack only at debug level and below. A line
+ * logged inside a recorded span (tracing on, lib/tracing) carries its `traceId` and `spanId`.
  */
+import { activeTraceIds } from "../tracing/context";
 
 interface LoggerBindings {
 	nodeID?: string;
@@ -37,6 +39,8 @@ export function formatJsonLine(level: string, args: unknown[], bindings: LoggerB
 	record.message = words.join(" ");
 	if (bindings.nodeID) record.nodeID = bindings.nodeID;
 	if (bindings.ns) record.namespace = bindings.ns;
+	const ids = activeTraceIds();
+	if (ids) Object.assign(record, ids);
 	return safeStringify(record);
 }
 

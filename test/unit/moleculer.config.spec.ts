@@ -213,6 +213,14 @@ describe("Test 'createBrokerOptions'", () => {
 		expect(options.transporter).toBeUndefined();
 	});
 
+	it("should trace actions and events with the OpenTelemetry middleware only when tracing is on, never with Moleculer's tracer", () => {
+		const names = (env: Record<string, string>) =>
+			(createBrokerOptions(readEnvironment(env)).middlewares as Array<(broker: unknown) => { name?: string }>).map(mw => mw({ nodeID: "n" }).name);
+		expect(names({})).not.toContain("OpenTelemetryTracing");
+		expect(names({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).toContain("OpenTelemetryTracing");
+		expect(createBrokerOptions(readEnvironment({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).tracing).toBeUndefined();
+	});
+
 	it("should carry node id, namespace and the ajv validator", () => {
 		const options = createBrokerOptions(readEnvironment({ NODEID: "n-1", NAMESPACE: "ns" }));
 		expect(options.nodeID).toBe("n-1");

@@ -1,0 +1,58 @@
+/**
+ * One node: the services named in `SERVICES` (all by default) on a broker configured from the
+ * environment. `--repl` opens Moleculer's REPL once the node runs. bin/start.ts requires this
+ * module once tracing started (lib/tracing), so that what it loads can be instrumented.
+ */
+import { ServiceBroker } from "moleculer";
+import { createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
+import { servicesToCreate } from "../services";
+import { makeSecret, mintToken } from "../lib/auth/tokens";
+
+/** How long the tokens printed at a start without JWT_SECRET stay valid. */
+const FIRST_RUN_TOKEN_TTL_SECONDS = 3600;
+
+/**
+ * Without JWT_SECRET or JWT_JWKS_URL the api makes a secret for this run and prints a customer and
+ * an admin token to try it with, the way notebook servers print theirs.
+ */
+async function printFirstRunTokens(secret: string, port: number): Promise<void> {
+	const customer = await mintToken(secret, { sub: "customer-1", role: "customer", ttlSeconds: FIRST_RUN_TOKEN_TTL_SECONDS });
+	const admin = await mintToken(secret, { sub: "admin", role: "admin", ttlSeconds: FIRST_RUN_TOKEN_TTL_SECONDS });
+	const base = `http://127.0.0.1:${port}`;
+	process.stdout.write(
+		[
+			"",
+			"No JWT_SECRET is set: this run made its own secret. These tokens work until the process stops (at most one hour):",
+			`  customer (sub customer-1): ${customer}`,
+			`  admin    (sub admin):      ${admin}`,
+			"Try:",
+			`  curl -H 'Authorization: Bearer ${customer}' -H 'Content-Type: application/json' \\`,
+			`       -d '{"items":[{"sku":"SKU-0001","quantity":1,"unitPrice":9.99}],"currency":"EUR"}' ${base}/api/orders`,
+			`  curl -H 'Authorization: Bearer ${admin}' ${base}/api/admin/stock/SKU-0001`,
+			`API description: ${base}/api/docs`,
+			""
+		].join("\n") + "\n"
+	);
+}
+
+/** Starts the node; a rejection is a failed start, which bin/start.ts reports. */
+export async function startNode(): Promise<void> {
+	const config = readEnvironment(process.env);
+	const runSecret = config.services.includes("api") && !config.jwt.secret && !config.jwt.jwksUrl ? makeSecret() : undefined;
+	if (runSecret) config.jwt.secret = runSecret;
+	const broker = new ServiceBroker(createBrokerOptions(config));
+	const settings = serviceSettings(config);
+	for (const schema of servicesToCreate(config.services, settings)) broker.createService(schema);
+	await broker.start();
+	broker.logger.info(`Node started with services: ${config.services.join(", ")}.`, {
+		transporter: config.transporter ? "amqp" : "none (one process)",
+		port: config.services.includes("api") ? config.port : undefined
+	});
+	if (runSecret) {
+		if (config.transporter) {
+			broker.logger.warn("No JWT_SECRET is set: this api node made its own secret, so its tokens work on this node only. Set JWT_SECRET (the same on every api node) or JWT_JWKS_URL in a cluster.");
+		}
+		await printFirstRunTokens(runSecret, config.port);
+	}
+	if (process.argv.includes("--repl")) await broker.repl();
+}

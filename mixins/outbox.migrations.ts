@@ -64,3 +64,18 @@ export const outboxReplaysMigration: Migration = {
 		await qi.removeColumn("outbox_events", "last_error_name");
 	}
 };
+
+/**
+ * The trace context (W3C `traceparent`, `tracestate`) of the transaction that wrote the event, so
+ * that the relay publishes it in the trace of the request that caused it (lib/tracing). Null when
+ * tracing was off. Listed after the service's own migrations, so that their order never changes.
+ */
+export const outboxTraceContextMigration: Migration = {
+	name: "102-outbox-trace-context",
+	async up(qi: QueryInterface) {
+		await qi.addColumn("outbox_events", "trace_context", { type: DataTypes.JSONB, allowNull: true });
+	},
+	async down(qi: QueryInterface) {
+		await qi.removeColumn("outbox_events", "trace_context");
+	}
+};

@@ -2,6 +2,7 @@ import type { Context } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
+import { captureTraceContext, continueTrace, outsideTraces } from "../lib/tracing/context";
 import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
 import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
@@ -13,6 +14,23 @@ export type { OutboxMethods, OutboxSettings, OutboxVars };
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
 const OUTBOX_LEASE_SECONDS = 10;
+
+/** The trace context to store with an event written now, as JSON; null when nothing is traced. */
+function traceContextJson(): string | null {
+	const carrier = captureTraceContext();
+	return carrier ? JSON.stringify(carrier) : null;
+}
+
+/** What the relay's span of a row says about it. */
+function outboxSpanAttributes(row: OutboxRow) {
+	return {
+		"messaging.destination.name": row.event_name,
+		"messaging.consumer.group.name": row.consumer_group,
+		"outbox.id": String(row.id),
+		"outbox.attempts": row.attempts,
+		...(typeof row.payload.orderId === "string" ? { "order.id": row.payload.orderId } : {})
+	};
+}
 
 /** The outbox mixin's schema: it runs on top of the database mixin's methods and adapter. */
 type OutboxMixinSchema = PartialSettingsSchema<OutboxSettings, OutboxMethods & DbMethods, OutboxVars & DbVars>;
@@ -28,6 +46,9 @@ type OutboxMixinSchema = PartialSettingsSchema<OutboxSettings, OutboxMethods & D
  * Without a transporter the relay runs the handlers itself, and the delivery policy settles a
  * failure here: a retry waits its backoff, an event given up on is marked `failed_at`. The
  * dead-letter service lists, replays and purges those rows through this mixin's actions.
+ *
+ * With tracing on, a row keeps the trace context of the transaction that wrote it, and the relay
+ * publishes it in a span of that trace (lib/tracing, docs/tracing.md).
  *
  * Requires the database mixin (`this.db()`), listed after this one in `mixins`.
  */
@@ -79,7 +100,10 @@ const outboxMixinSchema: OutboxMixinSchema = {
 
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
-		/** Adds an event to the outbox inside the caller's transaction; the relay publishes it after commit. */
+		/**
+		 * Adds an event to the outbox inside the caller's transaction; the relay publishes it after
+		 * commit, in the trace that is active here (if any).
+		 */
 		async enqueueEvent(
 			t: Transaction,
 			eventName: string,
@@ -88,14 +112,16 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			meta: Record<string, unknown> = {}
 		): Promise<void> {
 			await this.db().query(
-				"INSERT INTO outbox_events (event_name, consumer_group, payload, meta) VALUES (:eventName, :consumerGroup, :payload, :meta)",
+				`INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context)
+				 VALUES (:eventName, :consumerGroup, :payload, :meta, :traceContext)`,
 				{
 					transaction: t,
 					replacements: {
 						eventName,
 						consumerGroup,
 						payload: JSON.stringify(payload),
-						meta: JSON.stringify(meta)
+						meta: JSON.stringify(meta),
+						traceContext: traceContextJson()
 					}
 				}
 			);
@@ -125,7 +151,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 				   SELECT id FROM outbox_events
 				   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
 				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-				 RETURNING id, event_name, consumer_group, payload, meta, attempts, prior_attempts`,
+				 RETURNING id, event_name, consumer_group, payload, meta, trace_context, attempts, prior_attempts`,
 				{
 					type: QueryTypes.SELECT,
 					replacements: { limit: this.settings.outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
@@ -136,14 +162,17 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			const deliverable = rows.filter(row => this.canDeliverEvent(row.event_name, row.consumer_group));
 			if (deliverable.length > 0) hitFaultPoint(this.settings.faultPoints, FaultPoints.OutboxBeforePublish);
 			// Published together: the transporter pipelines them on its confirm channel (in order)
-			// and each resolves on its own confirm, instead of one round trip per row.
+			// and each resolves on its own confirm, instead of one round trip per row. Each goes out in
+			// the trace of the request that wrote it.
 			const results = await Promise.allSettled(
-				deliverable.map(async row => {
-					await this.broker.emit(row.event_name, row.payload, { groups: [row.consumer_group], meta: row.meta, throwError: true });
-					// Without a transporter the handler ran inside `emit`, which swallows its error.
-					const handlerError = takeEventFailure(row.payload);
-					if (handlerError) throw handlerError;
-				})
+				deliverable.map(row =>
+					continueTrace(row.trace_context, `outbox publish ${row.event_name}`, outboxSpanAttributes(row), async () => {
+						await this.broker.emit(row.event_name, row.payload, { groups: [row.consumer_group], meta: row.meta, throwError: true });
+						// Without a transporter the handler ran inside `emit`, which swallows its error.
+						const handlerError = takeEventFailure(row.payload);
+						if (handlerError) throw handlerError;
+					})
+				)
 			);
 			const sentIds = deliverable.filter((_, i) => results[i].status === "fulfilled").map(row => row.id);
 			const failures = deliverable.flatMap((row, i) => {
@@ -249,7 +278,8 @@ const outboxMixinSchema: OutboxMixinSchema = {
 				this.outboxWakeAgain = true;
 				return;
 			}
-			this.outboxRunning = (async () => {
+			// A pass publishes the rows of many requests: it belongs to none of their traces.
+			this.outboxRunning = outsideTraces(async () => {
 				do {
 					this.outboxWakeAgain = false;
 					try {
@@ -259,7 +289,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 					}
 				} while (this.outboxWakeAgain && !this.outboxStopped);
 				this.outboxRunning = null;
-			})();
+			});
 		}
 	},
 

@@ -5,6 +5,7 @@
 import type { ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { DeliveryPolicy } from "../lib/transport/delivery-policy";
+import type { TraceCarrier } from "../lib/tracing/context";
 
 /** Settings of the outbox relay. */
 export interface OutboxSettings extends ServiceSettingSchema {
@@ -29,6 +30,8 @@ export interface OutboxRow {
 	consumer_group: string;
 	payload: Record<string, unknown>;
 	meta: Record<string, unknown>;
+	/** The trace of the transaction that wrote the row; null when tracing was off (lib/tracing). */
+	trace_context: TraceCarrier | null;
 	attempts: number;
 	prior_attempts: number;
 }

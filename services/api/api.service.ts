@@ -7,6 +7,7 @@ import type { Caller } from "../../lib/auth/caller";
 import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
+import { setHttpRoute } from "../../lib/tracing";
 import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
@@ -303,6 +304,8 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		 * token is missing or refused. A public route ignores a token it does not need.
 		 */
 		async authenticate(_ctx, _route, req, res, alias) {
+			// With tracing on, the request's span is named after its route (`POST /api/orders/:id/cancel`).
+			setHttpRoute((alias as { fullPath?: string }).fullPath);
 			if (accessOf(alias.action) === "public") return null;
 			let caller: Caller | undefined;
 			let refusal: unknown;

@@ -8,7 +8,8 @@
  *
  * Everything it creates (processes, databases, vhost, temp dir) is removed at the end, also on
  * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout.
- * See docs/benchmarks.md.
+ * With BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
+ * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, apiFetch } from "../scripts/support/local-services";
 import { startBenchNode, type BenchProcess } from "./infra";
+import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
@@ -42,6 +44,8 @@ interface BenchConfig {
 	warmup: number;
 	sequential: number;
 	timeoutSeconds: number;
+	/** BENCH_TRACING: the nodes export their spans to a throwaway OTLP receiver. */
+	tracing: boolean;
 }
 
 function readConfig(): BenchConfig {
@@ -64,7 +68,8 @@ function readConfig(): BenchConfig {
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
 		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
 		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
-		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 200)
+		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 200),
+		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? "")
 	};
 }
 
@@ -103,7 +108,7 @@ class Cleanups {
 	}
 }
 
-const COMMON_ENV = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
+const COMMON_ENV: Record<string, string> = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
 
 /** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
 async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: number): Promise<void> {
@@ -201,7 +206,7 @@ async function startEmbedded(cleanups: Cleanups): Promise<Target> {
 	};
 }
 
-function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore: number[]): void {
+function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore: number[], spans: OtlpSinkStats | undefined): void {
 	const out: string[] = [];
 	const cpu = cpus();
 	const load = (l: number[]) => l.map(v => v.toFixed(2)).join(" ");
@@ -211,6 +216,9 @@ function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore:
 		`rounds ${results.map(r => `${r.scenario} ${r.roundsRun}`).join(", ")} (of ${config.rounds}), ` +
 			`warm-up ${config.warmup}, one-at-a-time ${config.sequential}/round, ` +
 			`burst ${results.map(r => `${r.scenario} ${r.orders}`).join(", ")} at concurrency ${config.concurrency}`,
+		spans
+			? `tracing on (BENCH_TRACING): ${spans.spans} spans in ${spans.requests} OTLP/HTTP export requests, ${fmt(spans.bytes / 1024 / 1024)} MiB of JSON, all scenarios`
+			: "tracing off",
 		""
 	);
 
@@ -353,6 +361,14 @@ async function main(): Promise<number> {
 	process.once("SIGINT", () => void emergency("interrupted", 130));
 	process.once("SIGTERM", () => void emergency("terminated", 143));
 
+	// Every node of every scenario exports to the same sink; its default batch delay (5 s) applies.
+	const sink = config.tracing ? await startOtlpSink() : undefined;
+	if (sink) {
+		cleanups.add("OTLP sink", () => sink.close());
+		COMMON_ENV.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
+		log(`tracing on: spans go to ${sink.endpoint}/v1/traces`);
+	}
+
 	const results: ScenarioResult[] = [];
 	let failed = false;
 	for (const [index, scenario] of config.scenarios.entries()) {
@@ -393,7 +409,8 @@ async function main(): Promise<number> {
 		}
 	}
 	clearTimeout(watchdog);
-	if (results.length > 0) printReport(config, results, loadBefore);
+	if (results.length > 0) printReport(config, results, loadBefore, sink?.stats());
+	await cleanups.runDownTo(0);
 	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 	return failed ? 1 : 0;
 }

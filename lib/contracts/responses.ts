@@ -157,7 +157,7 @@ const liveness = {
 const checks = {
 	type: "object",
 	description:
-		"Each dependency checked (`ordersDatabase`, `processorDatabase`, `broker`) and each local outbox's lag (`ordersOutbox`, `processorOutbox`, unless READY_MAX_OUTBOX_LAG_S=0), and its state: `ok`, or why not.",
+		"Each dependency checked (`ordersDatabase`, `processorDatabase`, `broker`, and `ordersService` on a node without orders of its own: an orders node is known) and each local outbox's lag (`ordersOutbox`, `processorOutbox`, unless READY_MAX_OUTBOX_LAG_S=0), and its state: `ok`, or why not.",
 	additionalProperties: { type: "string" }
 } as const;
 

@@ -312,6 +312,12 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 				]);
 				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
 				if (this.broker.transit) checks.broker = this.broker.transit.tx.connected ? "ok" : "disconnected";
+				// A gateway without orders of its own can take no order until it knows an orders node
+				// (just started, or every one gone). The processor is not needed: orders wait in its queue.
+				if (!local("orders")) {
+					const known = !(this.broker.findNextActionEndpoint("orders.create") instanceof Error);
+					checks.ordersService = known ? "ok" : "no orders node is known";
+				}
 				const lags = Object.keys(outbox).length > 0 ? { outbox } : {};
 				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks, ...lags };
 

@@ -28,6 +28,7 @@
  * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
  * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
  * | ORDER_TIMEOUT_MS         | 300000 (five minutes pending, then expired) |
+ * | READY_MAX_OUTBOX_LAG_S   | 300 (oldest unpublished outbox event; 0: not checked) |
  * | RETRY_MAX_ATTEMPTS       | 5                                        |
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | RETRY_MAX_DELAY_MS       | 60000                                    |
@@ -45,6 +46,8 @@ import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { AjvValidator } from "./lib/validation/ajv-validator";
+import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
+import { PrometheusReporter } from "./lib/metrics/prometheus-reporter";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
 import { StartupError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
@@ -82,6 +85,8 @@ export interface AppConfig {
 	orderTimeoutMs: number;
 	/** When a failed event handler runs again, and when its event is dead-lettered (or marked failed). */
 	delivery: DeliveryPolicy;
+	/** Readiness fails when a local outbox's oldest unpublished event is older than this; 0: not checked. */
+	readyMaxOutboxLagSeconds: number;
 	logLevel: string;
 	/** Crash points for the failure tests; empty in any real deployment. */
 	faultPoints: string[];
@@ -250,6 +255,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 			baseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
 			maxDelayMs: integer(env, "RETRY_MAX_DELAY_MS", 60_000, 1, 86_400_000)
 		},
+		readyMaxOutboxLagSeconds: integer(env, "READY_MAX_OUTBOX_LAG_S", 300, 0, 86_400),
 		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
 		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean)
 	};
@@ -289,7 +295,8 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		disableBalancer: Boolean(config.transporter),
 		// Local actions run in-process whatever the broker's state; a remote call that timed out lets
 		// go of its request (lib/broker/call-middlewares.ts).
-		middlewares: [LocalFirstCalls, SettleTimedOutRemoteCalls],
+		// The business metrics (lib/metrics) are registered once per broker, whatever services it runs.
+		middlewares: [LocalFirstCalls, SettleTimedOutRemoteCalls, BusinessMetricsMiddleware],
 		validator: new AjvValidator({}),
 		errorHandler: eventAwareErrorHandler,
 		requestTimeout: 15_000,
@@ -303,17 +310,15 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 						enabled: true,
 						// Moleculer skips the process and OS metrics when NODE_ENV=test; a node serves them always.
 						collectProcessMetrics: true,
+						// Moleculer's Prometheus reporter, writing histograms' `_sum` and `_count` too (lib/metrics).
 						reporter: [
-							{
-								type: "Prometheus",
-								options: {
-									port: config.metricsPort,
-									host: config.metricsHost,
-									path: "/metrics",
-									// Facts about the host are nobody's business on a scrape endpoint.
-									excludes: HOST_DETAIL_METRICS
-								}
-							}
+							new PrometheusReporter({
+								port: config.metricsPort,
+								host: config.metricsHost,
+								path: "/metrics",
+								// Facts about the host are nobody's business on a scrape endpoint.
+								excludes: HOST_DETAIL_METRICS
+							})
 						]
 					},
 		replOptions: { delimiter: "orders $ ", customCommands: [...deadLetterReplCommands, ...historyReplCommands] }
@@ -330,7 +335,8 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			corsOrigins: config.corsOrigins,
 			trustedProxies: config.trustedProxies,
 			jwt: config.jwt,
-			callerRateLimit: { perMinute: config.rateLimitPerMinute, databaseUrl: config.rateLimitDatabaseUrl }
+			callerRateLimit: { perMinute: config.rateLimitPerMinute, databaseUrl: config.rateLimitDatabaseUrl },
+			readyMaxOutboxLagSeconds: config.readyMaxOutboxLagSeconds
 		},
 		orders: {
 			databaseUrl: config.ordersDatabaseUrl,

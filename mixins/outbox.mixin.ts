@@ -1,12 +1,14 @@
 import type { Context } from "moleculer";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import { OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
+import { OUTBOX_LAG_ACTION, OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
+import { recordDeadLetter, recordEventRetry, setOutboxLag } from "../lib/metrics/business-metrics";
 import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
 import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
 import type { DbMethods, DbVars } from "./db.mixin";
 import { failedEventsFilterProperties, listFailedEvents, purgeFailedEvents, replayFailedEvents } from "./outbox-failures";
+import { countFailedEvents, readOutboxLag, type OutboxLag } from "./outbox-lag";
 import type { OutboxMethods, OutboxRow, OutboxSettings, OutboxVars } from "./outbox.types";
 
 export type { OutboxMethods, OutboxSettings, OutboxVars };
@@ -36,7 +38,8 @@ const outboxMixinSchema: OutboxMixinSchema = {
 	settings: {
 		outboxPollIntervalMs: 1000,
 		outboxBatchSize: 50,
-		outboxPruneIntervalMs: 60 * 1000
+		outboxPruneIntervalMs: 60 * 1000,
+		outboxLagIntervalMs: 2000
 	},
 
 	// --- actions ---------------------------------------------------------------------------------
@@ -73,6 +76,22 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			params: { type: "object", additionalProperties: false, properties: failedEventsFilterProperties },
 			async handler(ctx: Context<DeadLetterFilter>): Promise<DeadLetterView[]> {
 				return purgeFailedEvents(this.db(), this.name, ctx.params);
+			}
+		},
+
+		/** Counts the failed events by event and group (the dead-letter depth without a broker). */
+		[OutboxFailureActions.Count]: {
+			visibility: "public",
+			async handler(): Promise<Array<{ event: string; group: string; count: number }>> {
+				return countFailedEvents(this.db());
+			}
+		},
+
+		/** How many events wait to be published, and how long the oldest has waited (for readiness). */
+		[OUTBOX_LAG_ACTION]: {
+			visibility: "public",
+			async handler(): Promise<OutboxLag> {
+				return readOutboxLag(this.db());
 			}
 		}
 	},
@@ -208,8 +227,10 @@ const outboxMixinSchema: OutboxMixinSchema = {
 				}
 			);
 			if (decision.action === "retry") {
+				recordEventRetry(this.broker, row.event_name, row.consumer_group);
 				this.logger.warn(`Event '${row.event_name}' failed; it runs again in ${decision.delayMs} ms.`, context);
 			} else {
+				recordDeadLetter(this.broker, row.event_name, row.consumer_group, error);
 				this.logger.error(`Event '${row.event_name}' failed for good (${decision.reason}); it stays in the outbox, marked failed.`, context);
 			}
 		},
@@ -242,6 +263,20 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			}
 		},
 
+		/**
+		 * Sets the outbox gauges from one cheap query, at most every `outboxLagIntervalMs`; apart
+		 * from the relay's pass, so that a relay stuck on a publish still shows its lag growing.
+		 */
+		refreshOutboxLagMetrics(): void {
+			if (!this.broker.isMetricsEnabled() || this.outboxLagRefresh || !this.adapter?.ready) return;
+			if (Date.now() - (this.outboxLagAt ?? 0) < this.settings.outboxLagIntervalMs) return;
+			this.outboxLagAt = Date.now();
+			this.outboxLagRefresh = readOutboxLag(this.db())
+				.then(lag => setOutboxLag(this.broker, this.name, lag))
+				.catch((err: Error) => this.logger.debug("The outbox lag could not be read; it is read again shortly.", err.message))
+				.finally(() => (this.outboxLagRefresh = null));
+		},
+
 		/** Runs the relay now (coalescing concurrent wake-ups into one more pass). */
 		wakeOutboxRelay(): void {
 			if (this.outboxStopped || !this.adapter?.ready) return;
@@ -265,7 +300,10 @@ const outboxMixinSchema: OutboxMixinSchema = {
 
 	started() {
 		this.outboxStopped = false;
-		this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), this.settings.outboxPollIntervalMs);
+		this.outboxTimer = setInterval(() => {
+			this.wakeOutboxRelay();
+			this.refreshOutboxLagMetrics();
+		}, this.settings.outboxPollIntervalMs);
 		this.outboxTimer.unref();
 		this.outboxPruneTimer = setInterval(() => {
 			if (!this.adapter?.ready) return;
@@ -273,6 +311,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		}, this.settings.outboxPruneIntervalMs);
 		this.outboxPruneTimer.unref();
 		this.wakeOutboxRelay();
+		this.refreshOutboxLagMetrics();
 	},
 
 	/** Flushes what is left before the database mixin closes the pool (the transporter is still up). */
@@ -281,6 +320,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		clearInterval(this.outboxTimer);
 		clearInterval(this.outboxPruneTimer);
 		await this.outboxRunning;
+		await this.outboxLagRefresh;
 		// A service whose database never came up has nothing to flush.
 		if (!this.adapter?.ready) return;
 		try {

@@ -16,6 +16,8 @@ export interface OutboxSettings extends ServiceSettingSchema {
 	outboxRetentionMs: number;
 	/** How often the pruner runs. */
 	outboxPruneIntervalMs: number;
+	/** How often, at most, the relay reads its lag for the outbox gauges (metrics on only). */
+	outboxLagIntervalMs: number;
 	/** Crash points for the failure tests (lib/fault-points.ts). */
 	faultPoints?: string[];
 	/** Without a transporter: when a failed handler runs again, and when its event is marked failed. */
@@ -55,6 +57,8 @@ export interface OutboxMethods {
 	pruneSentOutbox(): Promise<number>;
 	/** Runs the relay now (coalescing concurrent wake-ups into one more pass). */
 	wakeOutboxRelay(): void;
+	/** Sets the outbox gauges, at most every `outboxLagIntervalMs` (metrics on only). */
+	refreshOutboxLagMetrics(): void;
 }
 
 /** What the outbox relay keeps on the service instance. */
@@ -69,4 +73,7 @@ export interface OutboxVars {
 	outboxTimer?: NodeJS.Timeout;
 	/** Runs the pruner every `outboxPruneIntervalMs`. */
 	outboxPruneTimer?: NodeJS.Timeout;
+	/** When the outbox gauges were last read, and the read under way. */
+	outboxLagAt?: number;
+	outboxLagRefresh?: Promise<void> | null;
 }

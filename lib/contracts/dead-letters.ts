@@ -71,8 +71,13 @@ export const OutboxFailureActions = {
 	/** Makes failed events publishable again: `DeadLetterFilter` → the views as they were. */
 	Replay: "replayFailedEvents",
 	/** Deletes failed events: `DeadLetterFilter` → the views as they were. */
-	Purge: "purgeFailedEvents"
+	Purge: "purgeFailedEvents",
+	/** Counts failed events by event and group: `{}` → `Array<{ event, group, count }>`. */
+	Count: "countFailedEvents"
 } as const;
+
+/** The outbox action telling how far behind its relay is: `{}` → `{ pending, oldestPendingAgeSeconds }`. */
+export const OUTBOX_LAG_ACTION = "outboxLag";
 
 /** Orders dead letters oldest first (by when they were dead-lettered), then by id. */
 export function oldestFirst(a: DeadLetterView, b: DeadLetterView): number {

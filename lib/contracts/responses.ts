@@ -156,8 +156,21 @@ const liveness = {
 
 const checks = {
 	type: "object",
-	description: "Each dependency checked (`ordersDatabase`, `processorDatabase`, `broker`) and its state: `ok`, or why not.",
+	description:
+		"Each dependency checked (`ordersDatabase`, `processorDatabase`, `broker`, and `ordersService` on a node without orders of its own: an orders node is known) and each local outbox's lag (`ordersOutbox`, `processorOutbox`, unless READY_MAX_OUTBOX_LAG_S=0), and its state: `ok`, or why not.",
 	additionalProperties: { type: "string" }
+} as const;
+
+/** How far behind the outbox of each service this node runs is. */
+const outboxLag = {
+	type: "object",
+	description: "Per service of this node that has an outbox: events not yet published, and the age of the oldest in seconds (0 when none).",
+	additionalProperties: {
+		type: "object",
+		additionalProperties: false,
+		required: ["pending", "oldestPendingAgeSeconds"],
+		properties: { pending: { type: "integer", minimum: 0 }, oldestPendingAgeSeconds: { type: "number", minimum: 0 } }
+	}
 } as const;
 
 /** `api.ready` when every dependency answers. */
@@ -165,7 +178,7 @@ const readiness = {
 	type: "object",
 	additionalProperties: false,
 	required: ["status", "checks"],
-	properties: { status: { const: "ok" }, checks }
+	properties: { status: { const: "ok" }, checks, outbox: outboxLag }
 } as const;
 
 /** An RFC 9457 problem document, as services/api/problem.ts makes it. */
@@ -195,7 +208,7 @@ const problem = {
 
 /** `api.ready` when a dependency does not answer: a problem with the state of each check. */
 const readinessProblem = {
-	allOf: [ref("Problem"), { type: "object", required: ["checks"], properties: { checks } }]
+	allOf: [ref("Problem"), { type: "object", required: ["checks"], properties: { checks, outbox: outboxLag } }]
 } as const;
 
 /** The response schemas by the name the OpenAPI document gives them under `components/schemas`. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
 import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
 import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
 
@@ -127,6 +127,32 @@ export class DeadLetterStore {
 	/** Deletes the dead letters matching the filter; returns them. */
 	async purge(filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
 		return this.take(filter, async () => undefined);
+	}
+
+	/** How many messages each dead-letter queue holds (0 for one not declared yet), as RabbitMQ counts them. */
+	async depth(): Promise<Array<DeadLetterQueue & { count: number }>> {
+		const connection = await this.connect();
+		const depths: Array<DeadLetterQueue & { count: number }> = [];
+		let channel: Channel | null = null;
+		try {
+			for (const queue of this.selectQueues({})) {
+				if (!channel) {
+					channel = await connection.createChannel();
+					channel.on("error", () => undefined);
+				}
+				try {
+					const ok = await channel.checkQueue(queue.deadLetter);
+					depths.push({ event: queue.event, group: queue.group, count: ok.messageCount });
+				} catch {
+					// Not declared yet (no consumer ever subscribed): nothing was dead-lettered. RabbitMQ closed the channel.
+					channel = null;
+					depths.push({ event: queue.event, group: queue.group, count: 0 });
+				}
+			}
+		} finally {
+			await channel?.close().catch(() => undefined);
+		}
+		return depths;
 	}
 
 	async close(): Promise<void> {

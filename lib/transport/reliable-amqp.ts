@@ -3,6 +3,7 @@ import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
+import { recordDeadLetter, recordEventRetry } from "../metrics/business-metrics";
 
 /**
  * AMQP transporter for balanced (grouped) events that loses nothing.
@@ -297,13 +298,14 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			attempt,
 			error: error.message
 		});
-		await this.forward(channel, msg, retryQueue, "", {
+		const forwarded = await this.forward(channel, msg, retryQueue, "", {
 			expiration: String(delay),
 			headers: { ...this.failureHeaders(msg, attempt, error, queue) }
 		});
+		if (forwarded) recordEventRetry(this.broker, event, group);
 	}
 
-	private async deadLetter({ channel, queue, msg, attempt, error }: FailedMessage): Promise<void> {
+	private async deadLetter({ channel, queue, group, event, msg, attempt, error }: FailedMessage): Promise<void> {
 		// Runs before a replay count too: the operator sees how often it failed in all.
 		const attempts = attempt + Number(msg.properties.headers?.[DeliveryHeaders.PriorAttempts] ?? 0);
 		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempts} attempt(s).`, {
@@ -311,22 +313,26 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			attempts,
 			error: error.message
 		});
-		await this.forward(channel, msg, queue, this.deadLetterExchange, {
+		const forwarded = await this.forward(channel, msg, queue, this.deadLetterExchange, {
 			headers: {
 				...this.failureHeaders(msg, attempt, error, queue),
 				[DeliveryHeaders.DeadLetteredAt]: new Date().toISOString()
 			}
 		});
+		if (forwarded) recordDeadLetter(this.broker, event, group, error);
 	}
 
-	/** Publishes a copy of `msg` with confirm, then acknowledges the original: at least once, never lost. */
+	/**
+	 * Publishes a copy of `msg` with confirm, then acknowledges the original: at least once, never
+	 * lost. False when the copy could not be sent and the original went back to its queue.
+	 */
 	private async forward(
 		channel: Channel,
 		msg: ConsumeMessage,
 		routingKey: string,
 		exchange: string,
 		options: Options.Publish
-	): Promise<void> {
+	): Promise<boolean> {
 		const confirmChannel = this.confirmChannel;
 		try {
 			if (!confirmChannel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
@@ -339,9 +345,10 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		} catch (err) {
 			this.logger.warn("Unable to forward a failed message; it goes back to its queue.", err);
 			safely(() => channel.nack(msg, false, true));
-			return;
+			return false;
 		}
 		safely(() => channel.ack(msg));
+		return true;
 	}
 
 	private failureHeaders(msg: ConsumeMessage, attempt: number, error: Error, queue: string) {

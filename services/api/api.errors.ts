@@ -57,8 +57,8 @@ export class BodyTooDeepError extends Errors.MoleculerClientError {
 
 /** A dependency of this node does not answer (503). */
 export class NotReadyError extends Errors.MoleculerError {
-	constructor(checks: Record<string, string>) {
-		super("The service is not ready: " + describeFailures(checks), 503, ERR_NOT_READY, { checks });
+	constructor(checks: Record<string, string>, outbox?: Record<string, { pending: number; oldestPendingAgeSeconds: number }>) {
+		super("The service is not ready: " + describeFailures(checks), 503, ERR_NOT_READY, outbox ? { checks, outbox } : { checks });
 	}
 }
 

@@ -8,6 +8,8 @@ import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
 import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
+import { OUTBOX_LAG_ACTION } from "../../lib/contracts/dead-letters";
+import type { OutboxLag } from "../../lib/metrics/business-metrics";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
@@ -46,6 +48,8 @@ export interface ApiSettings
 	trustedProxies: string[];
 	/** Requests per minute and caller (0: off), counted in `databaseUrl`'s PostgreSQL or in memory. */
 	callerRateLimit: { perMinute: number; databaseUrl?: string };
+	/** Readiness fails when a local outbox's oldest unpublished event is older (READY_MAX_OUTBOX_LAG_S); 0: not checked. */
+	readyMaxOutboxLagSeconds: number;
 }
 
 /** The methods of moleculer-web's gateway that the api service calls or replaces. */
@@ -116,6 +120,12 @@ const docsHelmet = helmet({ contentSecurityPolicy: false, frameguard: { action: 
 const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
+/** A local outbox's readiness check: `ok`, or how far its oldest unpublished event is past the bound. */
+export function outboxLagState(lag: OutboxLag, maxLagSeconds: number): string {
+	if (lag.oldestPendingAgeSeconds <= maxLagSeconds) return "ok";
+	return `lagging (${lag.pending} event(s) unpublished, the oldest for ${Math.round(lag.oldestPendingAgeSeconds)} s; READY_MAX_OUTBOX_LAG_S is ${maxLagSeconds})`;
+}
+
 /** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
 function correlationIdOf(req: GatewayRequest): string {
 	if (req.correlationId) return req.correlationId;
@@ -174,6 +184,7 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	settings: {
 		// Port and address come from the environment (serviceSettings); CORS stays closed without it.
 		corsOrigins: [],
+		readyMaxOutboxLagSeconds: 300,
 		logRequest: "debug",
 		logResponse: "debug",
 		onError: sendProblem,
@@ -260,8 +271,10 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		},
 
 		/**
-		 * Readiness of this node for its own work: the database of each service it runs, and the
-		 * broker when it has one. A service of another node is not checked: with every processor
+		 * Readiness of this node for its own work: the database of each service it runs, the broker
+		 * when it has one, and the lag of each local outbox (its oldest unpublished event must be
+		 * younger than `readyMaxOutboxLagSeconds`, unless that is 0): a node whose events do not leave
+		 * is not doing its work. A service of another node is not checked: with every processor
 		 * stopped, this node still takes orders (they wait in RabbitMQ), so it must stay in service.
 		 * "Not ready" is an answer (503 with the failing checks), not an error: thrown, it would trip
 		 * the circuit breaker of this very action and keep the node unready after its dependencies
@@ -280,15 +293,35 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 					}
 				};
 				const local = (service: string) => this.broker.getLocalService(service) !== undefined;
+				const outbox: Record<string, OutboxLag> = {};
+				const maxLag = this.settings.readyMaxOutboxLagSeconds;
+				const lagOf = async (service: string) => {
+					try {
+						const lag = await ctx.call<OutboxLag, object>(`${service}.${OUTBOX_LAG_ACTION}`, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
+						outbox[service] = lag;
+						if (maxLag > 0) checks[`${service}Outbox`] = outboxLagState(lag, maxLag);
+					} catch (err) {
+						if (maxLag > 0) checks[`${service}Outbox`] = `unavailable (${(err as Error).message})`;
+					}
+				};
+				const outboxServices = ["orders", "processor"].filter(local);
 				await Promise.all([
 					local("orders") ? probe("ordersDatabase", "orders.health") : undefined,
-					local("processor") ? probe("processorDatabase", "processor.health") : undefined
+					local("processor") ? probe("processorDatabase", "processor.health") : undefined,
+					...outboxServices.map(lagOf)
 				]);
 				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
 				if (this.broker.transit) checks.broker = this.broker.transit.tx.connected ? "ok" : "disconnected";
-				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks };
+				// A gateway without orders of its own can take no order until it knows an orders node
+				// (just started, or every one gone). The processor is not needed: orders wait in its queue.
+				if (!local("orders")) {
+					const known = !(this.broker.findNextActionEndpoint("orders.create") instanceof Error);
+					checks.ordersService = known ? "ok" : "no orders node is known";
+				}
+				const lags = Object.keys(outbox).length > 0 ? { outbox } : {};
+				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks, ...lags };
 
-				const { problem } = toProblem(new NotReadyError(checks), { method: "GET", url: "/api/health/ready" });
+				const { problem } = toProblem(new NotReadyError(checks, lags.outbox), { method: "GET", url: "/api/health/ready" });
 				ctx.meta.$statusCode = problem.status;
 				ctx.meta.$responseType = PROBLEM_CONTENT_TYPE;
 				return { ...problem, instance: "/api/health/ready" };

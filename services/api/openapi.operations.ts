@@ -98,9 +98,10 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	"api.live": { local: true, ok: { status: 200, description: "This process answers HTTP.", schema: "Liveness" } },
 	"api.ready": {
 		local: true,
-		description: "Checks the databases of the services this node runs, and the broker when there is one.",
+		description:
+			"Checks the databases of the services this node runs, the broker when there is one, and that no local outbox's oldest unpublished event is older than READY_MAX_OUTBOX_LAG_S; `outbox` tells each local outbox's lag.",
 		ok: { status: 200, description: "Every dependency answers.", schema: "Readiness" },
-		errors: { 503: { description: "A dependency does not answer: `checks` says which.", schema: "ReadinessProblem" } }
+		errors: { 503: { description: "A dependency does not answer, or an outbox lags: `checks` says which.", schema: "ReadinessProblem" } }
 	},
 	"api.openapi": {
 		local: true,

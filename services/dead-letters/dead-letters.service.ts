@@ -8,6 +8,7 @@ import {
 	type DeadLetterView
 } from "../../lib/contracts/dead-letters";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
+import { setDeadLettersPending } from "../../lib/metrics/business-metrics";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
 import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
 
@@ -15,15 +16,24 @@ import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters"
 export interface DeadLettersSettings extends ServiceSettingSchema {
 	/** RabbitMQ URL (the node's TRANSPORTER); unset means one process: the outboxes keep the failed events. */
 	amqpUrl?: string;
+	/** How often the dead letters are counted for the `dead_letters_pending` gauge (metrics on only). */
+	depthIntervalMs: number;
 }
 
-/** The dead-letter service has no methods of its own. */
-export type DeadLettersMethods = Record<never, never>;
+/** The methods of the dead-letter service. */
+export interface DeadLettersMethods {
+	/** Counts the dead letters of every group into the `dead_letters_pending` gauge (metrics on only). */
+	refreshDepth(): Promise<void>;
+}
 
 /** What the dead-letter service keeps on its instance. */
 export interface DeadLettersVars {
 	/** Where the dead letters are: RabbitMQ's queues, or the local services' outboxes. */
 	source: DeadLetterSource;
+	/** Counts the dead letters every `depthIntervalMs`. */
+	depthTimer?: NodeJS.Timeout;
+	/** The count under way, if any. */
+	depthRefresh?: Promise<void> | null;
 }
 
 /**
@@ -36,7 +46,7 @@ export interface DeadLettersVars {
 const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods, DeadLettersVars> = {
 	name: "deadLetters",
 
-	settings: {},
+	settings: { depthIntervalMs: 5000 },
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -67,6 +77,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 				const [replayed] = await this.source.replay({ id: ctx.params.id });
 				if (!replayed) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.info(`Dead letter '${replayed.id}' replayed to '${replayed.queue}'.`, { orderId: replayed.orderId });
+				void this.refreshDepth();
 				return replayed;
 			}
 		},
@@ -77,6 +88,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ replayed: number; ids: string[] }> {
 				const replayed: DeadLetterView[] = await this.source.replay(ctx.params);
 				this.logger.info(`${replayed.length} dead letter(s) replayed.`, { filter: ctx.params });
+				void this.refreshDepth();
 				return { replayed: replayed.length, ids: replayed.map(v => v.id) };
 			}
 		},
@@ -88,6 +100,7 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 				const [purged] = await this.source.purge({ id: ctx.params.id });
 				if (!purged) throw new DeadLetterNotFoundError(ctx.params.id);
 				this.logger.warn(`Dead letter '${purged.id}' purged.`, { orderId: purged.orderId, event: purged.event });
+				void this.refreshDepth();
 				return purged;
 			}
 		},
@@ -98,8 +111,28 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 			async handler(ctx: Context<DeadLetterFilter>): Promise<{ purged: number; ids: string[] }> {
 				const purged: DeadLetterView[] = await this.source.purge(ctx.params);
 				this.logger.warn(`${purged.length} dead letter(s) purged.`, { filter: ctx.params });
+				void this.refreshDepth();
 				return { purged: purged.length, ids: purged.map(v => v.id) };
 			}
+		}
+	},
+
+	// --- methods ---------------------------------------------------------------------------------
+	methods: {
+		/**
+		 * Counts the dead letters of every group into `dead_letters_pending`: the messages of the
+		 * dead-letter queues (with a broker), or the failed rows of the local outboxes (without).
+		 * One count at a time; a failure (the broker away) leaves the gauge as it was.
+		 */
+		async refreshDepth(): Promise<void> {
+			if (!this.broker.isMetricsEnabled()) return;
+			if (this.depthRefresh) return this.depthRefresh;
+			this.depthRefresh = this.source
+				.depth()
+				.then(depths => setDeadLettersPending(this.broker, depths))
+				.catch((err: Error) => this.logger.debug("The dead letters could not be counted; they are counted again shortly.", err.message))
+				.finally(() => (this.depthRefresh = null));
+			return this.depthRefresh;
 		}
 	},
 
@@ -112,7 +145,18 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 		this.source = source;
 	},
 
+	started() {
+		if (!this.broker.isMetricsEnabled()) return;
+		// Every known group shows 0 until its first dead letter.
+		setDeadLettersPending(this.broker, Object.entries(ConsumerGroups).map(([event, group]) => ({ event, group, count: 0 })));
+		this.depthTimer = setInterval(() => void this.refreshDepth(), this.settings.depthIntervalMs);
+		this.depthTimer.unref();
+		void this.refreshDepth();
+	},
+
 	async stopped() {
+		clearInterval(this.depthTimer);
+		await this.depthRefresh;
 		await this.source.close();
 	}
 };

@@ -6,6 +6,7 @@ import {
 	type DeadLetterView,
 	type FailedEventsParams
 } from "../../lib/contracts/dead-letters";
+import type { DeadLetterDepth } from "../../lib/metrics/business-metrics";
 
 /** Where the dead-letter service finds dead letters: RabbitMQ's queues, or the services' outboxes. */
 export interface DeadLetterSource {
@@ -17,6 +18,8 @@ export interface DeadLetterSource {
 	replay(filter: DeadLetterFilter): Promise<DeadLetterView[]>;
 	/** Deletes the matching dead letters; returns them. */
 	purge(filter: DeadLetterFilter): Promise<DeadLetterView[]>;
+	/** How many dead letters each event group holds. */
+	depth(): Promise<DeadLetterDepth[]>;
 	close(): Promise<void>;
 }
 
@@ -47,13 +50,15 @@ export class OutboxDeadLetters implements DeadLetterSource {
 		return (await this.askEach(OutboxFailureActions.Purge, filter)).sort(oldestFirst);
 	}
 
+	async depth(): Promise<DeadLetterDepth[]> {
+		return this.askEach<DeadLetterDepth>(OutboxFailureActions.Count, {});
+	}
+
 	async close(): Promise<void> {}
 
 	/** Calls one outbox action on every local service that has an outbox; concatenates the answers. */
-	private async askEach(action: string, params: object): Promise<DeadLetterView[]> {
-		const answers = await Promise.all(
-			this.outboxServices().map(service => this.broker.call<DeadLetterView[], object>(`${service}.${action}`, params))
-		);
+	private async askEach<T = DeadLetterView>(action: string, params: object): Promise<T[]> {
+		const answers = await Promise.all(this.outboxServices().map(service => this.broker.call<T[], object>(`${service}.${action}`, params)));
 		return answers.flat();
 	}
 

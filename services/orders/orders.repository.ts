@@ -15,6 +15,7 @@ export type NewHistoryEntry = HistoryStep & { status: OrderStatus };
 export interface ExpiredOrderRow {
 	id: string;
 	correlation_id: string;
+	created_at: Date | string;
 }
 
 /**
@@ -57,7 +58,7 @@ export async function expireOverdueOrders(
 		   WHERE status IN (:from) AND created_at < now() - make_interval(secs => :timeoutSeconds)
 		   ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED)
 		 AND status IN (:from)
-		 RETURNING id, correlation_id`,
+		 RETURNING id, correlation_id, created_at`,
 		{
 			type: QueryTypes.SELECT,
 			transaction: t,

@@ -40,6 +40,7 @@ import { loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } fr
 import type { OrdersMeta } from "./orders.service";
 import type { Caller } from "../../lib/auth/caller";
 import { callerOf, visibleTo } from "./orders.access";
+import { isFinishedStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
 
 /** How long `orders.history` waits for the processor's part. */
 const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;
@@ -269,6 +270,9 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			entry.eventId ??= sentEventId;
 			entry.status = decision.next;
 			await recordHistory(this.db(), t, [entry]);
+			const finished = decision.next;
+			// Counted once the change is committed: a rolled-back step (or a redelivery, ignored above) counts nothing.
+			if (isFinishedStatus(finished)) t.afterCommit(() => recordOrderFinished(this.broker, finished, order.createdAt, now));
 			this.logger.info(`Order ${decision.next}.`, { ...logContext, status: decision.next });
 			return updated;
 		},

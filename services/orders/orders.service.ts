@@ -31,6 +31,7 @@ import { OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { recordHistory } from "./orders.repository";
+import { recordOrderCreated } from "../../lib/metrics/business-metrics";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
 import {
 	OrdersIdempotencyMixin,
@@ -151,7 +152,10 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			const created = key
 				? await this.createOnce(request, meta, { scope: idempotencyScope(caller), key, fingerprint: requestFingerprint(request) })
 				: await this.transaction((t: Transaction) => this.insertOrder(t, request, meta, null));
-			if (!created.replayed) this.logger.info("Order created.", { orderId: created.order.id, correlationId: created.order.correlationId });
+			if (!created.replayed) {
+				recordOrderCreated(this.broker);
+				this.logger.info("Order created.", { orderId: created.order.id, correlationId: created.order.correlationId });
+			}
 			return created;
 		},
 

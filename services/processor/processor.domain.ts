@@ -144,9 +144,12 @@ export interface ReservationLine {
 	quantity: number;
 }
 
+/** Why the stock cannot serve an order: a SKU it does not hold, or too few units of one. */
+export type ReservationProblem = "unknown_sku" | "insufficient_stock";
+
 export type ReservationPlan =
 	| { ok: true; lines: ReservationLine[] }
-	| { ok: false; reason: string };
+	| { ok: false; problem: ReservationProblem; reason: string };
 
 /**
  * Decides whether the stock can serve the items: every SKU must exist and have enough units
@@ -160,10 +163,11 @@ export function planReservation(items: OrderItem[], stock: StockLevel[]): Reserv
 	const lines: ReservationLine[] = [];
 	for (const [sku, quantity] of [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b))) {
 		const available = levels.get(sku);
-		if (available === undefined) return { ok: false, reason: `Unknown SKU '${sku}'.` };
+		if (available === undefined) return { ok: false, problem: "unknown_sku", reason: `Unknown SKU '${sku}'.` };
 		if (available < quantity) {
 			return {
 				ok: false,
+				problem: "insufficient_stock",
 				reason: `Insufficient stock for SKU '${sku}': requested ${quantity}, available ${available}.`
 			};
 		}

@@ -27,6 +27,7 @@ import {
 	type ReservationPlan
 } from "./processor.domain";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
+import { recordProcessing, recordStockReservation } from "../../lib/metrics/business-metrics";
 import { SkuNotFoundError } from "./processor.errors";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
@@ -155,6 +156,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 		async processOrder(event: OrderCreatedEvent): Promise<void> {
 			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
 			const db: Sequelize = this.db();
+			const startedAt = process.hrtime.bigint();
 
 			await insertRecord(db, { orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId, status: ProcessingStatus.Pending });
 			await advanceRecord(db, event.orderId, ProcessingStatus.Pending, ProcessingStatus.Processing);
@@ -186,6 +188,11 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				return plan;
 			});
 
+			// Committed: counted once per order, since a redelivery is ignored above.
+			if (!("action" in outcome)) {
+				recordProcessing(this.broker, outcome.ok ? "completed" : "failed", Number(process.hrtime.bigint() - startedAt) / 1e9);
+				recordStockReservation(this.broker, outcome.ok ? "reserved" : outcome.problem);
+			}
 			hitFaultPoint(this.settings.faultPoints, FaultPoints.ProcessorAfterCommit);
 			if ("action" in outcome) {
 				this.logger.info(
@@ -245,6 +252,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			);
 
 			const { decision, released } = outcome;
+			if (decision.action === "compensate" && decision.release) recordStockReservation(this.broker, "released");
 			if (decision.action === "ignore") {
 				this.logger.info("Duplicate 'order.cancelled' event ignored: the order's cancellation was already handled.", context);
 			} else if (decision.release) {

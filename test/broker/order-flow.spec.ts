@@ -236,7 +236,11 @@ describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 			await api().get("/api/health/live").expect(200, { status: "ok" });
 			const ready = await api().get("/api/health/ready");
 			expect(ready.status).toBe(200);
-			expect(ready.body.checks).toEqual({ ordersDatabase: "ok", processorDatabase: "ok" });
+			expect(ready.body.checks).toEqual({ ordersDatabase: "ok", processorDatabase: "ok", ordersOutbox: "ok", processorOutbox: "ok" });
+			expect(ready.body.outbox).toEqual({
+				orders: { pending: expect.any(Number), oldestPendingAgeSeconds: expect.any(Number) },
+				processor: { pending: expect.any(Number), oldestPendingAgeSeconds: expect.any(Number) }
+			});
 		});
 	});
 });

@@ -78,7 +78,7 @@ describe("An api,orders node while RabbitMQ is away", () => {
 		expect(await cluster.processor!.stop("SIGTERM")).toBe(0);
 		const answer = await ready();
 		expect(answer.status).toBe(200);
-		expect(answer.body.checks).toEqual({ ordersDatabase: "ok", broker: "ok" });
+		expect(answer.body.checks).toEqual({ ordersDatabase: "ok", ordersOutbox: "ok", broker: "ok" });
 
 		const waiting = await cluster.post([{ sku: "SKU-0021", quantity: 1, unitPrice: 1 }]);
 		await cluster.startProcessor();

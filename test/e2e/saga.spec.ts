@@ -4,14 +4,16 @@
  * order's merged history. Whatever the order in which the events arrive, no cancelled or expired
  * order keeps any stock.
  */
-import { queryDatabase, waitFor } from "../support/services";
+import { ServiceBroker } from "moleculer";
+import { queryDatabase, uniqueSuffix, waitFor } from "../support/services";
 import { Cluster, type Items } from "./support/cluster";
 import { apiFetch } from "../../scripts/support/local-services";
+import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 
 interface HistoryBody {
 	orderId: string;
 	complete: boolean;
-	entries: Array<{ at: string; service: string; step: string; status: string }>;
+	entries: Array<{ at: string; service: string; step: string; status: string; correlationId: string }>;
 }
 
 describe("Saga: cancellation, expiry and history across two processes", () => {
@@ -116,6 +118,66 @@ describe("Saga: cancellation, expiry and history across two processes", () => {
 		const answer = await cancel(order.id);
 		expect(answer.status).toBe(409);
 		expect(String(answer.body.detail)).toContain("failed");
+	});
+
+	it("should carry a request's X-Correlation-Id to its answer, both nodes' logs, the order's history and a dead letter", async () => {
+		const correlationId = `e2e-trace-${uniqueSuffix()}`;
+		const res = await apiFetch(`${cluster.baseUrl}/api/orders`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", "X-Correlation-Id": correlationId },
+			body: JSON.stringify({ customerId: "e2e", items: items("SKU-0064"), currency: "EUR" })
+		});
+		expect(res.status).toBe(201);
+		expect(res.headers.get("x-correlation-id")).toBe(correlationId);
+		const order = (await res.json()) as { id: string; correlationId: string };
+		expect(order.correlationId).toBe(correlationId);
+		await statusBecomes(order.id, "completed");
+
+		// Each node's log lines about the order name the correlation id.
+		const linesOf = (output: string | undefined) =>
+			(output ?? "")
+				.split("\n")
+				.filter(line => line.includes(correlationId))
+				.map(line => JSON.parse(line) as { msg?: string; message?: string; correlationId?: string; orderId?: string });
+		await waitFor("both nodes to log the order", async () => linesOf(cluster.front?.output()).length > 0 && linesOf(cluster.processor?.output()).length > 0);
+		for (const node of [cluster.front, cluster.processor]) {
+			const lines = linesOf(node?.output());
+			expect(lines.length).toBeGreaterThan(0);
+			for (const line of lines) expect(line).toMatchObject({ correlationId, orderId: order.id });
+		}
+
+		// Every step of its history, in both services, names it.
+		const history = await historyOf(order.id);
+		expect(history.complete).toBe(true);
+		expect(new Set(history.entries.map(e => e.service))).toEqual(new Set(["orders", "processor"]));
+		for (const entry of history.entries) expect(entry.correlationId).toBe(correlationId);
+
+		// An order.created of that request which the processor refuses is dead-lettered with it.
+		const sender = new ServiceBroker({
+			namespace: cluster.namespace,
+			nodeID: `e2e-sender-${uniqueSuffix()}`,
+			transporter: new ReliableAmqpTransporter({ url: cluster.vhost.url, policy: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 1000 } }),
+			disableBalancer: true,
+			logger: false
+		});
+		await sender.start();
+		try {
+			const refused = { orderId: order.id, correlationId, items: [] };
+			await sender.emit("order.created", refused, { groups: ["processor"], meta: { correlationId }, throwError: true } as never);
+		} finally {
+			await sender.stop();
+		}
+		const dead = await waitFor(
+			"the refused event's dead letter",
+			async () => {
+				const list = await apiFetch(`${cluster.baseUrl}/api/admin/dead-letters?orderId=${order.id}`);
+				return ((await list.json()) as { rows: Array<Record<string, unknown>> }).rows?.[0];
+			},
+			30_000,
+			200
+		);
+		expect(dead).toMatchObject({ event: "order.created", group: "processor", orderId: order.id, correlationId, errorName: "ValidationError" });
+		await apiFetch(`${cluster.baseUrl}/api/admin/dead-letters?orderId=${order.id}`, { method: "DELETE" });
 	});
 
 	it("should expire an order no answer reached in time, and release what the late processor reserved", async () => {

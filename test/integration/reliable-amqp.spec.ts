@@ -25,6 +25,10 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 	let consumer: ServiceBroker | undefined;
 	const handled: TestEvent[] = [];
 	const attempts = new Map<number, number>();
+	/** Called by the handler on each attempt: a test can act the moment an attempt fails, not 100 ms later. */
+	const attemptWaiters: Array<(n: number, attempt: number) => void> = [];
+	const attemptOf = (n: number, attempt: number) =>
+		new Promise<void>(resolve => attemptWaiters.push((seen, count) => seen === n && count === attempt && resolve()));
 	let names: ReturnType<typeof eventQueueNames>;
 
 	const brokerFor = (nodeID: string) =>
@@ -48,6 +52,7 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 						const n = ctx.params.n;
 						const attempt = (attempts.get(n) ?? 0) + 1;
 						attempts.set(n, attempt);
+						for (const waiter of attemptWaiters) waiter(n, attempt);
 						if (ctx.params.fail === "permanent") throw new Errors.MoleculerClientError("refused for good", 400, "REFUSED");
 						if (ctx.params.fail === "always") throw new Error(`database unreachable (attempt ${attempt})`);
 						if (ctx.params.fail === "transient" && attempt < 3) throw new Error("database unreachable");
@@ -185,8 +190,10 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 
 	describe("When the consumer restarts while a retry is waiting", () => {
 		it("should still deliver the retry: the delay lives in RabbitMQ, not in the process", async () => {
+			// The retry follows 25-50 ms after the failure: stop the consumer at once, not on a poll.
+			const firstAttempt = attemptOf(7, 1);
 			await emit({ n: 7, fail: "transient" });
-			await waitFor("the first failed attempt of event 7", () => attempts.get(7) === 1);
+			await firstAttempt;
 			await consumer!.stop();
 			await startConsumer();
 

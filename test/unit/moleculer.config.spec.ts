@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { ConfigError, HOST_DETAIL_METRICS, createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { AjvValidator } from "../../lib/validation/ajv-validator";
+import { BusinessMetricsMiddleware } from "../../lib/metrics/business-metrics";
+import { PrometheusReporter } from "../../lib/metrics/prometheus-reporter";
 
 function configErrorOf(env: Record<string, string>): ConfigError {
 	try {
@@ -39,6 +41,7 @@ describe("Test 'readEnvironment'", () => {
 			inboxRetentionMs: 604_800_000,
 			orderTimeoutMs: 300_000,
 			delivery: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
+			readyMaxOutboxLagSeconds: 300,
 			logLevel: "info",
 			faultPoints: []
 		});
@@ -96,6 +99,14 @@ describe("Test 'readEnvironment'", () => {
 			delivery: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 60_000 },
 			logLevel: "debug"
 		});
+	});
+
+	it("should bound the outbox lag readiness accepts with READY_MAX_OUTBOX_LAG_S, 0 turning the check off", () => {
+		expect(readEnvironment({ READY_MAX_OUTBOX_LAG_S: "60" }).readyMaxOutboxLagSeconds).toBe(60);
+		expect(readEnvironment({ READY_MAX_OUTBOX_LAG_S: "0" }).readyMaxOutboxLagSeconds).toBe(0);
+		expect(readEnvironment({ READY_MAX_OUTBOX_LAG_S: "86400" }).readyMaxOutboxLagSeconds).toBe(86_400);
+		expect(configErrorOf({ READY_MAX_OUTBOX_LAG_S: "-1" }).message).toBe("READY_MAX_OUTBOX_LAG_S='-1' is not valid: expected an integer from 0 to 86400.");
+		expect(configErrorOf({ READY_MAX_OUTBOX_LAG_S: "5m" }).message).toMatch(/^READY_MAX_OUTBOX_LAG_S='5m'/);
 	});
 
 	it("should expire pending orders after ORDER_TIMEOUT_MS, from 1 s to 30 days", () => {
@@ -215,16 +226,18 @@ describe("Test 'createBrokerOptions'", () => {
 
 	it("should serve Prometheus metrics on the metrics port", () => {
 		const options = createBrokerOptions(readEnvironment({ METRICS_PORT: "9100" }));
-		expect(options.metrics).toEqual({
-			enabled: true,
-			collectProcessMetrics: true,
-			reporter: [{ type: "Prometheus", options: { port: 9100, host: "127.0.0.1", path: "/metrics", excludes: HOST_DETAIL_METRICS } }]
-		});
+		expect(options.metrics).toEqual({ enabled: true, collectProcessMetrics: true, reporter: [expect.any(PrometheusReporter)] });
+		const [reporter] = (options.metrics as unknown as { reporter: Array<{ opts: object }> }).reporter;
+		expect(reporter.opts).toMatchObject({ port: 9100, host: "127.0.0.1", path: "/metrics", excludes: HOST_DETAIL_METRICS });
 	});
 
 	it("should bind the metrics endpoint to METRICS_HOST", () => {
 		const options = createBrokerOptions(readEnvironment({ METRICS_HOST: "0.0.0.0" }));
-		expect((options.metrics as { reporter: Array<{ options: { host: string } }> }).reporter[0].options.host).toBe("0.0.0.0");
+		expect((options.metrics as unknown as { reporter: Array<{ opts: { host: string } }> }).reporter[0].opts.host).toBe("0.0.0.0");
+	});
+
+	it("should register the business metrics on every broker, whatever services it runs", () => {
+		expect(createBrokerOptions(readEnvironment({})).middlewares).toContain(BusinessMetricsMiddleware);
 	});
 
 	it("should leave out the metrics that tell the host name, the user, the network and the command line", () => {
@@ -255,10 +268,15 @@ describe("Test 'serviceSettings'", () => {
 			corsOrigins: [],
 			trustedProxies: ["10.0.0.5", "::1"],
 			jwt: { secret: "s".repeat(32), jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
-			callerRateLimit: { perMinute: 120, databaseUrl: "postgres://db/limits" }
+			callerRateLimit: { perMinute: 120, databaseUrl: "postgres://db/limits" },
+			readyMaxOutboxLagSeconds: 300
 		});
 		// moleculer-web would read a `rateLimit` setting as its own per-address, per-process limiter.
 		expect(settings.api).not.toHaveProperty("rateLimit");
+	});
+
+	it("should hand the API the outbox lag readiness accepts", () => {
+		expect(serviceSettings(readEnvironment({ READY_MAX_OUTBOX_LAG_S: "0" })).api.readyMaxOutboxLagSeconds).toBe(0);
 	});
 
 	it("should hand the orders service the Idempotency-Key lifetime", () => {

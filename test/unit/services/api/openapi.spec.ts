@@ -350,6 +350,15 @@ describe("Test 'buildOpenApiDocument'", () => {
 		it("should take the health answers, and readiness's problem as api.ready makes it", () => {
 			expect(validate("api.live", 200, { status: "ok" })).toMatchObject({ valid: true });
 			expect(validate("api.ready", 200, { status: "ok", checks: { ordersDatabase: "ok", broker: "ok" } })).toMatchObject({ valid: true });
+			const outbox = { orders: { pending: 3, oldestPendingAgeSeconds: 12.5 } };
+			expect(validate("api.ready", 200, { status: "ok", checks: { ordersDatabase: "ok", ordersOutbox: "ok" }, outbox })).toMatchObject({ valid: true });
+			expect(validate("api.ready", 200, { status: "ok", checks: {}, outbox: { orders: { pending: -1, oldestPendingAgeSeconds: 0 } } }).valid).toBe(false);
+			const lagging = toProblem(new NotReadyError({ ordersOutbox: "lagging (3 event(s) unpublished, the oldest for 400 s; READY_MAX_OUTBOX_LAG_S is 300)" }, outbox), {
+				method: "GET",
+				url: "/api/health/ready"
+			}).problem;
+			expect(lagging).toMatchObject({ status: 503, outbox, detail: expect.stringContaining("ordersOutbox lagging") });
+			expect(validate("api.ready", 503, { ...lagging, instance: "/api/health/ready" })).toMatchObject({ valid: true });
 			const { problem } = toProblem(new NotReadyError({ ordersDatabase: "unavailable (timeout)" }), { method: "GET", url: "/api/health/ready" });
 			expect(validate("api.ready", 503, { ...problem, instance: "/api/health/ready" })).toMatchObject({ valid: true });
 			expect(validate("api.ready", 503, { type: "urn:order-pipeline:problem:x", title: "t", status: 503, detail: "d" }).valid).toBe(false);

@@ -59,17 +59,17 @@ describe("Test 'planReservation'", () => {
 			],
 			stock
 		);
-		expect(plan).toEqual({ ok: false, reason: "Unknown SKU 'SKU-9999'." });
+		expect(plan).toEqual({ ok: false, problem: "unknown_sku", reason: "Unknown SKU 'SKU-9999'." });
 	});
 
 	it("should refuse when the stock is short and name the SKU, the requested and the available units", () => {
 		const plan = planReservation([{ sku: "SKU-0002", quantity: 6, unitPrice: 1 }], stock);
-		expect(plan).toEqual({ ok: false, reason: "Insufficient stock for SKU 'SKU-0002': requested 6, available 5." });
+		expect(plan).toEqual({ ok: false, problem: "insufficient_stock", reason: "Insufficient stock for SKU 'SKU-0002': requested 6, available 5." });
 	});
 
 	it("should refuse a SKU with no units left", () => {
 		const plan = planReservation([{ sku: "SKU-0003", quantity: 1, unitPrice: 1 }], stock);
-		expect(plan).toEqual({ ok: false, reason: "Insufficient stock for SKU 'SKU-0003': requested 1, available 0." });
+		expect(plan).toEqual({ ok: false, problem: "insufficient_stock", reason: "Insufficient stock for SKU 'SKU-0003': requested 1, available 0." });
 	});
 
 	it("should accept an order that takes exactly the units available", () => {
@@ -85,7 +85,7 @@ describe("Test 'planReservation'", () => {
 			],
 			stock
 		);
-		expect(plan).toEqual({ ok: false, reason: "Insufficient stock for SKU 'SKU-0002': requested 6, available 5." });
+		expect(plan).toEqual({ ok: false, problem: "insufficient_stock", reason: "Insufficient stock for SKU 'SKU-0002': requested 6, available 5." });
 	});
 
 	it("should reserve one summed line for repeated SKUs that fit", () => {
@@ -108,7 +108,7 @@ describe("Test 'planReservation'", () => {
 
 	it("should refuse everything against an empty stock", () => {
 		const plan = planReservation([{ sku: "SKU-0001", quantity: 1, unitPrice: 1 }], []);
-		expect(plan).toEqual({ ok: false, reason: "Unknown SKU 'SKU-0001'." });
+		expect(plan).toEqual({ ok: false, problem: "unknown_sku", reason: "Unknown SKU 'SKU-0001'." });
 	});
 });
 
@@ -292,7 +292,7 @@ describe("Test 'orderProcessedEvent'", () => {
 	});
 
 	it("should announce a failed order with the reason", () => {
-		const event = orderProcessedEvent(orderId, "corr-1", { ok: false, reason: "Unknown SKU 'X'." }, "evt-9", now);
+		const event = orderProcessedEvent(orderId, "corr-1", { ok: false, problem: "unknown_sku", reason: "Unknown SKU 'X'." }, "evt-9", now);
 		expect(event).toEqual({
 			eventId: "evt-9",
 			version: EVENT_SCHEMA_VERSION,

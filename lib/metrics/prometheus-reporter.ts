@@ -1,0 +1,69 @@
+/**
+ * Moleculer's Prometheus reporter, with its histograms written the way Prometheus reads them.
+ *
+ * For a histogram with buckets and no quantiles (every business histogram), Moleculer 0.15 writes
+ * the `_bucket` lines only — no `_sum` and no `_count`, so an average (`rate(x_sum) / rate(x_count)`)
+ * cannot be computed — and in the order of `Object.keys`, which puts whole numbers before
+ * fractions (`le="1"` before `le="0.05"`). This reporter writes those families again: buckets in
+ * ascending order, `+Inf`, `_sum` and `_count`. Everything else is Moleculer's own output.
+ */
+import { MetricReporters } from "moleculer";
+
+type Labels = Record<string, unknown>;
+
+interface HistogramSnapshot {
+	labels: Labels;
+	count: number;
+	sum: number;
+	buckets?: Record<string, number>;
+}
+
+interface StoredMetric {
+	name: string;
+	type: string;
+	description?: string;
+	unit?: string;
+	buckets?: number[];
+	quantiles?: number[];
+	snapshot(): HistogramSnapshot[];
+}
+
+const Base = MetricReporters.Prometheus as unknown as new (options?: object) => {
+	registry: { store: Map<string, StoredMetric> };
+	generatePrometheusResponse(): string;
+	labelsToStr(itemLabels: Labels, extraLabels?: Labels): string;
+	formatMetricName(name: string): string;
+	matchMetricName(name: string): boolean;
+};
+
+export class PrometheusReporter extends Base {
+	generatePrometheusResponse(): string {
+		let text = super.generatePrometheusResponse();
+		for (const metric of this.registry.store.values()) {
+			if (metric.type !== "histogram" || !metric.buckets || metric.quantiles || !this.matchMetricName(metric.name)) continue;
+			const name = this.formatMetricName(metric.name).replace(/[.-]/g, "_");
+			const start = text.indexOf(`# HELP ${name} `);
+			if (start < 0) continue;
+			const end = text.indexOf("\n\n", start);
+			const family = this.histogramFamily(metric, name);
+			text = text.slice(0, start) + family + (end < 0 ? "\n" : text.slice(end));
+		}
+		return text;
+	}
+
+	/** One histogram family, without its closing blank line. */
+	private histogramFamily(metric: StoredMetric, name: string): string {
+		const description = metric.description ? metric.description : metric.name + (metric.unit ? ` (${metric.unit})` : "");
+		const lines = [`# HELP ${name} ${description}`, `# TYPE ${name} histogram`];
+		const bounds = [...(metric.buckets ?? [])].sort((a, b) => a - b);
+		for (const item of metric.snapshot()) {
+			for (const le of bounds) {
+				lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le: String(le) })} ${item.buckets?.[le] ?? 0}`);
+			}
+			lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le: "+Inf" })} ${item.count}`);
+			lines.push(`${name}_sum${this.labelsToStr(item.labels)} ${item.sum}`);
+			lines.push(`${name}_count${this.labelsToStr(item.labels)} ${item.count}`);
+		}
+		return lines.join("\n");
+	}
+}

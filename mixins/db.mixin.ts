@@ -124,6 +124,12 @@ export interface DbMethods extends Pick<MoleculerDbMethods, "connect" | "disconn
 	pingDatabase(): Promise<void>;
 	/** Waits before the next connect; false when the service stops meanwhile. */
 	waitToRetryConnect(): Promise<boolean>;
+	/**
+	 * Runs `task` every `intervalMs` while the database is ready (housekeeping: pruning); a failure
+	 * is logged as `failure` and the task runs again at the next tick. The timer does not hold the
+	 * process open; clear it in `stopped`.
+	 */
+	everyWhileReady(intervalMs: number, failure: string, task: () => Promise<unknown>): NodeJS.Timeout;
 }
 
 /** What the database mixin keeps on the service instance; `TModel` is the service's main model. */
@@ -190,6 +196,15 @@ export function createDbMixin(options: DbMixinOptions): Partial<AnyServiceSchema
 			/** Fails when the database cannot answer a trivial query. */
 			async pingDatabase(): Promise<void> {
 				await this.db().query("SELECT 1");
+			},
+
+			everyWhileReady(intervalMs: number, failure: string, task: () => Promise<unknown>): NodeJS.Timeout {
+				const timer = setInterval(() => {
+					if (!this.adapter?.ready) return;
+					task().catch((err: Error) => this.logger.warn(failure, err));
+				}, intervalMs);
+				timer.unref();
+				return timer;
 			},
 
 			/** Waits before the next connect; false when the service stops meanwhile. */

@@ -335,11 +335,9 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			this.refreshOutboxLagMetrics();
 		}, this.settings.outboxPollIntervalMs);
 		this.outboxTimer.unref();
-		this.outboxPruneTimer = setInterval(() => {
-			if (!this.adapter?.ready) return;
-			this.pruneSentOutbox().catch((err: Error) => this.logger.warn("Outbox pruning failed; it runs again later.", err));
-		}, this.settings.outboxPruneIntervalMs);
-		this.outboxPruneTimer.unref();
+		this.outboxPruneTimer = this.everyWhileReady(this.settings.outboxPruneIntervalMs, "Outbox pruning failed; it runs again later.", () =>
+			this.pruneSentOutbox()
+		);
 		this.wakeOutboxRelay();
 		this.refreshOutboxLagMetrics();
 	},

@@ -30,6 +30,11 @@ export const MAX_TOKEN_LENGTH = 8192;
 /** A customer id, as `sub`: what the orders API accepts as `customerId` (printable, no control characters). */
 const SUBJECT = /^[^\u0000-\u001f\u007f]{1,100}$/u;
 
+/** True for a `sub` this API accepts: a customer id of 1 to 100 printable characters. */
+export function isSubject(value: unknown): value is string {
+	return typeof value === "string" && SUBJECT.test(value);
+}
+
 /** Checks bearer tokens. */
 export interface TokenVerifier {
 	/** `secret` (HS256) or `jwks` (an identity provider). */
@@ -115,7 +120,7 @@ function refusal(err: unknown): Error {
 /** The caller named by a verified token's claims. */
 function callerFromClaims(payload: JWTPayload): Caller {
 	const { sub, role } = payload as JWTPayload & { role?: unknown };
-	if (typeof sub !== "string" || !SUBJECT.test(sub)) {
+	if (!isSubject(sub)) {
 		throw new InvalidTokenError("the claim 'sub' must be a customer id of 1 to 100 printable characters");
 	}
 	if (role === undefined) throw new InvalidTokenError("the claim 'role' is missing");

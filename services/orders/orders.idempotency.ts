@@ -126,11 +126,9 @@ const ordersIdempotencySchema: OrdersIdempotencySchema = {
 	},
 
 	started() {
-		this.idempotencyPruneTimer = setInterval(() => {
-			if (!this.adapter?.ready) return;
-			this.pruneIdempotencyKeys().catch((err: Error) => this.logger.warn("Pruning expired Idempotency-Keys failed; it runs again later.", err));
-		}, PRUNE_INTERVAL_MS);
-		this.idempotencyPruneTimer.unref();
+		this.idempotencyPruneTimer = this.everyWhileReady(PRUNE_INTERVAL_MS, "Pruning expired Idempotency-Keys failed; it runs again later.", () =>
+			this.pruneIdempotencyKeys()
+		);
 	},
 
 	stopped() {

@@ -254,11 +254,9 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 
 	// --- lifecycle -------------------------------------------------------------------------------
 	started() {
-		this.inboxPruneTimer = setInterval(() => {
-			if (!this.adapter?.ready) return;
-			this.pruneProcessedEvents().catch((err: Error) => this.logger.warn("Inbox pruning failed; it runs again later.", err));
-		}, INBOX_PRUNE_INTERVAL_MS);
-		this.inboxPruneTimer.unref();
+		this.inboxPruneTimer = this.everyWhileReady(INBOX_PRUNE_INTERVAL_MS, "Inbox pruning failed; it runs again later.", () =>
+			this.pruneProcessedEvents()
+		);
 	},
 
 	stopped() {

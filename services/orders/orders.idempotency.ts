@@ -58,7 +58,7 @@ export interface OrdersIdempotencyVars {
 
 /** What the Idempotency-Keys need of the service they are mixed into. */
 interface HostMethods extends DbMethods {
-	insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
+	insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
 }
 
 type OrdersIdempotencySchema = PartialSettingsSchema<

@@ -7,6 +7,8 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import type { OrderStatus } from "../../lib/contracts/orders";
+import { runStatement, statement, type SqlTransaction } from "../../lib/database/sql";
+import type { OrderRow } from "./orders.model";
 
 /** One step of an order, as the orders service records it (`at` is the transaction's time). */
 export type NewHistoryEntry = HistoryStep & { status: OrderStatus };
@@ -103,4 +105,180 @@ export async function forgetExpiredIdempotencyKeys(
 		}
 	);
 	return forgotten.length;
+}
+
+// --- the hot path: named prepared statements ----------------------------------------------------
+
+/**
+ * A new order, its `created` history step and its `order.created` outbox row, in one statement (its
+ * own transaction when it runs alone, or part of the caller's).
+ */
+const insertOrderStatement = statement(
+	"orders.insert-order",
+	`WITH new_order AS (
+	   INSERT INTO orders (id, customer_id, items, total_amount, currency, status, error_message, correlation_id,
+	                       idempotency_key, idempotency_scope, request_hash, created_at, updated_at)
+	   VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, $11)
+	 ), history AS (
+	   INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	   VALUES ($1, $12, $6, $13, $7, $14, $15)
+	 )
+	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($16, $17, $18, $19, $20)`
+);
+
+/** A new order as {@link insertOrderRow} writes it. */
+export interface NewOrderRecord {
+	row: OrderRow;
+	/** Its history step (`created`), with the id of the event it sent. */
+	step: { step: string; eventId: string; nodeID: string; detail: Record<string, unknown> };
+	/** The `order.created` outbox row: event, group, payload, meta, trace context. */
+	outbox: unknown[];
+}
+
+function insertOrderValues(o: NewOrderRecord): unknown[] {
+	const r = o.row;
+	return [
+		r.id,
+		r.customerId,
+		JSON.stringify(r.items),
+		r.totalAmount,
+		r.currency,
+		r.status,
+		r.correlationId,
+		r.idempotencyKey,
+		r.idempotencyScope,
+		r.requestHash,
+		r.createdAt,
+		o.step.step,
+		o.step.eventId,
+		o.step.nodeID,
+		JSON.stringify(o.step.detail),
+		...o.outbox
+	];
+}
+
+/** Writes a new order with its history step and outbox row, in the transaction `tx`. */
+export async function insertOrderRow(tx: SqlTransaction, order: NewOrderRecord): Promise<void> {
+	await tx.query(insertOrderStatement, insertOrderValues(order));
+}
+
+/** Writes a new order with its history step and outbox row, as one statement in a transaction of its own. */
+export async function insertOrderAlone(db: Sequelize, order: NewOrderRecord): Promise<void> {
+	await runStatement(db, insertOrderStatement, insertOrderValues(order));
+}
+
+/**
+ * Records a consumed event in the inbox and locks its order, in one statement: the order's row
+ * (null when unknown) and whether the event was new (false for a redelivery).
+ */
+const consumeEventStatement = statement(
+	"orders.consume-event",
+	`WITH inbox AS (
+	   INSERT INTO processed_events (event_id, event_name, order_id) VALUES ($1, $2, $3)
+	   ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+	 )
+	 SELECT (SELECT count(*) FROM inbox) > 0 AS first_time, o.*
+	 FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+	   SELECT id, customer_id, items, total_amount, currency, status, error_message, correlation_id,
+	          idempotency_key, idempotency_scope, request_hash, created_at, updated_at
+	   FROM orders WHERE id = $3 FOR UPDATE
+	 ) AS o ON true`
+);
+
+/** A row of `orders` as the hot path's statements return it. */
+interface OrderDbRow {
+	id: string;
+	customer_id: string;
+	items: OrderRow["items"];
+	total_amount: string;
+	currency: string;
+	status: OrderStatus;
+	error_message: string | null;
+	correlation_id: string;
+	idempotency_key: string | null;
+	idempotency_scope: string | null;
+	request_hash: string | null;
+	created_at: Date;
+	updated_at: Date;
+}
+
+function toOrderRow(r: OrderDbRow): OrderRow {
+	return {
+		id: r.id,
+		customerId: r.customer_id,
+		items: r.items,
+		totalAmount: r.total_amount,
+		currency: r.currency,
+		status: r.status,
+		errorMessage: r.error_message,
+		correlationId: r.correlation_id,
+		idempotencyKey: r.idempotency_key,
+		idempotencyScope: r.idempotency_scope,
+		requestHash: r.request_hash,
+		createdAt: r.created_at,
+		updatedAt: r.updated_at
+	};
+}
+
+/**
+ * Records a consumed event id in the inbox and locks the event's order for the rest of the
+ * transaction: the order (null when unknown) and whether the event is new (false for a redelivery,
+ * in which case the caller must change nothing).
+ */
+export async function consumeOrderEvent(
+	tx: SqlTransaction,
+	eventId: string,
+	eventName: string,
+	orderId: string
+): Promise<{ firstTime: boolean; order: OrderRow | null }> {
+	const [row] = await tx.query<OrderDbRow & { first_time: boolean }>(consumeEventStatement, [eventId, eventName, orderId]);
+	return { firstTime: row.first_time, order: row.id ? toOrderRow(row) : null };
+}
+
+/** Moves an order to its next status and adds the step to its history, in one statement. */
+const changeOrderStatement = statement(
+	"orders.change-order",
+	`WITH changed AS (
+	   UPDATE orders SET status = $2, error_message = $3, updated_at = $4 WHERE id = $1
+	 )
+	 INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	 VALUES ($1, $5, $2, $6, $7, $8, $9)`
+);
+
+/** Moves an order to `status` (by primary key) and records the step, in the transaction `tx`. */
+export async function changeOrder(
+	tx: SqlTransaction,
+	change: { orderId: string; status: OrderStatus; errorMessage: string | null; at: Date },
+	entry: NewHistoryEntry
+): Promise<void> {
+	await tx.query(changeOrderStatement, [
+		change.orderId,
+		change.status,
+		change.errorMessage,
+		change.at,
+		entry.step,
+		entry.eventId ?? null,
+		entry.correlationId ?? null,
+		entry.nodeID,
+		entry.detail ? JSON.stringify(entry.detail) : null
+	]);
+}
+
+const appendHistoryStatement = statement(
+	"orders.append-history",
+	`INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	 VALUES ($1, $2, $3, $4, $5, $6, $7)`
+);
+
+/** Adds one step to an order's history, in the transaction `tx`. */
+export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Promise<void> {
+	await tx.query(appendHistoryStatement, [
+		entry.orderId,
+		entry.step,
+		entry.status,
+		entry.eventId ?? null,
+		entry.correlationId ?? null,
+		entry.nodeID,
+		entry.detail ? JSON.stringify(entry.detail) : null
+	]);
 }

@@ -36,7 +36,8 @@ import {
 } from "./orders.domain";
 import { OrderNotCancellableError, OrderNotFoundError } from "./orders.errors";
 import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { loadHistory, recordHistory, recordInboxEvent, type NewHistoryEntry } from "./orders.repository";
+import { appendStep, changeOrder, consumeOrderEvent, loadHistory, type NewHistoryEntry } from "./orders.repository";
+import { inTransaction, sqlOf, type SqlTransaction } from "../../lib/database/sql";
 import type { OrdersMeta } from "./orders.service";
 import type { Caller } from "../../lib/auth/caller";
 import { callerOf, visibleTo } from "./orders.access";
@@ -79,10 +80,10 @@ export interface OrdersSagaMethods {
 	/** Applies a consumed event once, as the state machine decides. */
 	applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void>;
 	/** Carries out a decision inside the caller's transaction; returns the order as it is now. */
-	carryOutDecision(t: Transaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow>;
+	carryOutDecision(tx: SqlTransaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow>;
 	/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
 	queueCancellations(
-		t: Transaction,
+		t: Transaction | SqlTransaction,
 		order: { id: string; correlationId: string },
 		emit: EmittedCancellation[],
 		reason: string | undefined,
@@ -176,7 +177,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 				const decision = decideOrder(current, OrderTriggers.CancelRequested);
 				if (decision.outcome === "refuse") throw new OrderNotCancellableError(current.id, current.status, decision.reason);
 				const requestCorrelationId = meta.correlationId && meta.correlationId !== current.correlationId ? { requestCorrelationId: meta.correlationId } : {};
-				return this.carryOutDecision(t, current, decision, {
+				return this.carryOutDecision(sqlOf(t), current, decision, {
 					steps: { applied: HistorySteps.CancelRequested, ignored: HistorySteps.CancelRequested },
 					detail: { reason: params.reason ?? null, ...requestCorrelationId },
 					reason: params.reason
@@ -213,19 +214,16 @@ const ordersSagaSchema: OrdersSagaSchema = {
 		 */
 		async applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void> {
 			const logContext = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
-			const Order: OrderModel = this.model;
-			await this.transaction(async (t: Transaction) => {
-				const firstTime = await recordInboxEvent(this.db(), t, event.eventId, eventName, event.orderId);
-				const row = await Order.findByPk(event.orderId, { transaction: t, lock: t.LOCK.UPDATE });
-				if (!row) {
+			await inTransaction(this.db(), async tx => {
+				const { firstTime, order } = await consumeOrderEvent(tx, event.eventId, eventName, event.orderId);
+				if (!order) {
 					this.logger.warn(`'${eventName}' names an unknown order; ignored.`, logContext);
 					return;
 				}
-				const current = row.get({ plain: true });
 				const decision: OrderDecision = firstTime
-					? decideOrder(current, trigger)
+					? decideOrder(order, trigger)
 					: { outcome: "ignore", reason: "a duplicate: this event was already handled" };
-				await this.carryOutDecision(t, current, decision, context);
+				await this.carryOutDecision(tx, order, decision, context);
 			});
 		},
 
@@ -234,7 +232,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 		 * the `order.cancelled` events it asks for (through the outbox), and the history entry.
 		 * Returns the order as it is now.
 		 */
-		async carryOutDecision(t: Transaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow> {
+		async carryOutDecision(tx: SqlTransaction, order: OrderRow, decision: OrderDecision, context: DecisionContext): Promise<OrderRow> {
 			const logContext = { orderId: order.id, correlationId: order.correlationId, eventId: context.eventId };
 			const entry: NewHistoryEntry = {
 				orderId: order.id,
@@ -252,7 +250,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 					entry.step = context.steps.ignored;
 				}
 				entry.detail = { ...entry.detail, [decision.outcome === "ignore" ? "ignored" : "unchanged"]: decision.reason };
-				await recordHistory(this.db(), t, [entry]);
+				await appendStep(tx, entry);
 				return order;
 			}
 
@@ -263,23 +261,20 @@ const ordersSagaSchema: OrdersSagaSchema = {
 				errorMessage: decision.next === OrderStatus.Failed ? (context.errorMessage ?? "Processing failed.") : order.errorMessage,
 				updatedAt: now
 			};
-			const Order: OrderModel = this.model;
-			await Order.update({ status: updated.status, errorMessage: updated.errorMessage }, { where: { id: order.id }, transaction: t });
-			const sentEventId = await this.queueCancellations(t, order, decision.emit, context.reason, now);
+			const sentEventId = await this.queueCancellations(tx, order, decision.emit, context.reason, now);
 			// The step names the event it consumed, or else the one it sent.
 			entry.eventId ??= sentEventId;
-			entry.status = decision.next;
-			await recordHistory(this.db(), t, [entry]);
+			await changeOrder(tx, { orderId: order.id, status: updated.status, errorMessage: updated.errorMessage, at: now }, entry);
 			const finished = decision.next;
 			// Counted once the change is committed: a rolled-back step (or a redelivery, ignored above) counts nothing.
-			if (isFinishedStatus(finished)) t.afterCommit(() => recordOrderFinished(this.broker, finished, order.createdAt, now));
+			if (isFinishedStatus(finished)) tx.afterCommit(() => recordOrderFinished(this.broker, finished, order.createdAt, now));
 			this.logger.info(`Order ${decision.next}.`, { ...logContext, status: decision.next });
 			return updated;
 		},
 
 		/** Queues the `order.cancelled` events a decision asks for; returns the first one's id, if any. */
 		async queueCancellations(
-			t: Transaction,
+			t: Transaction | SqlTransaction,
 			order: { id: string; correlationId: string },
 			emit: EmittedCancellation[],
 			reason: string | undefined,

@@ -14,7 +14,8 @@ import {
 	type OrderView
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { sqlOf } from "../../lib/database/sql";
+import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import type { Caller, CallerMeta } from "../../lib/auth/caller";
 import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
 import {
@@ -30,7 +31,7 @@ import {
 import { OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { recordHistory } from "./orders.repository";
+import { insertOrderAlone, insertOrderRow, type NewOrderRecord } from "./orders.repository";
 import { recordOrderCreated } from "../../lib/metrics/business-metrics";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
 import {
@@ -73,7 +74,7 @@ export interface CreatedOrder {
 /** The methods of the orders service, with those of its mixins. */
 export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
-	insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
+	insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
 	pruneProcessedEvents(): Promise<number>;
@@ -151,7 +152,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			const key = meta.idempotencyKey;
 			const created = key
 				? await this.createOnce(request, meta, { scope: idempotencyScope(caller), key, fingerprint: requestFingerprint(request) })
-				: await this.transaction((t: Transaction) => this.insertOrder(t, request, meta, null));
+				: await this.insertOrder(null, request, meta, null);
 			if (!created.replayed) {
 				recordOrderCreated(this.broker);
 				this.logger.info("Order created.", { orderId: created.order.id, correlationId: created.order.correlationId });
@@ -159,8 +160,11 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 			return created;
 		},
 
-		/** Inserts a new `pending` order with its `order.created` event and its history entry, in the caller's transaction. */
-		async insertOrder(t: Transaction, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder> {
+		/**
+		 * Inserts a new `pending` order with its `order.created` event and its history entry, in one
+		 * statement: in the caller's transaction `t`, or else on its own (one round trip, one commit).
+		 */
+		async insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder> {
 			const order: NewOrder = {
 				id: randomUUID(),
 				customerId: request.customerId,
@@ -179,21 +183,25 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 				requestHash: idempotency?.fingerprint ?? null,
 				updatedAt: order.createdAt
 			};
-			const Order: OrderModel = this.model;
-			await Order.create(row, { transaction: t });
 			const event = orderCreatedEvent(order, randomUUID());
-			await this.enqueueEvent(t, Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, { correlationId: order.correlationId });
-			await recordHistory(this.db(), t, [
-				{
-					orderId: order.id,
+			const record: NewOrderRecord = {
+				row,
+				step: {
 					step: HistorySteps.Created,
-					status: OrderStatus.Pending,
 					eventId: event.eventId,
-					correlationId: order.correlationId,
 					nodeID: this.broker.nodeID,
 					detail: { totalAmount: order.totalAmount, currency: order.currency, lines: order.items.length }
-				}
-			]);
+				},
+				outbox: outboxRowValues(Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, { correlationId: order.correlationId })
+			};
+			if (t) {
+				const tx = sqlOf(t);
+				await insertOrderRow(tx, record);
+				tx.afterCommit(() => this.wakeOutboxRelay());
+			} else {
+				await insertOrderAlone(this.db(), record);
+				this.wakeOutboxRelay();
+			}
 			// The answer is the row just written: no need to read it back.
 			return { order: toOrderView(row), replayed: false };
 		},

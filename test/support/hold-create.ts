@@ -1,13 +1,12 @@
 /**
  * Holds the next `orders.create` of one orders service inside its transaction: the order row is
  * inserted (uncommitted) and its Idempotency-Key locked, and nothing is committed until the test
- * lets it go. The hold sits in the service's `enqueueEvent`, which the create calls in its
- * transaction for `order.created`; other events pass through.
+ * lets it go. The hold sits right after the service's `insertOrder`, which a create with an
+ * Idempotency-Key runs inside the transaction that holds the key's lock.
  */
 import type { Service } from "moleculer";
-import { Events } from "../../lib/contracts/events";
 
-type EnqueueEvent = (...args: unknown[]) => Promise<unknown>;
+type InsertOrder = (...args: unknown[]) => Promise<unknown>;
 
 export interface HeldCreate {
 	/** Resolves once the create is inside its transaction, its row inserted. */
@@ -19,19 +18,21 @@ export interface HeldCreate {
 }
 
 export function holdNextCreate(ordersService: Service): HeldCreate {
-	const service = ordersService as unknown as { enqueueEvent: EnqueueEvent };
-	const original = service.enqueueEvent;
+	const service = ordersService as unknown as { insertOrder: InsertOrder };
+	const original = service.insertOrder;
 	let reached!: () => void;
 	let settle!: (error?: Error) => void;
 	const reachedPromise = new Promise<void>(resolve => (reached = resolve));
 	const gate = new Promise<Error | undefined>(resolve => (settle = resolve));
-	service.enqueueEvent = async (...args: unknown[]) => {
-		if (args[1] !== Events.OrderCreated) return original(...args);
-		service.enqueueEvent = original;
+	service.insertOrder = async (...args: unknown[]) => {
+		// Only a create inside a transaction (one with an Idempotency-Key) can be held uncommitted.
+		if (args[0] === null) return original(...args);
+		service.insertOrder = original;
+		const inserted = await original(...args);
 		reached();
 		const error = await gate;
 		if (error) throw error;
-		return original(...args);
+		return inserted;
 	};
 	return { reached: reachedPromise, release: () => settle(), fail: error => settle(error) };
 }

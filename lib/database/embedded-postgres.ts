@@ -40,7 +40,7 @@ function startParams(defaults: readonly string[]): string[] {
  * Runs PGlite's WebAssembly with V8's baseline compiler only. By default V8 recompiles the hot
  * functions of the 9 MB module with its optimising compiler, which added about 50 MB of machine
  * code and compiler memory per process under load: with it the process passes 300 MB under load,
- * without it it stays well below. The price is slower queries (orders took up to a third longer in
+ * without it it stays well below. The price is slower queries (orders took up to 40 % longer in
  * our runs). The flag is process-wide but only concerns WebAssembly; it is set before PGlite's
  * module is compiled.
  */

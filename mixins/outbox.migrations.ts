@@ -79,3 +79,33 @@ export const outboxTraceContextMigration: Migration = {
 		await qi.removeColumn("outbox_events", "trace_context");
 	}
 };
+
+/**
+ * Keeps the relay's claim an index scan as sent rows pile up. The claim reads the partial index of
+ * unsent rows; every row marked sent leaves a dead entry there until a vacuum. A plain index scan
+ * marks those entries dead as it passes and skips them afterwards, but on a table without
+ * statistics the planner takes a bitmap scan instead, which re-reads every one of them on each
+ * claim (3–6 ms at ~3k rows, docs/benchmarks.md). So: statistics from the start, and autovacuum and
+ * analyze after a fixed number of changed rows rather than a fraction of the table, which on a
+ * large table would wait for millions. Listed after the service's own migrations.
+ */
+export const outboxAutovacuumMigration: Migration = {
+	name: "103-outbox-autovacuum",
+	async up(qi: QueryInterface) {
+		await qi.sequelize.query(
+			`ALTER TABLE outbox_events SET (
+			   autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,
+			   autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 2000,
+			   autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000)`
+		);
+		await qi.sequelize.query("ANALYZE outbox_events");
+	},
+	async down(qi: QueryInterface) {
+		await qi.sequelize.query(
+			`ALTER TABLE outbox_events RESET (
+			   autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold,
+			   autovacuum_vacuum_insert_scale_factor, autovacuum_vacuum_insert_threshold,
+			   autovacuum_analyze_scale_factor, autovacuum_analyze_threshold)`
+		);
+	}
+};

@@ -4,7 +4,7 @@ import { OUTBOX_LAG_ACTION, OutboxFailureActions, type DeadLetterFilter, type De
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 import { recordDeadLetter, recordEventRetry, setOutboxLag } from "../lib/metrics/business-metrics";
 import { captureTraceContext, continueTrace, outsideTraces } from "../lib/tracing/context";
-import { sqlOf, statement, type SqlTransaction } from "../lib/database/sql";
+import { runStatement, sqlOf, statement, type SqlTransaction } from "../lib/database/sql";
 import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
 import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
@@ -37,6 +37,19 @@ const insertOutboxRow = statement(
 	"outbox.insert",
 	"INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($1, $2, $3, $4, $5)"
 );
+
+/** Claims a batch of publishable rows for a lease (see `publishOutboxBatch`). */
+const claimOutboxBatch = statement(
+	"outbox.claim",
+	`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => $2)
+	 WHERE id IN (
+	   SELECT id FROM outbox_events
+	   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+	   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+	 RETURNING id, event_name, consumer_group, payload, meta, trace_context, attempts, prior_attempts`
+);
+
+const markOutboxSent = statement("outbox.mark-sent", "UPDATE outbox_events SET sent_at = now() WHERE id = ANY($1::bigint[])");
 
 /** A Sequelize transaction, as opposed to the hot path's {@link SqlTransaction}. */
 function isSequelizeTransaction(t: Transaction | SqlTransaction): t is Transaction {
@@ -172,18 +185,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		 */
 		async publishOutboxBatch(): Promise<number> {
 			const db: Sequelize = this.db();
-			const rows = await db.query<OutboxRow>(
-				`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => :leaseSeconds)
-				 WHERE id IN (
-				   SELECT id FROM outbox_events
-				   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-				   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-				 RETURNING id, event_name, consumer_group, payload, meta, trace_context, attempts, prior_attempts`,
-				{
-					type: QueryTypes.SELECT,
-					replacements: { limit: this.settings.outboxBatchSize, leaseSeconds: OUTBOX_LEASE_SECONDS }
-				}
-			);
+			const rows = await runStatement<OutboxRow>(db, claimOutboxBatch, [this.settings.outboxBatchSize, OUTBOX_LEASE_SECONDS]);
 			rows.sort((a, b) => Number(a.id) - Number(b.id));
 
 			const deliverable = rows.filter(row => this.canDeliverEvent(row.event_name, row.consumer_group));
@@ -208,9 +210,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			});
 
 			if (sentIds.length > 0) {
-				await db.query("UPDATE outbox_events SET sent_at = now() WHERE id IN (:ids)", {
-					replacements: { ids: sentIds }
-				});
+				await runStatement(db, markOutboxSent, [sentIds]);
 			}
 			// Without a transporter a failure is the handler's own: the delivery policy settles it.
 			const handlerFailures = this.broker.transit ? [] : failures;

@@ -1,7 +1,7 @@
 import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration } from "../../mixins/outbox.migrations";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -87,5 +87,6 @@ export const ordersMigrations: Migration[] = [
 			await qi.removeIndex("orders", "orders_idempotency_key_created_at");
 		}
 	},
-	outboxTraceContextMigration
+	outboxTraceContextMigration,
+	outboxAutovacuumMigration
 ];

@@ -16,10 +16,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, apiFetch } from "../scripts/support/local-services";
-import { startBenchNode, type BenchProcess } from "./infra";
+import { freePort, uniqueSuffix } from "../scripts/support/local-services";
+import { Cleanups } from "./cleanups";
+import { startBenchNode } from "./infra";
 import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
+import { COMMON_ENV, startProductCluster, waitReady } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
 
@@ -78,91 +80,9 @@ const log = (message: string): void => {
 	process.stderr.write(`[bench +${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${message}\n`);
 };
 
-/** Undo steps, run newest first; each runs at most once. */
-class Cleanups {
-	private steps: Array<{ name: string; run: () => Promise<void> }> = [];
-	private inFlight = new Set<Promise<void>>();
-	/** Set once the bench is being stopped (signal, watchdog): nothing new may start. */
-	stopping = false;
-
-	add(name: string, run: () => Promise<void>): void {
-		this.steps.push({ name, run });
-		// Something created while the bench is being stopped is undone at once.
-		if (this.stopping) void this.runDownTo(0);
-	}
-
-	get mark(): number {
-		return this.steps.length;
-	}
-
-	/** Runs (and forgets) every step added after `mark`, and waits for steps another caller is running. */
-	async runDownTo(mark = 0): Promise<void> {
-		while (this.steps.length > mark) {
-			const step = this.steps.pop()!;
-			const running = step.run().catch(err => log(`cleanup '${step.name}' failed: ${(err as Error).message}`));
-			this.inFlight.add(running);
-			await running;
-			this.inFlight.delete(running);
-		}
-		await Promise.all(this.inFlight);
-	}
-}
-
-const COMMON_ENV: Record<string, string> = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
-
-/** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
-async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: number): Promise<void> {
-	let lastAnswer = "";
-	await waitFor(
-		"the product to be ready",
-		async () => {
-			const dead = processes.find(p => p.child.exitCode !== null || p.child.signalCode !== null);
-			if (dead) throw new Error(`process '${dead.name}' exited during start`);
-			// Readiness is the front's own; the stock answer says a processor is there too.
-			for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-				const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
-				lastAnswer = await res.text();
-				if (res.status !== 200) return false;
-			}
-			return true;
-		},
-		timeoutMs,
-		100
-	).catch(err => {
-		const outputs = processes.map(p => `--- ${p.name} ---\n${p.output().slice(-3000)}`).join("\n");
-		throw new Error(`${(err as Error).message}\nlast answer: ${lastAnswer}\n${outputs}`);
-	});
-}
-
 /** `cluster`: the product as deployed, two processes over RabbitMQ, each service on PostgreSQL. */
 async function startCluster(cleanups: Cleanups): Promise<Target> {
-	const vhost = createOwnVhost();
-	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
-	const ordersDb = await createTestDatabase("bench_orders");
-	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
-	const processorDb = await createTestDatabase("bench_processor");
-	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
-
-	const port = await freePort();
-	const common: Record<string, string> = {
-		...COMMON_ENV,
-		TRANSPORTER: vhost.url,
-		NAMESPACE: `bench${uniqueSuffix()}`,
-		ORDERS_DATABASE_URL: ordersDb.url,
-		PROCESSOR_DATABASE_URL: processorDb.url
-	};
-	const front = startBenchNode("api,orders", {
-		...common,
-		SERVICES: "api,orders",
-		PORT: String(port),
-		NODEID: `bench-front-${uniqueSuffix()}`
-	});
-	cleanups.add("process api,orders", () => front.shutdown());
-	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
-	cleanups.add("process processor", () => processor.shutdown());
-
-	const baseUrl = `http://127.0.0.1:${port}`;
-	await waitReady(baseUrl, [front, processor], 60_000);
+	const { baseUrl, processes, ordersDb, processorDb } = await startProductCluster(cleanups);
 	const watcher = await databaseWatcher(ordersDb.url, 5);
 	cleanups.add("orders database watcher", () => watcher.close());
 	const processorClient = new Client({ connectionString: processorDb.url });
@@ -171,7 +91,7 @@ async function startCluster(cleanups: Cleanups): Promise<Target> {
 	return {
 		scenario: "cluster",
 		baseUrl,
-		processes: [front, processor],
+		processes,
 		watcher,
 		watcherNote: "orders database polled with pg every 5 ms",
 		async processorTimes(orderIds) {
@@ -341,7 +261,7 @@ async function main(): Promise<number> {
 	const startedAt = Date.now();
 	const loadBefore = loadavg();
 	const deadline = startedAt + config.timeoutSeconds * 1000;
-	const cleanups = new Cleanups();
+	const cleanups = new Cleanups(log);
 
 	const emergency = async (why: string, code: number) => {
 		log(`${why}: cleaning up and stopping.`);

@@ -11,6 +11,7 @@
  * With BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
  * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,10 +25,26 @@ import { apiWatcher, databaseWatcher } from "./load";
 import { COMMON_ENV, startProductCluster, waitReady } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
+import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
+import { loadReport, summarizeSteps, writeResults } from "./load-report";
 
-const SCENARIOS = ["cluster", "embedded"] as const;
+const SCENARIOS = ["load", "cluster", "embedded"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const DEFAULT_SCENARIOS: Scenario[] = ["cluster", "embedded"];
+/**
+ * `cluster` is left out of the default: `load` starts the same two processes and measures them
+ * harder, and with it the default run would outgrow five minutes. `embedded` stays: nothing else
+ * measures the one-process deployment.
+ */
+const DEFAULT_SCENARIOS: Scenario[] = ["load", "embedded"];
+
+/** A comma list of positive numbers (BENCH_LOAD_RATES); empty when unset. */
+function positiveNumbers(name: string): number[] {
+	const raw = process.env[name]?.trim();
+	if (!raw) return [];
+	const values = raw.split(",").map(v => Number(v.trim()));
+	if (values.some(v => !Number.isFinite(v) || v <= 0)) throw new Error(`${name}='${raw}' is not valid: expected a comma list of numbers > 0.`);
+	return values;
+}
 
 function positiveInteger(name: string, fallback: number, min = 1): number {
 	const raw = process.env[name]?.trim();
@@ -40,7 +57,8 @@ function positiveInteger(name: string, fallback: number, min = 1): number {
 interface BenchConfig {
 	scenarios: Scenario[];
 	/** Burst size per scenario. */
-	orders: Record<Scenario, number>;
+	orders: Record<"cluster" | "embedded", number>;
+	load: LoadConfig;
 	concurrency: number;
 	rounds: number;
 	warmup: number;
@@ -66,11 +84,21 @@ function readConfig(): BenchConfig {
 			cluster: positiveInteger("BENCH_ORDERS", 500),
 			embedded: positiveInteger("BENCH_EMBEDDED_ORDERS", 200)
 		},
+		load: {
+			concurrency: positiveInteger("BENCH_LOAD_CONCURRENCY", 64),
+			seconds: positiveInteger("BENCH_LOAD_SECONDS", 15),
+			rates: positiveNumbers("BENCH_LOAD_RATES").map(Math.round),
+			repeats: positiveInteger("BENCH_LOAD_REPEATS", 1),
+			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
+			rateConnections: 256,
+			bodies: 200,
+			drainTimeoutMs: 60_000
+		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
 		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
 		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
-		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 200),
+		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 420),
 		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? "")
 	};
 }
@@ -256,6 +284,17 @@ function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore:
 	process.stdout.write(out.join("\n") + "\n");
 }
 
+/** The commit the bench ran on (with `+dirty` when the tree has changes), for the results file. */
+function currentCommit(): string {
+	try {
+		const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+		const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim();
+		return dirty ? `${commit}+dirty` : commit;
+	} catch {
+		return "unknown";
+	}
+}
+
 async function main(): Promise<number> {
 	const config = readConfig();
 	const startedAt = Date.now();
@@ -290,6 +329,7 @@ async function main(): Promise<number> {
 	}
 
 	const results: ScenarioResult[] = [];
+	let load: LoadResult | undefined;
 	let failed = false;
 	for (const [index, scenario] of config.scenarios.entries()) {
 		if (cleanups.stopping) break;
@@ -302,6 +342,12 @@ async function main(): Promise<number> {
 		// Each scenario may use its share of the time left; a round that would not fit is not started.
 		const softDeadline = Date.now() + (deadline - Date.now()) / (config.scenarios.length - index);
 		try {
+			if (scenario === "load") {
+				// The load scenario has a fixed plan of steps; it skips those that would not end before the deadline.
+				load = await runLoad(config.load, cleanups, deadline, log);
+				if (load.skipped.length > 0 || load.steps.some(s => s.errors > 0)) failed = true;
+				continue;
+			}
 			log(`${scenario}: starting`);
 			const t = performance.now();
 			const target = scenario === "embedded" ? await startEmbedded(cleanups) : await startCluster(cleanups);
@@ -330,6 +376,22 @@ async function main(): Promise<number> {
 	}
 	clearTimeout(watchdog);
 	if (results.length > 0) printReport(config, results, loadBefore, sink?.stats());
+	const summaries = load ? summarizeSteps(load.steps) : [];
+	if (load) process.stdout.write(`\n${loadReport(load, summaries)}`);
+	if (results.length > 0 || load) {
+		const document = {
+			startedAt: new Date(startedAt).toISOString(),
+			commit: currentCommit(),
+			node: process.version,
+			machine: { cpus: cpus().length, model: cpus()[0]?.model, loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg() },
+			scenarios: config.scenarios,
+			load: load ? { ...load, summaries } : undefined,
+			others: results
+		};
+		// A file name without colons: 2026-11-30T18-05-09Z.
+		const stamp = document.startedAt.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+		for (const path of writeResults(stamp, document, load && { result: load, summaries })) log(`wrote ${path}`);
+	}
 	await cleanups.runDownTo(0);
 	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 	return failed ? 1 : 0;

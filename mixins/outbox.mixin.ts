@@ -4,6 +4,7 @@ import { OUTBOX_LAG_ACTION, OutboxFailureActions, type DeadLetterFilter, type De
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 import { recordDeadLetter, recordEventRetry, setOutboxLag } from "../lib/metrics/business-metrics";
 import { captureTraceContext, continueTrace, outsideTraces } from "../lib/tracing/context";
+import { sqlOf, statement, type SqlTransaction } from "../lib/database/sql";
 import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
 import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
@@ -21,6 +22,25 @@ const OUTBOX_LEASE_SECONDS = 10;
 function traceContextJson(): string | null {
 	const carrier = captureTraceContext();
 	return carrier ? JSON.stringify(carrier) : null;
+}
+
+/**
+ * The values of a new outbox row, in the order of its columns (event_name, consumer_group, payload,
+ * meta, trace_context): for a hot-path statement that writes its event with the business change. The
+ * caller wakes the relay after its commit (`wakeOutboxRelay`).
+ */
+export function outboxRowValues(eventName: string, consumerGroup: string, payload: object, meta: Record<string, unknown> = {}): unknown[] {
+	return [eventName, consumerGroup, JSON.stringify(payload), JSON.stringify(meta), traceContextJson()];
+}
+
+const insertOutboxRow = statement(
+	"outbox.insert",
+	"INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($1, $2, $3, $4, $5)"
+);
+
+/** A Sequelize transaction, as opposed to the hot path's {@link SqlTransaction}. */
+function isSequelizeTransaction(t: Transaction | SqlTransaction): t is Transaction {
+	return typeof (t as Transaction).commit === "function";
 }
 
 /** What the relay's span of a row says about it. */
@@ -124,27 +144,15 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		 * commit, in the trace that is active here (if any).
 		 */
 		async enqueueEvent(
-			t: Transaction,
+			t: Transaction | SqlTransaction,
 			eventName: string,
 			consumerGroup: string,
 			payload: object,
 			meta: Record<string, unknown> = {}
 		): Promise<void> {
-			await this.db().query(
-				`INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context)
-				 VALUES (:eventName, :consumerGroup, :payload, :meta, :traceContext)`,
-				{
-					transaction: t,
-					replacements: {
-						eventName,
-						consumerGroup,
-						payload: JSON.stringify(payload),
-						meta: JSON.stringify(meta),
-						traceContext: traceContextJson()
-					}
-				}
-			);
-			t.afterCommit(() => this.wakeOutboxRelay());
+			const tx = isSequelizeTransaction(t) ? sqlOf(t) : t;
+			await tx.query(insertOutboxRow, outboxRowValues(eventName, consumerGroup, payload, meta));
+			tx.afterCommit(() => this.wakeOutboxRelay());
 		},
 
 		/** Publishes unsent outbox rows in batches until none is left; returns how many were sent. */

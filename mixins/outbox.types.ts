@@ -4,6 +4,7 @@
  */
 import type { ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
+import type { SqlTransaction } from "../lib/database/sql";
 import type { DeliveryPolicy } from "../lib/transport/delivery-policy";
 import type { TraceCarrier } from "../lib/tracing/context";
 
@@ -42,7 +43,7 @@ export interface OutboxRow {
 export interface OutboxMethods {
 	/** Adds an event to the outbox inside the caller's transaction; the relay publishes it after commit. */
 	enqueueEvent(
-		t: Transaction,
+		t: Transaction | SqlTransaction,
 		eventName: string,
 		consumerGroup: string,
 		payload: object,

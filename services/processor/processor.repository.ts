@@ -8,6 +8,7 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import { statement, type SqlTransaction } from "../../lib/database/sql";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
 /** One SKU's stock, as the stock actions answer it. */
@@ -55,14 +56,6 @@ export async function insertRecord(db: Sequelize, record: NewRecord, t?: Transac
 	return inserted.length > 0;
 }
 
-/** Moves the record from one status to the next, only if it is still in the first (a guard, not a lock). */
-export async function advanceRecord(db: Sequelize, orderId: string, from: ProcessingStatus, next: ProcessingStatus): Promise<void> {
-	await db.query(
-		"UPDATE processing_records SET status = :next, updated_at = now() WHERE order_id = :orderId AND status = :from",
-		{ replacements: { orderId, from, next } }
-	);
-}
-
 /** Locks the order's record for the rest of the transaction and returns its state, or null when it has none. */
 export async function lockRecord(db: Sequelize, t: Transaction, orderId: string): Promise<RecordState | null> {
 	const [row] = await db.query<{ status: ProcessingStatus; cancelled_at: Date | null }>(
@@ -72,54 +65,12 @@ export async function lockRecord(db: Sequelize, t: Transaction, orderId: string)
 	return row ? { status: row.status, cancellationHandled: row.cancelled_at !== null } : null;
 }
 
-/** Sets the record's processing outcome. */
-export async function finishRecord(
-	db: Sequelize,
-	t: Transaction,
-	orderId: string,
-	status: ProcessingStatus,
-	errorMessage: string | null
-): Promise<void> {
-	await db.query(
-		"UPDATE processing_records SET status = :status, error_message = :errorMessage, updated_at = now() WHERE order_id = :orderId",
-		{ transaction: t, replacements: { orderId, status, errorMessage } }
-	);
-}
-
 /** Records that the order's cancellation was handled, and the status it left the record in. */
 export async function markCancelled(db: Sequelize, t: Transaction, orderId: string, status: ProcessingStatus): Promise<void> {
 	await db.query(
 		"UPDATE processing_records SET status = :status, cancelled_at = now(), updated_at = now() WHERE order_id = :orderId",
 		{ transaction: t, replacements: { orderId, status } }
 	);
-}
-
-/** Locks the stock rows of these SKUs, in SKU order, so that concurrent orders never deadlock each other. */
-export async function lockStock(db: Sequelize, t: Transaction, skus: string[]): Promise<StockLevel[]> {
-	return db.query<StockLevel>("SELECT sku, available FROM stock WHERE sku IN (:skus) ORDER BY sku FOR UPDATE", {
-		type: QueryTypes.SELECT,
-		transaction: t,
-		replacements: { skus: [...new Set(skus)].sort() }
-	});
-}
-
-/** Moves units from available to reserved, one reservation row and one `reserve` movement a line. */
-export async function reserveStock(db: Sequelize, t: Transaction, orderId: string, eventId: string, lines: ReservationLine[]): Promise<void> {
-	for (const line of lines) {
-		await db.query(
-			`UPDATE stock SET available = available - :quantity, reserved = reserved + :quantity, updated_at = now()
-			 WHERE sku = :sku`,
-			{ transaction: t, replacements: { ...line } }
-		);
-		await db.query("INSERT INTO stock_reservations (order_id, sku, quantity) VALUES (:orderId, :sku, :quantity)", {
-			transaction: t,
-			replacements: { orderId, ...line }
-		});
-		await db.query(
-			"INSERT INTO stock_movements (order_id, sku, kind, quantity, event_id) VALUES (:orderId, :sku, 'reserve', :quantity, :eventId)",
-			{ transaction: t, replacements: { orderId, eventId, ...line } }
-		);
-	}
 }
 
 /**
@@ -186,4 +137,133 @@ export function recordHistory(db: Sequelize, t: Transaction, entry: HistoryStepR
 /** The order's history as the processor recorded it, oldest first. */
 export function readProcessingHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
 	return readHistory(db, "processing_history", "processor", orderId);
+}
+
+// --- the hot path: one transaction per `order.created`, named prepared statements -------------------
+
+const insertInFlightRecord = statement(
+	"processor.insert-in-flight-record",
+	`INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, created_at, updated_at)
+	 VALUES ($1, $2, $3, $4, $5, now(), now())
+	 ON CONFLICT (order_id) DO NOTHING
+	 RETURNING id`
+);
+
+const lockRecordStatement = statement(
+	"processor.lock-record",
+	"SELECT status, cancelled_at FROM processing_records WHERE order_id = $1 FOR UPDATE"
+);
+
+const lockStockStatement = statement(
+	"processor.lock-stock",
+	"SELECT sku, available FROM stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE"
+);
+
+/**
+ * Everything an order's outcome writes, in one statement: the record's final status, the stock
+ * moved from available to reserved with one reservation and one `reserve` movement a line (no line
+ * when the order is rejected), the history steps, and the answer in the outbox. Stock rows are
+ * updated by primary key; the lines are one per SKU (the plan sums an order's lines of a SKU).
+ */
+const finishOrderStatement = statement(
+	"processor.finish-order",
+	`WITH line AS (
+	   SELECT sku, quantity FROM unnest($2::text[], $3::int[]) AS l(sku, quantity)
+	 ), record AS (
+	   UPDATE processing_records SET status = $4, error_message = $5, updated_at = clock_timestamp() WHERE order_id = $1
+	 ), stock_change AS (
+	   UPDATE stock SET available = stock.available - line.quantity, reserved = stock.reserved + line.quantity, updated_at = now()
+	   FROM line WHERE stock.sku = line.sku
+	 ), reservation AS (
+	   INSERT INTO stock_reservations (order_id, sku, quantity) SELECT $1, sku, quantity FROM line
+	 ), movement AS (
+	   INSERT INTO stock_movements (order_id, sku, kind, quantity, event_id) SELECT $1, sku, 'reserve', quantity, $6 FROM line
+	 ), history AS (
+	   INSERT INTO processing_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	   SELECT $1, h.step, h.status, h.event_id, $7, $8, h.detail
+	   FROM ROWS FROM (jsonb_to_recordset($9::jsonb) AS (step text, status text, event_id text, detail jsonb))
+	     WITH ORDINALITY AS h(step, status, event_id, detail, n)
+	   ORDER BY h.n
+	 )
+	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($10, $11, $12, $13, $14)`
+);
+
+const appendHistoryStatement = statement(
+	"processor.append-history",
+	`INSERT INTO processing_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	 VALUES ($1, $2, $3, $4, $5, $6, $7)`
+);
+
+/** A history step of the hot path (the order, correlation and node are the statement's). */
+export interface OrderStep {
+	step: string;
+	status: string;
+	eventId: string | null;
+	detail?: Record<string, unknown> | null;
+}
+
+/**
+ * Inserts the order's record, in flight, unless it has one; true when this call inserted it. The
+ * record gets its final status in the same transaction, so no other transaction ever sees it in flight.
+ */
+export async function insertRecordInFlight(tx: SqlTransaction, record: Omit<NewRecord, "status">): Promise<boolean> {
+	const rows = await tx.query(insertInFlightRecord, [randomUUID(), record.orderId, record.eventId, ProcessingStatus.Processing, record.correlationId]);
+	return rows.length > 0;
+}
+
+/** Locks the order's record for the rest of the transaction and returns its state, or null when it has none. */
+export async function lockRecordIn(tx: SqlTransaction, orderId: string): Promise<RecordState | null> {
+	const [row] = await tx.query<{ status: ProcessingStatus; cancelled_at: Date | null }>(lockRecordStatement, [orderId]);
+	return row ? { status: row.status, cancellationHandled: row.cancelled_at !== null } : null;
+}
+
+/** Locks the stock rows of these SKUs, in SKU order, so that concurrent orders never deadlock each other. */
+export async function lockStockIn(tx: SqlTransaction, skus: string[]): Promise<StockLevel[]> {
+	const rows = await tx.query<{ sku: string; available: number | string }>(lockStockStatement, [[...new Set(skus)].sort()]);
+	return rows.map(r => ({ sku: r.sku, available: Number(r.available) }));
+}
+
+/** The outcome of one order, as {@link finishOrder} writes it. */
+export interface OrderOutcome {
+	orderId: string;
+	eventId: string;
+	correlationId: string;
+	nodeID: string;
+	status: ProcessingStatus;
+	errorMessage: string | null;
+	/** The lines to reserve; none for a rejected order. */
+	lines: ReservationLine[];
+	steps: OrderStep[];
+	/** The outbox row of the answer: event, group, payload, meta, trace context. */
+	outbox: unknown[];
+}
+
+/** Writes an order's outcome in one statement (see {@link finishOrderStatement}). */
+export async function finishOrder(tx: SqlTransaction, o: OrderOutcome): Promise<void> {
+	const steps = o.steps.map(s => ({ step: s.step, status: s.status, event_id: s.eventId, detail: s.detail ?? null }));
+	await tx.query(finishOrderStatement, [
+		o.orderId,
+		o.lines.map(l => l.sku),
+		o.lines.map(l => l.quantity),
+		o.status,
+		o.errorMessage,
+		o.eventId,
+		o.correlationId,
+		o.nodeID,
+		JSON.stringify(steps),
+		...o.outbox
+	]);
+}
+
+/** Adds one step to the order's history, in the transaction `tx`. */
+export async function appendStep(tx: SqlTransaction, entry: HistoryStepRecord): Promise<void> {
+	await tx.query(appendHistoryStatement, [
+		entry.orderId,
+		entry.step,
+		entry.status,
+		entry.eventId ?? null,
+		entry.correlationId ?? null,
+		entry.nodeID,
+		entry.detail ? JSON.stringify(entry.detail) : null
+	]);
 }

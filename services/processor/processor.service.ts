@@ -13,7 +13,8 @@ import {
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { inTransaction } from "../../lib/database/sql";
+import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
 	HistorySteps,
 	ProcessingStatus,
@@ -32,17 +33,18 @@ import { SkuNotFoundError } from "./processor.errors";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 import {
-	advanceRecord,
+	appendStep,
 	findStock,
-	finishRecord,
+	finishOrder,
 	insertRecord,
+	insertRecordInFlight,
 	lockRecord,
-	lockStock,
+	lockRecordIn,
+	lockStockIn,
 	markCancelled,
 	readProcessingHistory,
 	recordHistory,
 	releaseStock,
-	reserveStock,
 	setAvailable,
 	stockEmptyCatalogue,
 	type HistoryStepRecord,
@@ -148,43 +150,57 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/**
-		 * Walks the order's record `PENDING → PROCESSING → COMPLETED | FAILED`. Each step commits on
-		 * its own, and each is a no-op when a previous delivery already made it, so a redelivery after
-		 * a crash resumes where the first one stopped. The last step asks the state machine: a
-		 * finished record (a duplicate) or a cancellation tombstone (a late event) changes nothing.
+		 * Handles a new order in one transaction: inserts its record (in flight), locks the stock of
+		 * its SKUs, asks the stock for a reservation plan, and writes the outcome in one statement —
+		 * the record's final status, the reservation, the history and the `order.processed` answer in
+		 * the outbox. A redelivery finds the record: the state machine ignores a finished record (a
+		 * duplicate) or a cancellation tombstone (a late event), and processes a record a version
+		 * before this one left in flight.
 		 */
 		async processOrder(event: OrderCreatedEvent): Promise<void> {
 			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
-			const db: Sequelize = this.db();
 			const startedAt = process.hrtime.bigint();
+			const nodeID = this.broker.nodeID;
+			const step = (s: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): HistoryStepRecord => ({
+				...s,
+				orderId: event.orderId,
+				correlationId: event.correlationId,
+				nodeID
+			});
 
-			await insertRecord(db, { orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId, status: ProcessingStatus.Pending });
-			await advanceRecord(db, event.orderId, ProcessingStatus.Pending, ProcessingStatus.Processing);
-
-			const outcome = await this.transaction(async (t: Transaction): Promise<ReservationPlan | IgnoreDecision> => {
-				const record = await lockRecord(db, t, event.orderId);
+			const outcome = await inTransaction(this.db(), async (tx): Promise<ReservationPlan | IgnoreDecision> => {
+				const fresh = await insertRecordInFlight(tx, { orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId });
+				const record = fresh ? { status: ProcessingStatus.Processing, cancellationHandled: false } : await lockRecordIn(tx, event.orderId);
 				if (!record) throw new Error(`The processing record of order '${event.orderId}' is missing.`);
 				const decision = decideProcessing(record, Events.OrderCreated);
 				if (decision.action === "ignore") {
-					await this.recordStep(t, event, { step: decision.step, status: record.status, eventId: event.eventId, detail: { because: decision.because } });
+					await appendStep(tx, step({ step: decision.step, status: record.status, eventId: event.eventId, detail: { because: decision.because } }));
 					return decision;
 				}
-				await this.recordStep(t, event, { step: HistorySteps.CreatedReceived, status: record.status, eventId: event.eventId });
 
-				const plan = planReservation(event.items, await lockStock(db, t, event.items.map(i => i.sku)));
-				if (plan.ok) await reserveStock(db, t, event.orderId, event.eventId, plan.lines);
+				const plan = planReservation(event.items, await lockStockIn(tx, event.items.map(i => i.sku)));
 				const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
-				await finishRecord(db, t, event.orderId, status, plan.ok ? null : plan.reason);
 				const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
-				await this.enqueueEvent(t, Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, {
-					correlationId: event.correlationId
-				});
-				await this.recordStep(t, event, {
-					step: plan.ok ? HistorySteps.StockReserved : HistorySteps.Rejected,
+				await finishOrder(tx, {
+					orderId: event.orderId,
+					eventId: event.eventId,
+					correlationId: event.correlationId,
+					nodeID,
 					status,
-					eventId: answer.eventId,
-					detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
+					errorMessage: plan.ok ? null : plan.reason,
+					lines: plan.ok ? plan.lines : [],
+					steps: [
+						{ step: HistorySteps.CreatedReceived, status: record.status, eventId: event.eventId },
+						{
+							step: plan.ok ? HistorySteps.StockReserved : HistorySteps.Rejected,
+							status,
+							eventId: answer.eventId,
+							detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
+						}
+					],
+					outbox: outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId })
 				});
+				tx.afterCommit(() => this.wakeOutboxRelay());
 				return plan;
 			});
 

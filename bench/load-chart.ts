@@ -10,7 +10,7 @@ import type { LoadResult } from "./load-scenario";
 import type { Figures, StepSummary } from "./load-report";
 
 const WIDTH = 960;
-const HEIGHT = 440;
+const HEIGHT = 460;
 const PANEL = { top: 60, bottom: 360, width: 380 };
 const LEFTS = [70, 550];
 const COLOURS: Record<string, string> = { product: "#1f5fa8", baseline: "#d9731a" };
@@ -114,24 +114,26 @@ export function loadChart(result: LoadResult, summaries: StepSummary[], when: st
 						? `${s.label}: ${Math.round(f.achievedRate)}/s in, ${Math.round(f.finishedPerSecond)}/s done`
 						: s.label
 				],
-				[at(right.axis, x, f.createP50), beyond ? `${s.label} at ${Math.round(f.achievedRate)}/s` : s.label],
+				// One label for the pair: on p99, the upper marker.
+				[at(right.axis, x, f.createP50), ""],
 				[at(right.axis, x, f.createP99), beyond ? `${s.label} at ${Math.round(f.achievedRate)}/s` : s.label]
 			];
 			for (const [p, label] of points.filter(([p]) => Number.isFinite(p.y))) {
 				const anchor = beyond ? ` text-anchor="end"` : "";
-				body.push(dot(p, colour, true), `<text x="${(p.x + (beyond ? -7 : 7)).toFixed(1)}" y="${(p.y - 7).toFixed(1)}" class="note" fill="${colour}"${anchor}>${escape(label)}</text>`);
+				body.push(dot(p, colour, true));
+				if (label) body.push(`<text x="${(p.x + (beyond ? -7 : 7)).toFixed(1)}" y="${(p.y - 7).toFixed(1)}" class="note" fill="${colour}"${anchor}>${escape(label)}</text>`);
 			}
 		}
 	}
 
 	const legend = ["product", "baseline"].map(
 		(target, i) =>
-			`<g transform="translate(${LEFTS[0] + i * 130},${HEIGHT - 18})"><line x1="0" x2="24" y1="0" y2="0" stroke="${COLOURS[target]}" stroke-width="3"/>` +
+			`<g transform="translate(${LEFTS[0] + i * 130},${HEIGHT - 38})"><line x1="0" x2="24" y1="0" y2="0" stroke="${COLOURS[target]}" stroke-width="3"/>` +
 			`<text x="30" y="0" dominant-baseline="middle" class="label">${target}</text></g>`
 	);
 	legend.push(
-		`<text x="${LEFTS[0] + 260}" y="${HEIGHT - 18}" dominant-baseline="middle" class="note">filled: fixed rate; hollow: fixed concurrency, at the rate it reached. ` +
-			`Left, grey dashes: finished = offered. Right: p50 solid, p99 dashed.</text>`
+		`<text x="${LEFTS[0] + 260}" y="${HEIGHT - 38}" dominant-baseline="middle" class="note">filled: fixed rate; hollow: fixed concurrency, at the rate it reached.</text>`,
+		`<text x="${LEFTS[0]}" y="${HEIGHT - 16}" dominant-baseline="middle" class="note">Left, grey dashes: finished = offered. Right: p50 solid, p99 dashed (hollow: p99 the upper marker).</text>`
 	);
 
 	return [

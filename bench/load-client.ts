@@ -1,7 +1,7 @@
 /**
  * The load generator of the `load` scenario, run as a child process of the bench so that its CPU
  * shows up on its own pid in /proc instead of mixing with the bench's sampler. It reads one job (JSON)
- * on stdin, drives autocannon, and prints one result (JSON) on stdout.
+ * (one JSON line) on stdin, drives autocannon, and prints one result (JSON line) on stdout.
  *
  * Modes:
  * - `concurrency`: `connections` connections, each sending its next order as soon as the previous
@@ -51,23 +51,23 @@ export interface LoadClientResult {
 	startupCpuSeconds: number;
 }
 
-/** The job: the first line on stdin. The rest of stdin is only watched for its end (see below). */
+/** The job: the first line on stdin. */
 function readJob(): Promise<LoadClientJob> {
 	return new Promise((resolve, reject) => {
 		let text = "";
-		const onData = (chunk: Buffer) => {
+		let done = false;
+		process.stdin.on("data", (chunk: Buffer) => {
+			if (done) return; // stdin stays open only so that its end can be seen
 			text += chunk.toString();
 			const newline = text.indexOf("\n");
 			if (newline < 0) return;
-			process.stdin.off("data", onData);
+			done = true;
 			try {
 				resolve(JSON.parse(text.slice(0, newline)) as LoadClientJob);
 			} catch (err) {
 				reject(err as Error);
 			}
-		};
-		process.stdin.on("data", onData);
-		process.stdin.once("end", () => reject(new Error("stdin ended before a job arrived")));
+		});
 	});
 }
 
@@ -162,15 +162,16 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 	};
 }
 
-// After the result the process stays until the bench closes stdin: the bench reads this process's
-// CPU in /proc after the last request and before it is gone.
+// The process ends when the bench closes stdin: after the result, once the bench has read this
+// process's CPU in /proc; before it, when the bench itself is gone (its end of the pipe closes).
+let printed = false;
+process.stdin.once("end", () => process.exit(printed ? 0 : 1));
 readJob()
 	.then(run)
 	.then(
 		result => {
 			process.stdout.write(JSON.stringify(result) + "\n");
-			process.stdin.resume();
-			process.stdin.once("end", () => process.exit(0));
+			printed = true;
 		},
 		err => {
 			process.stderr.write(`load client failed: ${(err as Error).stack ?? err}\n`);

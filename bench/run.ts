@@ -1,14 +1,18 @@
 /**
- * `npm run bench`: throughput and latency of the order pipeline, in two scenarios measured in the
- * same run so their ratios survive a noisy machine:
+ * `npm run bench`: throughput and latency of the order pipeline, in scenarios measured in the same
+ * run so their ratios survive a noisy machine:
  *
+ * - load:     the product (the processes of `cluster`) against the hand-written baseline
+ *             (bench/baseline), driven by autocannon in a child process at a fixed concurrency, then
+ *             at fixed rates; CPU per process from /proc (bench/load-scenario.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
  * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database).
  *
- * Everything it creates (processes, databases, vhost, temp dir) is removed at the end, also on
- * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout.
- * With BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
+ * Everything it creates (processes, databases, vhosts, temp dir) is removed at the end, also on
+ * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout,
+ * everything measured to bench/results/<time>.json (and the load chart to <time>.svg). With
+ * BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
  * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
 import { execFileSync } from "node:child_process";

@@ -135,6 +135,14 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 	}
 	out.push("CPU per process, from the start of each step to its drain (ms per finished order; % of one core), peak memory (VmHWM, MiB)");
 	out.push(table(["step", "process", "CPU ms/order", "CPU %", "peak MiB"], cpuRows), "");
+	out.push("Unsent outbox rows, orders / processor database, every 2 s from the start of each step to its drain (all samples in the JSON)");
+	for (const step of result.steps) {
+		// The first sample at or after each 2 s mark (samples are late when the database is busy).
+		const series: string[] = [];
+		for (const x of step.samples) if (x.t >= series.length * 2000) series.push(`${x.outboxOrders}/${x.outboxProcessor}`);
+		out.push(`  ${step.target} ${step.label}: ${series.join(" ")}`);
+	}
+	out.push("");
 	for (const line of result.skipped) out.push(`skipped: ${line}`);
 	for (const step of result.steps) {
 		if (step.errors > 0) out.push(`${step.target} ${step.label}: ${step.errors} errors, first: ${step.firstError}`);

@@ -381,7 +381,14 @@ async function main(): Promise<number> {
 	clearTimeout(watchdog);
 	if (results.length > 0) printReport(config, results, loadBefore, sink?.stats());
 	const summaries = load ? summarizeSteps(load.steps) : [];
-	if (load) process.stdout.write(`\n${loadReport(load, summaries)}`);
+	if (load) {
+		const cpu = cpus();
+		const average = (l: number[]) => l.map(v => v.toFixed(2)).join(" ");
+		process.stdout.write(
+			`\norder-pipeline load bench — ${new Date(startedAt).toISOString()} — node ${process.version} — ${cpu.length} × ${cpu[0]?.model ?? "?"} — ` +
+				`load average (1/5/15 min) at start ${average(loadBefore)}, at end ${average(loadavg())}\n${loadReport(load, summaries)}`
+		);
+	}
 	if (results.length > 0 || load) {
 		const document = {
 			startedAt: new Date(startedAt).toISOString(),

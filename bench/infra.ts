@@ -3,7 +3,7 @@
  * vhosts, the product's processes, shared with the tests and the chaos run): the warn+ log lines of
  * a process, a stop that ends in SIGKILL, and /proc readings of the processes and the machine.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { startNode, type NodeProcess } from "../scripts/support/local-services";
 
 export interface BenchProcess extends NodeProcess {
@@ -66,10 +66,34 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) a process has used. */
 export function readCpuSeconds(pid: number): number {
+	return readProcessTimes(pid).cpuSeconds;
+}
+
+/** CPU seconds (user + system) a process has used, and when it started, in seconds since boot. */
+export function readProcessTimes(pid: number): { cpuSeconds: number; startedAt: number } {
 	const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
 	// Fields after the command name, which is in parentheses and may contain spaces.
 	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-	return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+	return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, startedAt: Number(fields[19]) / CLOCK_TICKS };
+}
+
+/** Seconds since boot, the clock of `startedAt` above. */
+export function readUptime(): number {
+	return Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+}
+
+/** Pids of the processes whose command name (`/proc/<pid>/comm`) is `name`. */
+export function findProcesses(name: string): number[] {
+	const pids: number[] = [];
+	for (const entry of readdirSync("/proc")) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) pids.push(Number(entry));
+		} catch {
+			/* gone meanwhile */
+		}
+	}
+	return pids;
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */

@@ -1,31 +1,54 @@
 /**
- * `npm run bench`: throughput and latency of the order pipeline, in two scenarios measured in the
- * same run so their ratios survive a noisy machine:
+ * `npm run bench`: throughput and latency of the order pipeline, in scenarios measured in the same
+ * run so their ratios survive a noisy machine:
  *
+ * - load:     the product (the processes of `cluster`) against the hand-written baseline
+ *             (bench/baseline), driven by autocannon in a child process at a fixed concurrency, then
+ *             at fixed rates; CPU per process from /proc (bench/load-scenario.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
  * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database).
  *
- * Everything it creates (processes, databases, vhost, temp dir) is removed at the end, also on
- * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout.
- * With BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
+ * Everything it creates (processes, databases, vhosts, temp dir) is removed at the end, also on
+ * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout,
+ * everything measured to bench/results/<time>.json (and the load chart to <time>.svg). With
+ * BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
  * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, apiFetch } from "../scripts/support/local-services";
-import { startBenchNode, type BenchProcess } from "./infra";
+import { freePort, uniqueSuffix } from "../scripts/support/local-services";
+import { Cleanups } from "./cleanups";
+import { startBenchNode } from "./infra";
 import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
+import { COMMON_ENV, startProductCluster, waitReady } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
+import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
+import { loadReport, summarizeSteps, writeResults } from "./load-report";
 
-const SCENARIOS = ["cluster", "embedded"] as const;
+const SCENARIOS = ["load", "cluster", "embedded"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const DEFAULT_SCENARIOS: Scenario[] = ["cluster", "embedded"];
+/**
+ * `cluster` is left out of the default: `load` starts the same two processes and measures them
+ * harder, and with it the default run would outgrow five minutes. `embedded` stays: nothing else
+ * measures the one-process deployment.
+ */
+const DEFAULT_SCENARIOS: Scenario[] = ["load", "embedded"];
+
+/** A comma list of positive numbers (BENCH_LOAD_RATES); empty when unset. */
+function positiveNumbers(name: string): number[] {
+	const raw = process.env[name]?.trim();
+	if (!raw) return [];
+	const values = raw.split(",").map(v => Number(v.trim()));
+	if (values.some(v => !Number.isFinite(v) || v <= 0)) throw new Error(`${name}='${raw}' is not valid: expected a comma list of numbers > 0.`);
+	return values;
+}
 
 function positiveInteger(name: string, fallback: number, min = 1): number {
 	const raw = process.env[name]?.trim();
@@ -38,7 +61,8 @@ function positiveInteger(name: string, fallback: number, min = 1): number {
 interface BenchConfig {
 	scenarios: Scenario[];
 	/** Burst size per scenario. */
-	orders: Record<Scenario, number>;
+	orders: Record<"cluster" | "embedded", number>;
+	load: LoadConfig;
 	concurrency: number;
 	rounds: number;
 	warmup: number;
@@ -64,11 +88,21 @@ function readConfig(): BenchConfig {
 			cluster: positiveInteger("BENCH_ORDERS", 500),
 			embedded: positiveInteger("BENCH_EMBEDDED_ORDERS", 200)
 		},
+		load: {
+			concurrency: positiveInteger("BENCH_LOAD_CONCURRENCY", 64),
+			seconds: positiveInteger("BENCH_LOAD_SECONDS", 15),
+			rates: positiveNumbers("BENCH_LOAD_RATES").map(Math.round),
+			repeats: positiveInteger("BENCH_LOAD_REPEATS", 1),
+			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
+			rateConnections: 256,
+			bodies: 200,
+			drainTimeoutMs: 60_000
+		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
 		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
 		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
-		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 200),
+		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 420),
 		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? "")
 	};
 }
@@ -78,91 +112,9 @@ const log = (message: string): void => {
 	process.stderr.write(`[bench +${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${message}\n`);
 };
 
-/** Undo steps, run newest first; each runs at most once. */
-class Cleanups {
-	private steps: Array<{ name: string; run: () => Promise<void> }> = [];
-	private inFlight = new Set<Promise<void>>();
-	/** Set once the bench is being stopped (signal, watchdog): nothing new may start. */
-	stopping = false;
-
-	add(name: string, run: () => Promise<void>): void {
-		this.steps.push({ name, run });
-		// Something created while the bench is being stopped is undone at once.
-		if (this.stopping) void this.runDownTo(0);
-	}
-
-	get mark(): number {
-		return this.steps.length;
-	}
-
-	/** Runs (and forgets) every step added after `mark`, and waits for steps another caller is running. */
-	async runDownTo(mark = 0): Promise<void> {
-		while (this.steps.length > mark) {
-			const step = this.steps.pop()!;
-			const running = step.run().catch(err => log(`cleanup '${step.name}' failed: ${(err as Error).message}`));
-			this.inFlight.add(running);
-			await running;
-			this.inFlight.delete(running);
-		}
-		await Promise.all(this.inFlight);
-	}
-}
-
-const COMMON_ENV: Record<string, string> = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
-
-/** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
-async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: number): Promise<void> {
-	let lastAnswer = "";
-	await waitFor(
-		"the product to be ready",
-		async () => {
-			const dead = processes.find(p => p.child.exitCode !== null || p.child.signalCode !== null);
-			if (dead) throw new Error(`process '${dead.name}' exited during start`);
-			// Readiness is the front's own; the stock answer says a processor is there too.
-			for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-				const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
-				lastAnswer = await res.text();
-				if (res.status !== 200) return false;
-			}
-			return true;
-		},
-		timeoutMs,
-		100
-	).catch(err => {
-		const outputs = processes.map(p => `--- ${p.name} ---\n${p.output().slice(-3000)}`).join("\n");
-		throw new Error(`${(err as Error).message}\nlast answer: ${lastAnswer}\n${outputs}`);
-	});
-}
-
 /** `cluster`: the product as deployed, two processes over RabbitMQ, each service on PostgreSQL. */
 async function startCluster(cleanups: Cleanups): Promise<Target> {
-	const vhost = createOwnVhost();
-	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
-	const ordersDb = await createTestDatabase("bench_orders");
-	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
-	const processorDb = await createTestDatabase("bench_processor");
-	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
-
-	const port = await freePort();
-	const common: Record<string, string> = {
-		...COMMON_ENV,
-		TRANSPORTER: vhost.url,
-		NAMESPACE: `bench${uniqueSuffix()}`,
-		ORDERS_DATABASE_URL: ordersDb.url,
-		PROCESSOR_DATABASE_URL: processorDb.url
-	};
-	const front = startBenchNode("api,orders", {
-		...common,
-		SERVICES: "api,orders",
-		PORT: String(port),
-		NODEID: `bench-front-${uniqueSuffix()}`
-	});
-	cleanups.add("process api,orders", () => front.shutdown());
-	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
-	cleanups.add("process processor", () => processor.shutdown());
-
-	const baseUrl = `http://127.0.0.1:${port}`;
-	await waitReady(baseUrl, [front, processor], 60_000);
+	const { baseUrl, processes, ordersDb, processorDb } = await startProductCluster(cleanups);
 	const watcher = await databaseWatcher(ordersDb.url, 5);
 	cleanups.add("orders database watcher", () => watcher.close());
 	const processorClient = new Client({ connectionString: processorDb.url });
@@ -171,7 +123,7 @@ async function startCluster(cleanups: Cleanups): Promise<Target> {
 	return {
 		scenario: "cluster",
 		baseUrl,
-		processes: [front, processor],
+		processes,
 		watcher,
 		watcherNote: "orders database polled with pg every 5 ms",
 		async processorTimes(orderIds) {
@@ -336,12 +288,23 @@ function printReport(config: BenchConfig, results: ScenarioResult[], loadBefore:
 	process.stdout.write(out.join("\n") + "\n");
 }
 
+/** The commit the bench ran on (with `+dirty` when the tree has changes), for the results file. */
+function currentCommit(): string {
+	try {
+		const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+		const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim();
+		return dirty ? `${commit}+dirty` : commit;
+	} catch {
+		return "unknown";
+	}
+}
+
 async function main(): Promise<number> {
 	const config = readConfig();
 	const startedAt = Date.now();
 	const loadBefore = loadavg();
 	const deadline = startedAt + config.timeoutSeconds * 1000;
-	const cleanups = new Cleanups();
+	const cleanups = new Cleanups(log);
 
 	const emergency = async (why: string, code: number) => {
 		log(`${why}: cleaning up and stopping.`);
@@ -370,6 +333,7 @@ async function main(): Promise<number> {
 	}
 
 	const results: ScenarioResult[] = [];
+	let load: LoadResult | undefined;
 	let failed = false;
 	for (const [index, scenario] of config.scenarios.entries()) {
 		if (cleanups.stopping) break;
@@ -382,6 +346,12 @@ async function main(): Promise<number> {
 		// Each scenario may use its share of the time left; a round that would not fit is not started.
 		const softDeadline = Date.now() + (deadline - Date.now()) / (config.scenarios.length - index);
 		try {
+			if (scenario === "load") {
+				// The load scenario has a fixed plan of steps; it skips those that would not end before the deadline.
+				load = await runLoad(config.load, cleanups, deadline, log);
+				if (load.skipped.length > 0 || load.steps.some(s => s.errors > 0)) failed = true;
+				continue;
+			}
 			log(`${scenario}: starting`);
 			const t = performance.now();
 			const target = scenario === "embedded" ? await startEmbedded(cleanups) : await startCluster(cleanups);
@@ -410,6 +380,29 @@ async function main(): Promise<number> {
 	}
 	clearTimeout(watchdog);
 	if (results.length > 0) printReport(config, results, loadBefore, sink?.stats());
+	const summaries = load ? summarizeSteps(load.steps) : [];
+	if (load) {
+		const cpu = cpus();
+		const average = (l: number[]) => l.map(v => v.toFixed(2)).join(" ");
+		process.stdout.write(
+			`\norder-pipeline load bench — ${new Date(startedAt).toISOString()} — node ${process.version} — ${cpu.length} × ${cpu[0]?.model ?? "?"} — ` +
+				`load average (1/5/15 min) at start ${average(loadBefore)}, at end ${average(loadavg())}\n${loadReport(load, summaries)}`
+		);
+	}
+	if (results.length > 0 || load) {
+		const document = {
+			startedAt: new Date(startedAt).toISOString(),
+			commit: currentCommit(),
+			node: process.version,
+			machine: { cpus: cpus().length, model: cpus()[0]?.model, loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg() },
+			scenarios: config.scenarios,
+			load: load ? { ...load, summaries } : undefined,
+			others: results
+		};
+		// A file name without colons: 2026-11-30T18-05-09Z.
+		const stamp = document.startedAt.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+		for (const path of writeResults(stamp, document, load && { result: load, summaries })) log(`wrote ${path}`);
+	}
 	await cleanups.runDownTo(0);
 	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 	return failed ? 1 : 0;

@@ -1,0 +1,180 @@
+/**
+ * The load generator of the `load` scenario, run as a child process of the bench so that its CPU
+ * shows up on its own pid in /proc instead of mixing with the bench's sampler. It reads one job (JSON)
+ * (one JSON line) on stdin, drives autocannon, and prints one result (JSON line) on stdout.
+ *
+ * Modes:
+ * - `concurrency`: `connections` connections, each sending its next order as soon as the previous
+ *   one is answered, for `seconds` (a closed loop: it finds the peak);
+ * - `rate`: `rate` orders/s in total for `seconds` (an open loop, as far as autocannon allows). The
+ *   rate is split over `slices` autocannon instances started 1/slices s apart. autocannon limits a
+ *   connection to whole requests per second and starts every connection's second at once, so one
+ *   instance sends its whole second's orders in one burst; ten staggered instances send ten smaller
+ *   bursts a second, which is much closer to evenly spaced arrivals;
+ * - `amount`: `amount` orders over `connections` connections, then stop (the warm-up).
+ *
+ * The bodies are the bench's, sent in turn from one shared counter, so concurrent requests carry
+ * different SKUs just as the bench's other scenarios do.
+ */
+import autocannon from "autocannon";
+import { percentile } from "./stats";
+
+export interface LoadClientJob {
+	url: string;
+	authorization: string;
+	bodies: string[];
+	mode: "concurrency" | "rate" | "amount";
+	connections: number;
+	seconds?: number;
+	rate?: number;
+	amount?: number;
+	slices?: number;
+}
+
+export interface LoadClientResult {
+	/** Wall-clock ms: the first instance started, the last one finished. */
+	startedAt: number;
+	endedAt: number;
+	/** Requests answered, 201s among them, and everything else (other statuses, socket errors, timeouts). */
+	responses: number;
+	created: number;
+	errors: number;
+	statuses: Record<string, number>;
+	socketErrors: number;
+	/** Answer time of every 201, ms: request written → whole answer read. */
+	latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+	/** 201s in each second after `startedAt`. */
+	createdPerSecond: number[];
+	/** The first answer that was not a 201, for the error message. */
+	firstError?: string;
+	/** CPU seconds this process had used when it began to send (starting Node, loading autocannon). */
+	startupCpuSeconds: number;
+}
+
+/** The job: the first line on stdin. */
+function readJob(): Promise<LoadClientJob> {
+	return new Promise((resolve, reject) => {
+		let text = "";
+		let done = false;
+		process.stdin.on("data", (chunk: Buffer) => {
+			if (done) return; // stdin stays open only so that its end can be seen
+			text += chunk.toString();
+			const newline = text.indexOf("\n");
+			if (newline < 0) return;
+			done = true;
+			try {
+				resolve(JSON.parse(text.slice(0, newline)) as LoadClientJob);
+			} catch (err) {
+				reject(err as Error);
+			}
+		});
+	});
+}
+
+/** Whole numbers that add up to `total`, as even as they come. */
+function split(total: number, parts: number): number[] {
+	return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+async function run(job: LoadClientJob): Promise<LoadClientResult> {
+	const latencies: number[] = [];
+	const statuses: Record<string, number> = {};
+	const createdPerSecond: number[] = [];
+	let responses = 0;
+	let created = 0;
+	let socketErrors = 0;
+	let firstError: string | undefined;
+	let next = 0;
+	const startup = process.cpuUsage();
+	const startedAt = Date.now();
+
+	const request: autocannon.Request = {
+		method: "POST",
+		path: "/api/orders",
+		setupRequest(req) {
+			req.body = job.bodies[next++ % job.bodies.length];
+			return req;
+		},
+		onResponse(status, body) {
+			if (status !== 201 && firstError === undefined) firstError = `${status} ${body.slice(0, 300)}`;
+		}
+	};
+
+	const slices =
+		job.mode === "rate"
+			? split(job.rate ?? 0, Math.min(job.slices ?? 10, job.rate ?? 1)).map((rate, i, all) => ({
+					delayMs: (i * 1000) / all.length,
+					options: { overallRate: rate, connections: Math.max(1, Math.min(rate, Math.ceil(job.connections / all.length))) }
+				}))
+			: [{ delayMs: 0, options: { connections: job.connections } }];
+
+	const runSlice = (delayMs: number, options: Partial<autocannon.Options>) =>
+		new Promise<void>((resolve, reject) => {
+			setTimeout(() => {
+				const instance = autocannon(
+					{
+						url: job.url,
+						headers: { "content-type": "application/json", authorization: job.authorization },
+						requests: [request],
+						timeout: 10,
+						...(job.mode === "amount" ? { amount: job.amount } : { duration: job.seconds }),
+						...options
+					},
+					err => (err ? reject(err) : resolve())
+				);
+				instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+					responses++;
+					statuses[status] = (statuses[status] ?? 0) + 1;
+					if (status === 201) {
+						latencies.push(ms);
+						created++;
+						const second = Math.floor((Date.now() - startedAt) / 1000);
+						createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
+					}
+				});
+				instance.on("reqError", (err: Error) => {
+					socketErrors++;
+					firstError ??= err.message;
+				});
+			}, delayMs);
+		});
+
+	await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
+	const endedAt = Date.now();
+	return {
+		startedAt,
+		endedAt,
+		responses,
+		created,
+		errors: responses - created + socketErrors,
+		statuses,
+		socketErrors,
+		latencyMs: {
+			p50: percentile(latencies, 50),
+			p95: percentile(latencies, 95),
+			p99: percentile(latencies, 99),
+			max: latencies.reduce((a, b) => Math.max(a, b), 0),
+			mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, created)
+		},
+		createdPerSecond: Array.from(createdPerSecond, n => n ?? 0),
+		firstError,
+		startupCpuSeconds: (startup.user + startup.system) / 1e6
+	};
+}
+
+// The process ends when the bench closes stdin: after the result, once the bench has read this
+// process's CPU in /proc; before it, when the bench itself is gone (its end of the pipe closes).
+let printed = false;
+process.stdin.once("end", () => process.exit(printed ? 0 : 1));
+readJob()
+	.then(run)
+	.then(
+		result => {
+			process.stdout.write(JSON.stringify(result) + "\n");
+			printed = true;
+		},
+		err => {
+			process.stderr.write(`load client failed: ${(err as Error).stack ?? err}\n`);
+			process.exit(1);
+		}
+	);

@@ -1,0 +1,175 @@
+/**
+ * The `load` scenario: the product (the two processes of `cluster`) against the hand-written
+ * baseline (bench/baseline), both up at once on databases and vhosts of their own, driven in turn
+ * with the same order bodies by autocannon in a child process.
+ *
+ * Steps, each target in turn: a warm-up; the fixed-concurrency step (the peak), repeated
+ * `repeats` times alternating the targets; then the fixed-rate steps, at 25, 50 and 75 % of the
+ * rate the product sustained in the fixed-concurrency step unless BENCH_LOAD_RATES names them.
+ */
+import { performance } from "node:perf_hooks";
+import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support/local-services";
+import { startBaseline } from "./baseline";
+import type { Cleanups } from "./cleanups";
+import { orderBody } from "./load";
+import { runStep, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { startProductCluster } from "./product";
+import { StepSampler, type TargetDatabases } from "./sampler";
+import { median } from "./stats";
+
+export interface LoadConfig {
+	concurrency: number;
+	seconds: number;
+	/** Offered rates (orders/s); empty: 25/50/75 % of the product's peak. */
+	rates: number[];
+	repeats: number;
+	warmup: number;
+	/** Connections the fixed-rate steps may open, over all slices. */
+	rateConnections: number;
+	/** Distinct order bodies sent in turn. */
+	bodies: number;
+	drainTimeoutMs: number;
+}
+
+export const DEFAULT_RATE_SHARES = [0.25, 0.5, 0.75];
+
+export interface LoadResult {
+	config: LoadConfig;
+	/** The fixed rates used, and where they came from. */
+	rates: number[];
+	ratesFrom: string;
+	targets: Array<{ name: string; startupMs: number; processes: string[] }>;
+	steps: StepResult[];
+	warmups: StepResult[];
+	/** Steps that did not run, with why. */
+	skipped: string[];
+}
+
+/** Opens a target's sampler and registers its closing. */
+async function samplerFor(cleanups: Cleanups, name: string, databases: TargetDatabases): Promise<StepSampler> {
+	const sampler = await StepSampler.open(databases);
+	cleanups.add(`${name} sampler`, () => sampler.close());
+	return sampler;
+}
+
+async function startProduct(cleanups: Cleanups): Promise<LoadTarget> {
+	const t = performance.now();
+	const cluster = await startProductCluster(cleanups, "load_product");
+	const sampler = await samplerFor(cleanups, "product", {
+		ordersUrl: cluster.ordersDb.url,
+		ordersName: cluster.ordersDb.name,
+		processorUrl: cluster.processorDb.url,
+		processorName: cluster.processorDb.name
+	});
+	return {
+		name: "product",
+		baseUrl: cluster.baseUrl,
+		processes: cluster.processes.map(p => ({ account: `node ${p.name}`, pid: p.pid })),
+		sampler,
+		startupMs: performance.now() - t
+	};
+}
+
+async function startBaselineTarget(cleanups: Cleanups, log: (message: string) => void): Promise<LoadTarget> {
+	const t = performance.now();
+	const vhost = createOwnVhost();
+	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
+	const ordersDb = await createTestDatabase("load_baseline_orders");
+	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
+	const processorDb = await createTestDatabase("load_baseline_processor");
+	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
+	const handle = await startBaseline({
+		ordersDatabaseUrl: ordersDb.url,
+		processorDatabaseUrl: processorDb.url,
+		amqpUrl: vhost.url,
+		port: await freePort(),
+		log: message => log(`baseline: ${message}`)
+	});
+	cleanups.add("baseline processes", () => handle.stop());
+	const sampler = await samplerFor(cleanups, "baseline", {
+		ordersUrl: ordersDb.url,
+		ordersName: ordersDb.name,
+		processorUrl: processorDb.url,
+		processorName: processorDb.name
+	});
+	return {
+		name: "baseline",
+		baseUrl: handle.baseUrl,
+		processes: handle.processes.map(p => ({ account: `node ${p.name}`, pid: p.pid })),
+		sampler,
+		startupMs: performance.now() - t
+	};
+}
+
+/**
+ * What a target sustained end to end in a fixed-concurrency step: orders created per second, or the
+ * step's orders finished per second up to the last one, whichever is lower. Not the finished rate
+ * of the load window alone: a short step ends before an outbox that lags has caught up.
+ */
+const sustained = (s: StepResult) => Math.min(s.achievedRate, s.finishedPerSecondToDrain);
+
+export async function runLoad(config: LoadConfig, cleanups: Cleanups, deadline: number, log: (message: string) => void): Promise<LoadResult> {
+	log("load: starting the product and the baseline");
+	const product = await startProduct(cleanups);
+	log(`load: product ready in ${product.startupMs.toFixed(0)} ms`);
+	const baseline = await startBaselineTarget(cleanups, log);
+	log(`load: baseline ready in ${baseline.startupMs.toFixed(0)} ms`);
+	const targets = [product, baseline];
+
+	// The same bodies for both targets, as the other scenarios build them.
+	const customer = `bench-load-${Date.now().toString(36)}`;
+	const context: StepContext = {
+		bodies: Array.from({ length: config.bodies }, (_, i) => orderBody(customer, i)),
+		deadline,
+		drainTimeoutMs: config.drainTimeoutMs,
+		log
+	};
+	const result: LoadResult = {
+		config,
+		rates: [],
+		ratesFrom: "",
+		targets: targets.map(t => ({ name: t.name, startupMs: t.startupMs, processes: t.processes.map(p => p.account) })),
+		steps: [],
+		warmups: [],
+		skipped: []
+	};
+
+	for (const target of targets) {
+		result.warmups.push(await runStep(target, { kind: "warm-up", connections: 16, amount: config.warmup }, context));
+	}
+
+	// A step that would not end (load, then some drain) before the deadline is skipped, not started.
+	const fits = (spec: StepSpec) => Date.now() + ((spec.seconds ?? 0) + 10) * 1000 < deadline;
+	const run = async (target: LoadTarget, spec: StepSpec) => {
+		if (!fits(spec)) {
+			result.skipped.push(`${target.name} ${spec.kind} ${spec.rate ?? spec.connections}: no time left (BENCH_TIMEOUT_S)`);
+			log(`load: skipped ${target.name} ${spec.kind}: no time left`);
+			return;
+		}
+		result.steps.push(await runStep(target, spec, context));
+	};
+
+	for (let repeat = 1; repeat <= config.repeats; repeat++) {
+		// Alternate which target goes first, so that drift on the machine hits both alike.
+		const order = repeat % 2 === 1 ? targets : [...targets].reverse();
+		for (const target of order) {
+			await run(target, { kind: "concurrency", connections: config.concurrency, seconds: config.seconds, repeat });
+		}
+	}
+
+	if (config.rates.length > 0) {
+		result.rates = config.rates;
+		result.ratesFrom = "BENCH_LOAD_RATES";
+	} else {
+		const peaks = result.steps.filter(s => s.target === "product" && s.kind === "concurrency").map(sustained);
+		const peak = median(peaks);
+		if (!Number.isFinite(peak) || peak <= 0) throw new Error("load: the product finished no orders in the fixed-concurrency step");
+		result.rates = DEFAULT_RATE_SHARES.map(share => Math.max(1, Math.round(share * peak)));
+		result.ratesFrom = `${DEFAULT_RATE_SHARES.map(s => `${s * 100} %`).join(", ")} of ${peak.toFixed(1)} orders/s, what the product sustained at c=${config.concurrency}`;
+	}
+	for (const [i, rate] of result.rates.entries()) {
+		const order = i % 2 === 0 ? targets : [...targets].reverse();
+		for (const target of order) await run(target, { kind: "rate", connections: config.rateConnections, seconds: config.seconds, rate });
+	}
+	return result;
+}

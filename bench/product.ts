@@ -57,7 +57,9 @@ export async function startProductCluster(cleanups: Cleanups, label = "bench"): 
 		TRANSPORTER: vhost.url,
 		NAMESPACE: `bench${uniqueSuffix()}`,
 		ORDERS_DATABASE_URL: ordersDb.url,
-		PROCESSOR_DATABASE_URL: processorDb.url
+		PROCESSOR_DATABASE_URL: processorDb.url,
+		// For profiling the nodes under load, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/benchmarks.md).
+		...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {})
 	};
 	const front = startBenchNode("api,orders", {
 		...common,

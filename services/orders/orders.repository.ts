@@ -282,3 +282,58 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
 		entry.detail ? JSON.stringify(entry.detail) : null
 	]);
 }
+
+/**
+ * The usual answer to a consumed event in one statement (its own transaction): when the event is
+ * new and the order is in the status the caller expects, moves the order, records the event in the
+ * inbox and adds the history step. Returns the order's creation time and correlation id when it
+ * did, or null when it changed nothing (the caller then takes the general path). The status is
+ * re-checked under the row lock, so a concurrent change of the order (a cancellation, a duplicate
+ * delivery) makes this a no-op rather than a wrong move.
+ */
+const applyUsualStatement = statement(
+	"orders.apply-usual",
+	`WITH changed AS (
+	   UPDATE orders SET status = $4, error_message = COALESCE($5, error_message), updated_at = $6
+	   WHERE id = $1 AND status = $3 AND NOT EXISTS (SELECT 1 FROM processed_events WHERE event_id = $2)
+	   RETURNING id, correlation_id, created_at
+	 ), inbox AS (
+	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT $2, $7, id FROM changed
+	 ), history AS (
+	   INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
+	   SELECT id, $8, $4, $2, correlation_id, $9, $10 FROM changed
+	 )
+	 SELECT correlation_id, created_at FROM changed`
+);
+
+/** The usual move of an order on a consumed event, for {@link applyUsualMove}. */
+export interface UsualMove {
+	orderId: string;
+	eventId: string;
+	eventName: string;
+	from: OrderStatus;
+	to: OrderStatus;
+	/** Set on the order when not null (a failure's message); null keeps the order's. */
+	errorMessage: string | null;
+	at: Date;
+	step: string;
+	nodeID: string;
+	detail: Record<string, unknown> | null;
+}
+
+/** Applies the usual move in one statement; what it moved, or null when it changed nothing. */
+export async function applyUsualMove(db: Sequelize, m: UsualMove): Promise<{ correlationId: string; createdAt: Date } | null> {
+	const [row] = await runStatement<{ correlation_id: string; created_at: Date }>(db, applyUsualStatement, [
+		m.orderId,
+		m.eventId,
+		m.from,
+		m.to,
+		m.errorMessage,
+		m.at,
+		m.eventName,
+		m.step,
+		m.nodeID,
+		m.detail ? JSON.stringify(m.detail) : null
+	]);
+	return row ? { correlationId: row.correlation_id, createdAt: row.created_at } : null;
+}

@@ -141,22 +141,26 @@ export function readProcessingHistory(db: Sequelize, orderId: string): Promise<H
 
 // --- the hot path: one transaction per `order.created`, named prepared statements -------------------
 
-const insertInFlightRecord = statement(
-	"processor.insert-in-flight-record",
-	`INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, created_at, updated_at)
-	 VALUES ($1, $2, $3, $4, $5, now(), now())
-	 ON CONFLICT (order_id) DO NOTHING
-	 RETURNING id`
+/**
+ * The record insert and the stock lock in one statement: whether the record is new, and the locked
+ * stock rows of the order's SKUs (in SKU order, so that concurrent orders never deadlock each other).
+ */
+const startOrderStatement = statement(
+	"processor.start-order",
+	`WITH record AS (
+	   INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, created_at, updated_at)
+	   VALUES ($1, $2, $3, $4, $5, now(), now())
+	   ON CONFLICT (order_id) DO NOTHING
+	   RETURNING id
+	 )
+	 SELECT r.fresh, s.sku, s.available
+	 FROM (SELECT count(*) > 0 AS fresh FROM record) AS r
+	 LEFT JOIN LATERAL (SELECT sku, available FROM stock WHERE sku = ANY($6::text[]) ORDER BY sku FOR UPDATE) AS s ON true`
 );
 
 const lockRecordStatement = statement(
 	"processor.lock-record",
 	"SELECT status, cancelled_at FROM processing_records WHERE order_id = $1 FOR UPDATE"
-);
-
-const lockStockStatement = statement(
-	"processor.lock-stock",
-	"SELECT sku, available FROM stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE"
 );
 
 /**
@@ -203,24 +207,33 @@ export interface OrderStep {
 }
 
 /**
- * Inserts the order's record, in flight, unless it has one; true when this call inserted it. The
- * record gets its final status in the same transaction, so no other transaction ever sees it in flight.
+ * Inserts the order's record (in flight) unless it has one, and locks the stock rows of its SKUs:
+ * whether the record is new, and the stock levels. The record gets its final status in the same
+ * transaction, so no other transaction ever sees it in flight.
  */
-export async function insertRecordInFlight(tx: SqlTransaction, record: Omit<NewRecord, "status">): Promise<boolean> {
-	const rows = await tx.query(insertInFlightRecord, [randomUUID(), record.orderId, record.eventId, ProcessingStatus.Processing, record.correlationId]);
-	return rows.length > 0;
+export async function startOrder(
+	tx: SqlTransaction,
+	record: Omit<NewRecord, "status">,
+	skus: string[]
+): Promise<{ fresh: boolean; stock: StockLevel[] }> {
+	const rows = await tx.query<{ fresh: boolean; sku: string | null; available: number | string | null }>(startOrderStatement, [
+		randomUUID(),
+		record.orderId,
+		record.eventId,
+		ProcessingStatus.Processing,
+		record.correlationId,
+		[...new Set(skus)].sort()
+	]);
+	return {
+		fresh: rows[0]?.fresh === true,
+		stock: rows.filter(r => r.sku !== null).map(r => ({ sku: r.sku as string, available: Number(r.available) }))
+	};
 }
 
 /** Locks the order's record for the rest of the transaction and returns its state, or null when it has none. */
 export async function lockRecordIn(tx: SqlTransaction, orderId: string): Promise<RecordState | null> {
 	const [row] = await tx.query<{ status: ProcessingStatus; cancelled_at: Date | null }>(lockRecordStatement, [orderId]);
 	return row ? { status: row.status, cancellationHandled: row.cancelled_at !== null } : null;
-}
-
-/** Locks the stock rows of these SKUs, in SKU order, so that concurrent orders never deadlock each other. */
-export async function lockStockIn(tx: SqlTransaction, skus: string[]): Promise<StockLevel[]> {
-	const rows = await tx.query<{ sku: string; available: number | string }>(lockStockStatement, [[...new Set(skus)].sort()]);
-	return rows.map(r => ({ sku: r.sku, available: Number(r.available) }));
 }
 
 /** The outcome of one order, as {@link finishOrder} writes it. */

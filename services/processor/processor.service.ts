@@ -37,11 +37,10 @@ import {
 	findStock,
 	finishOrder,
 	insertRecord,
-	insertRecordInFlight,
 	lockRecord,
 	lockRecordIn,
-	lockStockIn,
 	markCancelled,
+	startOrder,
 	readProcessingHistory,
 	recordHistory,
 	releaseStock,
@@ -150,8 +149,8 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/**
-		 * Handles a new order in one transaction: inserts its record (in flight), locks the stock of
-		 * its SKUs, asks the stock for a reservation plan, and writes the outcome in one statement —
+		 * Handles a new order in one transaction of two statements: inserts its record (in flight) and
+		 * locks the stock of its SKUs, asks the stock for a reservation plan, and writes the outcome —
 		 * the record's final status, the reservation, the history and the `order.processed` answer in
 		 * the outbox. A redelivery finds the record: the state machine ignores a finished record (a
 		 * duplicate) or a cancellation tombstone (a late event), and processes a record a version
@@ -169,7 +168,11 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			});
 
 			const outcome = await inTransaction(this.db(), async (tx): Promise<ReservationPlan | IgnoreDecision> => {
-				const fresh = await insertRecordInFlight(tx, { orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId });
+				const { fresh, stock } = await startOrder(
+					tx,
+					{ orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId },
+					event.items.map(i => i.sku)
+				);
 				const record = fresh ? { status: ProcessingStatus.Processing, cancellationHandled: false } : await lockRecordIn(tx, event.orderId);
 				if (!record) throw new Error(`The processing record of order '${event.orderId}' is missing.`);
 				const decision = decideProcessing(record, Events.OrderCreated);
@@ -178,7 +181,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 					return decision;
 				}
 
-				const plan = planReservation(event.items, await lockStockIn(tx, event.items.map(i => i.sku)));
+				const plan = planReservation(event.items, stock);
 				const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
 				const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
 				await finishOrder(tx, {

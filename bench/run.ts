@@ -334,6 +334,8 @@ async function main(): Promise<number> {
 		try {
 			compare = await prepareCompareCheckout(config.compareRef, cleanups, log);
 		} catch (err) {
+			// Interrupted: the build was stopped on purpose, and the emergency stop exits with its own code.
+			if (cleanups.stopping) return new Promise<number>(() => undefined);
 			await cleanups.runDownTo(0);
 			throw err;
 		}

@@ -157,7 +157,7 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 		rows.push(["", "", ...columns.map(() => "")]);
 	}
 	rows.pop();
-	out.push(`Per step (medians over repeats); a / b: target a's figure divided by target b's${compare ? ` ; product ÷ ${compare} below 1 on latency and CPU, or above 1 on finished/s, means the current product does better` : ""}`);
+	out.push(`Per step (medians over repeats); a / b: target a's figure divided by target b's${compare ? `; product ÷ ${compare} below 1 on latency and CPU, or above 1 on finished/s, means the current product does better` : ""}`);
 	out.push(table(["step", "measure", ...columns.map(c => c.header)], rows), "");
 
 	const cpuRows: string[][] = [];

@@ -15,9 +15,12 @@ export interface BenchProcess extends NodeProcess {
 	shutdown(graceMs?: number): Promise<void>;
 }
 
-/** Starts one product node (startNode of the shared module) and counts its warn+ log lines by kind. */
-export function startBenchNode(name: string, env: Record<string, string>): BenchProcess {
-	const node = startNode(name, env);
+/**
+ * Starts one product node (startNode of the shared module) and counts its warn+ log lines by kind.
+ * `entry`: another build's start.js (BENCH_COMPARE_REF); by default this checkout's.
+ */
+export function startBenchNode(name: string, env: Record<string, string>, entry?: string): BenchProcess {
+	const node = startNode(name, env, entry);
 	let warnings = new Map<string, number>();
 	const collector = () => {
 		let partial = "";

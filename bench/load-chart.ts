@@ -1,7 +1,7 @@
 /**
  * The `load` scenario's chart, hand-written SVG (no dependency): against the offered load (orders/s),
  * on the left the orders finished per second, on the right the create latency p50 and p99 (log
- * scale), one colour per target. The fixed-rate steps are joined by lines; the fixed-concurrency
+ * scale), one colour per target (product@<ref> of BENCH_COMPARE_REF the third). The fixed-rate steps are joined by lines; the fixed-concurrency
  * step, which has no offered rate, is a hollow marker at the rate it reached; when that is far
  * beyond the offered rates it sits on the right edge with its rate written next to it, so that the
  * fixed-rate steps keep the width of the chart.
@@ -14,6 +14,9 @@ const HEIGHT = 460;
 const PANEL = { top: 60, bottom: 360, width: 380 };
 const LEFTS = [70, 550];
 const COLOURS: Record<string, string> = { product: "#1f5fa8", baseline: "#d9731a" };
+/** Any other target: product@<ref>, the product before a change. */
+const OTHER_COLOUR = "#2a9d4b";
+const colourOf = (target: string) => COLOURS[target] ?? OTHER_COLOUR;
 
 interface Point {
 	x: number;
@@ -92,8 +95,10 @@ export function loadChart(result: LoadResult, summaries: StepSummary[], when: st
 	const diagonalEnd = Math.min(xMax, throughputTicks[throughputTicks.length - 1]);
 	body.push(polyline([{ x: left.axis.toX(0), y: left.axis.toY(0) }, { x: left.axis.toX(diagonalEnd), y: left.axis.toY(diagonalEnd) }], "#999", true));
 
-	for (const target of ["product", "baseline"]) {
-		const colour = COLOURS[target];
+	const targets = result.targets.map(t => t.name);
+	// The product last, on top where the markers of several targets meet.
+	for (const target of [...targets].reverse()) {
+		const colour = colourOf(target);
 		const rated = rateSteps.map(s => ({ rate: s.offeredRate!, f: s.byTarget[target] })).filter(r => r.f !== undefined);
 		const at = (axis: Axis, x: number, y: number): Point => ({ x: axis.toX(x), y: axis.toY(y) });
 		const finished = rated.filter(r => Number.isFinite(r.f!.finishedPerSecond)).map(r => at(left.axis, r.rate, r.f!.finishedPerSecond));
@@ -126,13 +131,18 @@ export function loadChart(result: LoadResult, summaries: StepSummary[], when: st
 		}
 	}
 
-	const legend = ["product", "baseline"].map(
-		(target, i) =>
-			`<g transform="translate(${LEFTS[0] + i * 130},${HEIGHT - 38})"><line x1="0" x2="24" y1="0" y2="0" stroke="${COLOURS[target]}" stroke-width="3"/>` +
-			`<text x="30" y="0" dominant-baseline="middle" class="label">${target}</text></g>`
-	);
+	// Room for each name (about 7 px a character at 12 px) after its 30 px of line.
+	const legend: string[] = [];
+	let legendX = LEFTS[0];
+	for (const target of targets) {
+		legend.push(
+			`<g transform="translate(${legendX},${HEIGHT - 38})"><line x1="0" x2="24" y1="0" y2="0" stroke="${colourOf(target)}" stroke-width="3"/>` +
+				`<text x="30" y="0" dominant-baseline="middle" class="label">${escape(target)}</text></g>`
+		);
+		legendX += 30 + 7 * target.length + 24;
+	}
 	legend.push(
-		`<text x="${LEFTS[0] + 260}" y="${HEIGHT - 38}" dominant-baseline="middle" class="note">filled: fixed rate; hollow: fixed concurrency, at the rate it reached.</text>`,
+		`<text x="${legendX + 6}" y="${HEIGHT - 38}" dominant-baseline="middle" class="note">filled: fixed rate; hollow: fixed concurrency, at the rate it reached.</text>`,
 		`<text x="${LEFTS[0]}" y="${HEIGHT - 16}" dominant-baseline="middle" class="note">Left, grey dashes: finished = offered. Right: p50 solid, p99 dashed (hollow: p99 the upper marker).</text>`
 	);
 
@@ -140,7 +150,7 @@ export function loadChart(result: LoadResult, summaries: StepSummary[], when: st
 		`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">`,
 		"<style>.title{font-size:14px;font-weight:bold}.tick{font-size:11px;fill:#444}.label{font-size:12px}.note{font-size:11px}.grid{stroke:#e4e4e4}.axis{stroke:#444}</style>",
 		`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-		`<text x="${LEFTS[0]}" y="22" class="title">${escape(`order-pipeline load bench, ${when}: product against baseline, ${result.config.seconds} s a step`)}</text>`,
+		`<text x="${LEFTS[0]}" y="22" class="title">${escape(`order-pipeline load bench, ${when}: ${targets.join(", ")}, ${result.config.seconds} s a step`)}</text>`,
 		...body.filter(Boolean),
 		...legend,
 		"</svg>",

@@ -1,7 +1,8 @@
 /**
  * The `load` scenario's report: tables on stdout (per step, product against baseline and their
- * ratio), and everything measured as JSON plus a chart as SVG under bench/results/, named after the
- * run's start time.
+ * ratio; with BENCH_COMPARE_REF also product@<ref>, its ratio to the baseline and product ÷
+ * product@<ref>), and everything measured as JSON plus a chart as SVG under bench/results/, named
+ * after the run's start time.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,7 +19,16 @@ export interface StepSummary {
 	label: string;
 	offeredRate?: number;
 	byTarget: Record<string, Figures | undefined>;
+	/** `product / baseline`, `<other> / baseline` and `product ÷ <other>`, of the figures in RATIO_FIGURES. */
+	ratios: Record<string, Partial<Record<RatioFigure, number>>>;
 }
+
+/** The figures compared between targets: throughput, tail latencies and cost. */
+export const RATIO_FIGURES = ["finishedPerSecond", "createP99", "sagaP99", "systemCpuMsPerOrder"] as const;
+export type RatioFigure = (typeof RATIO_FIGURES)[number];
+
+/** The name of the ratio of target `a` to target `b`: `÷` between two builds of the product. */
+export const ratioName = (a: string, b: string) => (b === "baseline" ? `${a} / ${b}` : `${a} ÷ ${b}`);
 
 export interface Figures {
 	repeats: number;
@@ -39,12 +49,19 @@ export interface Figures {
 	outboxMaxProcessor: number;
 }
 
-export function summarizeSteps(steps: StepResult[]): StepSummary[] {
+/**
+ * The medians of every target per step, and their ratios: each target to the baseline, and the
+ * product to `compareTarget` (product@<ref>) when there is one.
+ */
+export function summarizeSteps(steps: StepResult[], compareTarget?: string): StepSummary[] {
 	const labels = [...new Set(steps.map(s => s.label))];
+	const targets = [...new Set(steps.map(s => s.target))];
+	const pairs: Array<[string, string]> = targets.filter(t => t !== "baseline").map(t => [t, "baseline"]);
+	if (compareTarget) pairs.push(["product", compareTarget]);
 	return labels.map(label => {
 		const ofLabel = steps.filter(s => s.label === label);
 		const byTarget: StepSummary["byTarget"] = {};
-		for (const name of ["product", "baseline"]) {
+		for (const name of targets) {
 			const runs = ofLabel.filter(s => s.target === name);
 			if (runs.length === 0) continue;
 			const m = (pick: (s: StepResult) => number) => median(runs.map(pick));
@@ -67,7 +84,14 @@ export function summarizeSteps(steps: StepResult[]): StepSummary[] {
 				outboxMaxProcessor: m(s => s.outboxMax.processor)
 			};
 		}
-		return { label, offeredRate: ofLabel[0].offeredRate, byTarget };
+		const ratios: StepSummary["ratios"] = {};
+		for (const [a, b] of pairs) {
+			const fa = byTarget[a];
+			const fb = byTarget[b];
+			if (!fa || !fb) continue;
+			ratios[ratioName(a, b)] = Object.fromEntries(RATIO_FIGURES.map(figure => [figure, fa[figure] / fb[figure]]));
+		}
+		return { label, offeredRate: ofLabel[0].offeredRate, byTarget, ratios };
 	});
 }
 
@@ -75,57 +99,66 @@ export function summarizeSteps(steps: StepResult[]): StepSummary[] {
 export function loadReport(result: LoadResult, summaries: StepSummary[]): string {
 	const out: string[] = [];
 	const { config } = result;
+	const compare = result.compare?.target;
 	out.push(
-		`load: product against baseline, ${config.seconds} s a step, fixed concurrency c=${config.concurrency} ` +
+		`load: product against baseline${compare ? ` and ${compare} (BENCH_COMPARE_REF=${result.compare!.ref}, ${result.compare!.commit})` : ""}, ` +
+			`${config.seconds} s a step, fixed concurrency c=${config.concurrency} ` +
 			`(${config.repeats} repeat${config.repeats > 1 ? "s, medians" : ""}), fixed rates ${result.rates.join(", ")} orders/s (${result.ratesFrom})`,
 		`targets: ${result.targets.map(t => `${t.name} (${t.processes.join(", ")}; ready in ${fmt(t.startupMs / 1000)} s)`).join("; ")}`,
 		""
 	);
 
-	const ratio = (p: number | undefined, b: number | undefined) => (p !== undefined && b !== undefined ? fmt(p / b) : "-");
+	// Each column: a target's figure, or a ratio of two targets (filled on the measures that have one).
+	type Column = { header: string; target: string } | { header: string; ratio: string };
+	const columns: Column[] = [
+		{ header: "product", target: "product" },
+		{ header: "baseline", target: "baseline" },
+		{ header: ratioName("product", "baseline"), ratio: ratioName("product", "baseline") }
+	];
+	if (compare) {
+		columns.push(
+			{ header: compare, target: compare },
+			{ header: ratioName(compare, "baseline"), ratio: ratioName(compare, "baseline") },
+			{ header: ratioName("product", compare), ratio: ratioName("product", compare) }
+		);
+	}
+	const whole = (f: Figures | undefined, pick: (f: Figures) => number) => (f ? String(Math.round(pick(f))) : "-");
+	const measures: Array<[string, (f: Figures) => number, RatioFigure | undefined]> = [
+		["finished/s (load window)", f => f.finishedPerSecond, "finishedPerSecond"],
+		["finished/s (to drained)", f => f.finishedPerSecondToDrain, undefined],
+		["created/s (201s)", f => f.achievedRate, undefined],
+		["create p50 ms", f => f.createP50, undefined],
+		["create p95 ms", f => f.createP95, undefined],
+		["create p99 ms", f => f.createP99, "createP99"],
+		["saga p50 ms", f => f.sagaP50, undefined],
+		["saga p99 ms", f => f.sagaP99, "sagaP99"],
+		["CPU ms/order (all but load gen.)", f => f.systemCpuMsPerOrder, "systemCpuMsPerOrder"],
+		["load generator CPU ms/order, sending", f => f.loaderCpuMsPerOrder, undefined],
+		["max unsent outbox orders/processor", f => f.outboxMaxOrders, undefined],
+		["errors (non-201)", f => f.errors, undefined]
+	];
+	const figureCell = (name: string, f: Figures | undefined, pick: (f: Figures) => number) => {
+		if (!f) return "-";
+		if (name.startsWith("errors")) return whole(f, pick);
+		if (name.startsWith("max unsent")) return `${whole(f, g => g.outboxMaxOrders)} / ${whole(f, g => g.outboxMaxProcessor)}`;
+		return fmt(pick(f));
+	};
 	const rows: string[][] = [];
 	for (const s of summaries) {
-		const p = s.byTarget.product;
-		const b = s.byTarget.baseline;
-		const cell = (f: Figures | undefined, pick: (f: Figures) => number) => (f ? fmt(pick(f)) : "-");
-		const whole = (f: Figures | undefined, pick: (f: Figures) => number) => (f ? String(Math.round(pick(f))) : "-");
-		const measures: Array<[string, (f: Figures) => number, boolean]> = [
-			["finished/s (load window)", f => f.finishedPerSecond, true],
-			["finished/s (to drained)", f => f.finishedPerSecondToDrain, false],
-			["created/s (201s)", f => f.achievedRate, false],
-			["create p50 ms", f => f.createP50, false],
-			["create p95 ms", f => f.createP95, false],
-			["create p99 ms", f => f.createP99, true],
-			["saga p50 ms", f => f.sagaP50, false],
-			["saga p99 ms", f => f.sagaP99, true],
-			["CPU ms/order (all but load gen.)", f => f.systemCpuMsPerOrder, true],
-			["load generator CPU ms/order, sending", f => f.loaderCpuMsPerOrder, false],
-			["max unsent outbox orders/processor", f => f.outboxMaxOrders, false],
-			["errors (non-201)", f => f.errors, false]
-		];
-		for (const [name, pick, withRatio] of measures) {
-			let productCell = cell(p, pick);
-			let baselineCell = cell(b, pick);
-			if (name.startsWith("errors")) {
-				productCell = whole(p, pick);
-				baselineCell = whole(b, pick);
-			} else if (name.startsWith("max unsent")) {
-				productCell = p ? `${whole(p, f => f.outboxMaxOrders)} / ${whole(p, f => f.outboxMaxProcessor)}` : "-";
-				baselineCell = b ? `${whole(b, f => f.outboxMaxOrders)} / ${whole(b, f => f.outboxMaxProcessor)}` : "-";
-			}
-			rows.push([
-				name === measures[0][0] ? s.label : "",
-				name,
-				productCell,
-				baselineCell,
-				withRatio ? ratio(p && pick(p), b && pick(b)) : ""
-			]);
+		for (const [name, pick, ratioFigure] of measures) {
+			const cells = columns.map(c => {
+				if ("target" in c) return figureCell(name, s.byTarget[c.target], pick);
+				if (!ratioFigure) return "";
+				const value = s.ratios[c.ratio]?.[ratioFigure];
+				return value === undefined ? "-" : fmt(value);
+			});
+			rows.push([name === measures[0][0] ? s.label : "", name, ...cells]);
 		}
-		rows.push(["", "", "", "", ""]);
+		rows.push(["", "", ...columns.map(() => "")]);
 	}
 	rows.pop();
-	out.push("Per step (medians over repeats); ratio = product / baseline");
-	out.push(table(["step", "measure", "product", "baseline", "ratio"], rows), "");
+	out.push(`Per step (medians over repeats); a / b: target a's figure divided by target b's${compare ? `; product ÷ ${compare} below 1 on latency and CPU, or above 1 on finished/s, means the current product does better` : ""}`);
+	out.push(table(["step", "measure", ...columns.map(c => c.header)], rows), "");
 
 	const cpuRows: string[][] = [];
 	for (const step of result.steps) {

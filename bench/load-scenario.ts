@@ -6,11 +6,16 @@
  * Steps, each target in turn: a warm-up; the fixed-concurrency step (the peak), repeated
  * `repeats` times alternating the targets; then the fixed-rate steps, at 25, 50 and 75 % of the
  * rate the product sustained in the fixed-concurrency step unless BENCH_LOAD_RATES names them.
+ *
+ * With BENCH_COMPARE_REF a third target, `product@<ref>`, is the product built from that commit
+ * (bench/compare.ts), started the same way and measured in every step, so that a change to the
+ * product is measured before and after in the same run.
  */
 import { performance } from "node:perf_hooks";
 import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support/local-services";
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
+import type { CompareCheckout } from "./compare";
 import { orderBody } from "./load";
 import { runStep, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
 import { startProductCluster } from "./product";
@@ -39,6 +44,8 @@ export interface LoadResult {
 	rates: number[];
 	ratesFrom: string;
 	targets: Array<{ name: string; startupMs: number; processes: string[] }>;
+	/** BENCH_COMPARE_REF: the commit the third target was built from, and that target's name. */
+	compare?: { ref: string; commit: string; target: string };
 	steps: StepResult[];
 	warmups: StepResult[];
 	/** Steps that did not run, with why. */
@@ -52,17 +59,24 @@ async function samplerFor(cleanups: Cleanups, name: string, databases: TargetDat
 	return sampler;
 }
 
-async function startProduct(cleanups: Cleanups): Promise<LoadTarget> {
+/**
+ * The product's two processes, from this checkout's build, or from another commit's (`compare`):
+ * the same function, environment and readiness wait for both, only the start.js differs.
+ */
+async function startProduct(cleanups: Cleanups, compare?: CompareCheckout): Promise<LoadTarget> {
 	const t = performance.now();
-	const cluster = await startProductCluster(cleanups, "load_product");
-	const sampler = await samplerFor(cleanups, "product", {
+	const name = compare?.target ?? "product";
+	// Database names are lower case: t_load_ref_2e910be_orders_….
+	const label = compare ? `load_ref_${compare.target.slice("product@".length)}` : "load_product";
+	const cluster = await startProductCluster(cleanups, label, compare?.entry);
+	const sampler = await samplerFor(cleanups, name, {
 		ordersUrl: cluster.ordersDb.url,
 		ordersName: cluster.ordersDb.name,
 		processorUrl: cluster.processorDb.url,
 		processorName: cluster.processorDb.name
 	});
 	return {
-		name: "product",
+		name,
 		baseUrl: cluster.baseUrl,
 		processes: cluster.processes.map(p => ({ account: `node ${p.name}`, pid: p.pid })),
 		sampler,
@@ -108,15 +122,28 @@ async function startBaselineTarget(cleanups: Cleanups, log: (message: string) =>
  */
 const sustained = (s: StepResult) => Math.min(s.achievedRate, s.finishedPerSecondToDrain);
 
-export async function runLoad(config: LoadConfig, cleanups: Cleanups, deadline: number, log: (message: string) => void): Promise<LoadResult> {
-	log("load: starting the product and the baseline");
+export async function runLoad(
+	config: LoadConfig,
+	cleanups: Cleanups,
+	deadline: number,
+	log: (message: string) => void,
+	compare?: CompareCheckout
+): Promise<LoadResult> {
+	log(`load: starting the product${compare ? `, ${compare.target}` : ""} and the baseline`);
 	const product = await startProduct(cleanups);
 	log(`load: product ready in ${product.startupMs.toFixed(0)} ms`);
 	const baseline = await startBaselineTarget(cleanups, log);
 	log(`load: baseline ready in ${baseline.startupMs.toFixed(0)} ms`);
 	const targets = [product, baseline];
+	if (compare) {
+		const before = await startProduct(cleanups, compare);
+		log(`load: ${before.name} ready in ${before.startupMs.toFixed(0)} ms`);
+		// Next to the product, so that reversing the order each step keeps the two products back to
+		// back, one first in one step and second in the next: the comparison that matters most.
+		targets.splice(1, 0, before);
+	}
 
-	// The same bodies for both targets, as the other scenarios build them.
+	// The same bodies for every target, as the other scenarios build them.
 	const customer = `bench-load-${Date.now().toString(36)}`;
 	const context: StepContext = {
 		bodies: Array.from({ length: config.bodies }, (_, i) => orderBody(customer, i)),
@@ -129,6 +156,7 @@ export async function runLoad(config: LoadConfig, cleanups: Cleanups, deadline: 
 		rates: [],
 		ratesFrom: "",
 		targets: targets.map(t => ({ name: t.name, startupMs: t.startupMs, processes: t.processes.map(p => p.account) })),
+		compare: compare && { ref: compare.ref, commit: compare.commit, target: compare.target },
 		steps: [],
 		warmups: [],
 		skipped: []
@@ -150,7 +178,7 @@ export async function runLoad(config: LoadConfig, cleanups: Cleanups, deadline: 
 	};
 
 	for (let repeat = 1; repeat <= config.repeats; repeat++) {
-		// Alternate which target goes first, so that drift on the machine hits both alike.
+		// Alternate which target goes first, so that drift on the machine hits them alike.
 		const order = repeat % 2 === 1 ? targets : [...targets].reverse();
 		for (const target of order) {
 			await run(target, { kind: "concurrency", connections: config.concurrency, seconds: config.seconds, repeat });

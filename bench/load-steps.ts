@@ -13,7 +13,8 @@ import type { Sample, StepSampler, WatchedProcess } from "./sampler";
 export type StepKind = "warm-up" | "concurrency" | "rate";
 
 export interface LoadTarget {
-	name: "product" | "baseline";
+	/** `product`, `baseline`, or `product@<short commit>` with BENCH_COMPARE_REF. */
+	name: string;
 	baseUrl: string;
 	/** The target's own Node processes (account `node <name>`). */
 	processes: WatchedProcess[];

@@ -42,8 +42,12 @@ export async function waitReady(baseUrl: string, processes: BenchProcess[], time
 	});
 }
 
-/** Starts the two product processes on fresh databases and a fresh vhost, and waits until they serve. */
-export async function startProductCluster(cleanups: Cleanups, label = "bench"): Promise<ProductCluster> {
+/**
+ * Starts the two product processes on fresh databases and a fresh vhost, and waits until they serve.
+ * `entry` is the start.js to run: another build's for the `product@<ref>` target of `load`, so that
+ * the product of an older commit starts exactly like the current one; by default this checkout's.
+ */
+export async function startProductCluster(cleanups: Cleanups, label = "bench", entry?: string): Promise<ProductCluster> {
 	const vhost = createOwnVhost();
 	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
 	const ordersDb = await createTestDatabase(`${label}_orders`);
@@ -61,14 +65,13 @@ export async function startProductCluster(cleanups: Cleanups, label = "bench"): 
 		// For profiling the nodes under load, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/benchmarks.md).
 		...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {})
 	};
-	const front = startBenchNode("api,orders", {
-		...common,
-		SERVICES: "api,orders",
-		PORT: String(port),
-		NODEID: `bench-front-${uniqueSuffix()}`
-	});
+	const front = startBenchNode(
+		"api,orders",
+		{ ...common, SERVICES: "api,orders", PORT: String(port), NODEID: `bench-front-${uniqueSuffix()}` },
+		entry
+	);
 	cleanups.add("process api,orders", () => front.shutdown());
-	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` });
+	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` }, entry);
 	cleanups.add("process processor", () => processor.shutdown());
 
 	const baseUrl = `http://127.0.0.1:${port}`;

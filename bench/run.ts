@@ -4,12 +4,13 @@
  *
  * - load:     the product (the processes of `cluster`) against the hand-written baseline
  *             (bench/baseline), driven by autocannon in a child process at a fixed concurrency, then
- *             at fixed rates; CPU per process from /proc (bench/load-scenario.ts);
+ *             at fixed rates; CPU per process from /proc (bench/load-scenario.ts); with
+ *             BENCH_COMPARE_REF also the product built from that commit (bench/compare.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
  * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database).
  *
- * Everything it creates (processes, databases, vhosts, temp dir) is removed at the end, also on
+ * Everything it creates (processes, databases, vhosts, temp dirs) is removed at the end, also on
  * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout,
  * everything measured to bench/results/<time>.json (and the load chart to <time>.svg). With
  * BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
@@ -23,6 +24,7 @@ import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { freePort, uniqueSuffix } from "../scripts/support/local-services";
 import { Cleanups } from "./cleanups";
+import { prepareCompareCheckout, type CompareCheckout } from "./compare";
 import { startBenchNode } from "./infra";
 import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
@@ -70,6 +72,8 @@ interface BenchConfig {
 	timeoutSeconds: number;
 	/** BENCH_TRACING: the nodes export their spans to a throwaway OTLP receiver. */
 	tracing: boolean;
+	/** BENCH_COMPARE_REF: a commit whose product `load` measures as a third target. */
+	compareRef?: string;
 }
 
 function readConfig(): BenchConfig {
@@ -81,6 +85,10 @@ function readConfig(): BenchConfig {
 		if (!SCENARIOS.includes(s as Scenario)) {
 			throw new Error(`BENCH_SCENARIOS: unknown scenario '${s}' (known: ${SCENARIOS.join(", ")}).`);
 		}
+	}
+	const compareRef = process.env.BENCH_COMPARE_REF?.trim() || undefined;
+	if (compareRef && !scenarios.includes("load")) {
+		throw new Error(`BENCH_COMPARE_REF='${compareRef}' needs the load scenario, and BENCH_SCENARIOS='${scenarios.join(",")}' leaves it out.`);
 	}
 	return {
 		scenarios: scenarios as Scenario[],
@@ -103,7 +111,8 @@ function readConfig(): BenchConfig {
 		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
 		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
 		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 420),
-		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? "")
+		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? ""),
+		compareRef
 	};
 }
 
@@ -303,7 +312,6 @@ async function main(): Promise<number> {
 	const config = readConfig();
 	const startedAt = Date.now();
 	const loadBefore = loadavg();
-	const deadline = startedAt + config.timeoutSeconds * 1000;
 	const cleanups = new Cleanups(log);
 
 	const emergency = async (why: string, code: number) => {
@@ -317,12 +325,26 @@ async function main(): Promise<number> {
 		clearTimeout(force);
 		process.exit(code);
 	};
+	process.once("SIGINT", () => void emergency("interrupted", 130));
+	process.once("SIGTERM", () => void emergency("terminated", 143));
+
+	// Built before the time budget starts: the build is not measured, and it has a timeout of its own.
+	let compare: CompareCheckout | undefined;
+	if (config.compareRef) {
+		try {
+			compare = await prepareCompareCheckout(config.compareRef, cleanups, log);
+		} catch (err) {
+			// Interrupted: the build was stopped on purpose, and the emergency stop exits with its own code.
+			if (cleanups.stopping) return new Promise<number>(() => undefined);
+			await cleanups.runDownTo(0);
+			throw err;
+		}
+	}
+	const deadline = Date.now() + config.timeoutSeconds * 1000;
 	const watchdog = setTimeout(
 		() => void emergency(`BENCH_TIMEOUT_S (${config.timeoutSeconds} s) exceeded by 20 s`, 2),
 		config.timeoutSeconds * 1000 + 20_000
 	);
-	process.once("SIGINT", () => void emergency("interrupted", 130));
-	process.once("SIGTERM", () => void emergency("terminated", 143));
 
 	// Every node of every scenario exports to the same sink; its default batch delay (5 s) applies.
 	const sink = config.tracing ? await startOtlpSink() : undefined;
@@ -348,7 +370,7 @@ async function main(): Promise<number> {
 		try {
 			if (scenario === "load") {
 				// The load scenario has a fixed plan of steps; it skips those that would not end before the deadline.
-				load = await runLoad(config.load, cleanups, deadline, log);
+				load = await runLoad(config.load, cleanups, deadline, log, compare);
 				if (load.skipped.length > 0 || load.steps.some(s => s.errors > 0)) failed = true;
 				continue;
 			}
@@ -380,7 +402,7 @@ async function main(): Promise<number> {
 	}
 	clearTimeout(watchdog);
 	if (results.length > 0) printReport(config, results, loadBefore, sink?.stats());
-	const summaries = load ? summarizeSteps(load.steps) : [];
+	const summaries = load ? summarizeSteps(load.steps, load.compare?.target) : [];
 	if (load) {
 		const cpu = cpus();
 		const average = (l: number[]) => l.map(v => v.toFixed(2)).join(" ");

@@ -194,17 +194,21 @@ export interface NodeProcess {
 	exited: Promise<number | null>;
 }
 
-/** Spawns one product process with exactly `env` (plus PATH): nothing leaks in from the caller's environment. */
-export function spawnProduct(env: Record<string, string>): ChildProcess {
-	if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run 'npm run build' first (npm test, npm run bench and npm run chaos do).`);
-	return spawn(process.execPath, [ENTRY], {
+/**
+ * Spawns one product process with exactly `env` (plus PATH): nothing leaks in from the caller's
+ * environment. `entry` is another build's start.js: the bench runs an older commit next to this one.
+ */
+export function spawnProduct(env: Record<string, string>, entry = ENTRY): ChildProcess {
+	if (!existsSync(entry)) throw new Error(`${entry} is missing: run 'npm run build' first (npm test, npm run bench and npm run chaos do).`);
+	return spawn(process.execPath, [entry], {
 		env: { PATH: process.env.PATH ?? "", ...env },
 		stdio: ["ignore", "pipe", "pipe"]
 	});
 }
 
-export function startNode(name: string, env: Record<string, string>): NodeProcess {
-	const child = spawnProduct({ LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", JWT_SECRET: LOCAL_JWT_SECRET, ...env });
+/** Starts one product process (from `entry`, default this checkout's build) and keeps its output. */
+export function startNode(name: string, env: Record<string, string>, entry?: string): NodeProcess {
+	const child = spawnProduct({ LOG_LEVEL: "info", METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", JWT_SECRET: LOCAL_JWT_SECRET, ...env }, entry);
 	let output = "";
 	child.stdout?.on("data", chunk => (output += chunk));
 	child.stderr?.on("data", chunk => (output += chunk));

@@ -17,6 +17,8 @@
  * | PROCESSOR_DATABASE_URL   | embedded PostgreSQL under ./data/processor |
  * | DATA_DIR                 | ./data                                   |
  * | DEMO_STOCK               | true                                     |
+ * | CONSUMER_PREFETCH        | 16 (messages an event consumer holds unacknowledged) |
+ * | PROCESSOR_BATCH_SIZE     | 16 (order.created events handled in one transaction at most) |
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
  * | RATE_LIMIT_DATABASE_URL  | none: counters in this process's memory  |
  * | TRUSTED_PROXIES          | (empty: X-Forwarded-For is ignored)      |
@@ -75,6 +77,10 @@ export interface AppConfig {
 	processorDatabaseUrl?: string;
 	dataDir: string;
 	demoStock: boolean;
+	/** Messages one event consumer may hold unacknowledged: also the processor's largest batch in practice. */
+	consumerPrefetch: number;
+	/** `order.created` events the processor handles in one transaction at most. */
+	processorBatchSize: number;
 	rateLimitPerMinute: number;
 	/** PostgreSQL that holds the rate-limit counters, shared by every api instance; unset: memory. */
 	rateLimitDatabaseUrl?: string;
@@ -244,6 +250,8 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		processorDatabaseUrl: databaseUrl(env, "PROCESSOR_DATABASE_URL"),
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
+		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", 16, 1, 1000),
+		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", 16, 1, 1000),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		rateLimitDatabaseUrl: databaseUrl(env, "RATE_LIMIT_DATABASE_URL"),
 		trustedProxies: addresses(env, "TRUSTED_PROXIES"),
@@ -289,6 +297,7 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 		transporter: config.transporter
 			? new ReliableAmqpTransporter({
 					url: config.transporter,
+					prefetch: config.consumerPrefetch,
 					policy: config.delivery
 				})
 			: undefined,
@@ -358,7 +367,8 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "processor"),
-			demoStock: config.demoStock
+			demoStock: config.demoStock,
+			batchSize: config.processorBatchSize
 		}
 	};
 }

@@ -142,19 +142,21 @@ export function readProcessingHistory(db: Sequelize, orderId: string): Promise<H
 // --- the hot path: one transaction per `order.created`, named prepared statements -------------------
 
 /**
- * The record insert and the stock lock in one statement: whether the record is new, and the locked
- * stock rows of the order's SKUs (in SKU order, so that concurrent orders never deadlock each other).
+ * The records' inserts and the stock lock in one statement, for one order or a batch: the orders
+ * whose record this inserted, and the locked stock rows of all their SKUs, in SKU order, so that
+ * concurrent transactions never deadlock each other on stock.
  */
-const startOrderStatement = statement(
-	"processor.start-order",
+const startOrdersStatement = statement(
+	"processor.start-orders",
 	`WITH record AS (
 	   INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, created_at, updated_at)
-	   VALUES ($1, $2, $3, $4, $5, now(), now())
+	   SELECT r.id, r.order_id, r.event_id, $4, r.correlation_id, now(), now()
+	   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $5::text[]) AS r(id, order_id, event_id, correlation_id)
 	   ON CONFLICT (order_id) DO NOTHING
-	   RETURNING id
+	   RETURNING order_id
 	 )
-	 SELECT r.fresh, s.sku, s.available
-	 FROM (SELECT count(*) > 0 AS fresh FROM record) AS r
+	 SELECT (SELECT array_agg(order_id::text) FROM record) AS fresh, s.sku, s.available
+	 FROM (SELECT 1) AS one
 	 LEFT JOIN LATERAL (SELECT sku, available FROM stock WHERE sku = ANY($6::text[]) ORDER BY sku FOR UPDATE) AS s ON true`
 );
 
@@ -207,25 +209,27 @@ export interface OrderStep {
 }
 
 /**
- * Inserts the order's record (in flight) unless it has one, and locks the stock rows of its SKUs:
- * whether the record is new, and the stock levels. The record gets its final status in the same
- * transaction, so no other transaction ever sees it in flight.
+ * Inserts each order's record (in flight) unless it has one, and locks the stock rows of all their
+ * SKUs: the ids of the orders whose record is new, and the stock levels. A record gets its final
+ * status in the same transaction, so no other transaction ever sees it in flight. Records go in in
+ * order-id order, so that two transactions with the same orders never wait for each other in a circle.
  */
-export async function startOrder(
+export async function startOrders(
 	tx: SqlTransaction,
-	record: Omit<NewRecord, "status">,
+	records: Array<Omit<NewRecord, "status">>,
 	skus: string[]
-): Promise<{ fresh: boolean; stock: StockLevel[] }> {
-	const rows = await tx.query<{ fresh: boolean; sku: string | null; available: number | string | null }>(startOrderStatement, [
-		randomUUID(),
-		record.orderId,
-		record.eventId,
+): Promise<{ fresh: Set<string>; stock: StockLevel[] }> {
+	const sorted = [...records].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+	const rows = await tx.query<{ fresh: string[] | null; sku: string | null; available: number | string | null }>(startOrdersStatement, [
+		sorted.map(() => randomUUID()),
+		sorted.map(r => r.orderId),
+		sorted.map(r => r.eventId),
 		ProcessingStatus.Processing,
-		record.correlationId,
+		sorted.map(r => r.correlationId),
 		[...new Set(skus)].sort()
 	]);
 	return {
-		fresh: rows[0]?.fresh === true,
+		fresh: new Set(rows[0]?.fresh ?? []),
 		stock: rows.filter(r => r.sku !== null).map(r => ({ sku: r.sku as string, available: Number(r.available) }))
 	};
 }

@@ -13,6 +13,7 @@ import {
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
+import { Batcher } from "../../lib/database/batcher";
 import { inTransaction } from "../../lib/database/sql";
 import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
@@ -25,6 +26,7 @@ import {
 	planReservation,
 	type CompensateDecision,
 	type IgnoreDecision,
+	type RecordState,
 	type ReservationPlan
 } from "./processor.domain";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
@@ -40,7 +42,7 @@ import {
 	lockRecord,
 	lockRecordIn,
 	markCancelled,
-	startOrder,
+	startOrders,
 	readProcessingHistory,
 	recordHistory,
 	releaseStock,
@@ -50,10 +52,15 @@ import {
 	type StockView
 } from "./processor.repository";
 
+/** `order.created` events in one transaction at most, unless the settings say otherwise. */
+const DEFAULT_BATCH_SIZE = 16;
+
 /** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
 export interface ProcessorSettings extends DbSettings, OutboxSettings {
 	/** Fill an empty stock table with the demo catalogue on start. */
 	demoStock: boolean;
+	/** `order.created` events handled in one transaction at most (those that arrive together). */
+	batchSize: number;
 }
 
 export type { StockView };
@@ -61,14 +68,21 @@ export type { StockView };
 /** The methods of the processor, with those of its mixins. */
 export interface ProcessorMethods extends DbMethods, OutboxMethods {
 	processOrder(event: OrderCreatedEvent): Promise<void>;
+	handleNewOrders(events: OrderCreatedEvent[]): Promise<NewOrderOutcome[]>;
 	compensateOrder(event: OrderCancelledEvent): Promise<void>;
 	recordStep(t: Transaction, event: { orderId: string; correlationId: string }, step: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): Promise<void>;
 	readStock(sku: string): Promise<StockView>;
 	seedDemoStock(): Promise<void>;
 }
 
-/** What the processor keeps on its instance: only what its mixins keep. */
-export interface ProcessorVars extends DbVars<ProcessingRecordModel>, OutboxVars {}
+/** What became of one `order.created`: a reservation plan carried out, or an ignored redelivery. */
+export type NewOrderOutcome = ReservationPlan | IgnoreDecision;
+
+/** What the processor keeps on its instance, with what its mixins keep. */
+export interface ProcessorVars extends DbVars<ProcessingRecordModel>, OutboxVars {
+	/** Batches the `order.created` events handled at the same time into one transaction. */
+	newOrders: Batcher<OrderCreatedEvent, NewOrderOutcome>;
+}
 
 const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, ProcessorVars> = {
 	name: "processor",
@@ -149,65 +163,15 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 	// --- methods ---------------------------------------------------------------------------------
 	methods: {
 		/**
-		 * Handles a new order in one transaction of two statements: inserts its record (in flight) and
-		 * locks the stock of its SKUs, asks the stock for a reservation plan, and writes the outcome —
-		 * the record's final status, the reservation, the history and the `order.processed` answer in
-		 * the outbox. A redelivery finds the record: the state machine ignores a finished record (a
-		 * duplicate) or a cancellation tombstone (a late event), and processes a record a version
-		 * before this one left in flight.
+		 * Handles a new order: in the next batch of `order.created` events (see {@link Batcher}),
+		 * which commits before this resolves. Then counts and logs the outcome.
 		 */
 		async processOrder(event: OrderCreatedEvent): Promise<void> {
 			const context = { orderId: event.orderId, correlationId: event.correlationId, eventId: event.eventId };
 			const startedAt = process.hrtime.bigint();
-			const nodeID = this.broker.nodeID;
-			const step = (s: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): HistoryStepRecord => ({
-				...s,
-				orderId: event.orderId,
-				correlationId: event.correlationId,
-				nodeID
-			});
+			const outcome = await this.newOrders.submit(event);
 
-			const outcome = await inTransaction(this.db(), async (tx): Promise<ReservationPlan | IgnoreDecision> => {
-				const { fresh, stock } = await startOrder(
-					tx,
-					{ orderId: event.orderId, eventId: event.eventId, correlationId: event.correlationId },
-					event.items.map(i => i.sku)
-				);
-				const record = fresh ? { status: ProcessingStatus.Processing, cancellationHandled: false } : await lockRecordIn(tx, event.orderId);
-				if (!record) throw new Error(`The processing record of order '${event.orderId}' is missing.`);
-				const decision = decideProcessing(record, Events.OrderCreated);
-				if (decision.action === "ignore") {
-					await appendStep(tx, step({ step: decision.step, status: record.status, eventId: event.eventId, detail: { because: decision.because } }));
-					return decision;
-				}
-
-				const plan = planReservation(event.items, stock);
-				const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
-				const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
-				await finishOrder(tx, {
-					orderId: event.orderId,
-					eventId: event.eventId,
-					correlationId: event.correlationId,
-					nodeID,
-					status,
-					errorMessage: plan.ok ? null : plan.reason,
-					lines: plan.ok ? plan.lines : [],
-					steps: [
-						{ step: HistorySteps.CreatedReceived, status: record.status, eventId: event.eventId },
-						{
-							step: plan.ok ? HistorySteps.StockReserved : HistorySteps.Rejected,
-							status,
-							eventId: answer.eventId,
-							detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
-						}
-					],
-					outbox: outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId })
-				});
-				tx.afterCommit(() => this.wakeOutboxRelay());
-				return plan;
-			});
-
-			// Committed: counted once per order, since a redelivery is ignored above.
+			// Committed: counted once per order, since a redelivery is ignored.
 			if (!("action" in outcome)) {
 				recordProcessing(this.broker, outcome.ok ? "completed" : "failed", Number(process.hrtime.bigint() - startedAt) / 1e9);
 				recordStockReservation(this.broker, outcome.ok ? "reserved" : outcome.problem);
@@ -225,6 +189,81 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			} else {
 				this.logger.info(`Order rejected: ${outcome.reason}`, context);
 			}
+		},
+
+		/**
+		 * Handles new orders in one transaction: inserts their records (in flight) and locks the
+		 * stock of their SKUs in one statement, asks the stock for each order's reservation plan in
+		 * turn, and writes each outcome in one statement — the record's final status, the
+		 * reservation, the history and the `order.processed` answer in the outbox. A redelivery finds
+		 * its record: the state machine ignores a finished record (a duplicate) or a cancellation
+		 * tombstone (a late event), and processes a record a version before this one left in flight.
+		 * An order delivered twice in one batch is decided the second time on the state the first
+		 * left it in, as two transactions one after the other would.
+		 */
+		async handleNewOrders(events: OrderCreatedEvent[]): Promise<NewOrderOutcome[]> {
+			const nodeID = this.broker.nodeID;
+			return inTransaction(this.db(), async (tx): Promise<NewOrderOutcome[]> => {
+				const { fresh, stock } = await startOrders(
+					tx,
+					events.map(e => ({ orderId: e.orderId, eventId: e.eventId, correlationId: e.correlationId })),
+					events.flatMap(e => e.items.map(i => i.sku))
+				);
+				// What is left of each SKU as the batch's orders take their share, in turn.
+				const available = new Map(stock.map(s => [s.sku, s.available]));
+				const outcomes: NewOrderOutcome[] = [];
+				// The record of each order as this batch left it, for an order delivered twice in it.
+				const decided = new Map<string, RecordState>();
+				for (const event of events) {
+					const record =
+						decided.get(event.orderId) ??
+						(fresh.has(event.orderId) ? { status: ProcessingStatus.Processing, cancellationHandled: false } : await lockRecordIn(tx, event.orderId));
+					if (!record) throw new Error(`The processing record of order '${event.orderId}' is missing.`);
+					decided.set(event.orderId, record);
+					const decision = decideProcessing(record, Events.OrderCreated);
+					if (decision.action === "ignore") {
+						await appendStep(tx, {
+							step: decision.step,
+							status: record.status,
+							eventId: event.eventId,
+							detail: { because: decision.because },
+							orderId: event.orderId,
+							correlationId: event.correlationId,
+							nodeID
+						});
+						outcomes.push(decision);
+						continue;
+					}
+
+					const plan = planReservation(event.items, [...available].map(([sku, units]) => ({ sku, available: units })));
+					if (plan.ok) for (const line of plan.lines) available.set(line.sku, (available.get(line.sku) ?? 0) - line.quantity);
+					const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
+					decided.set(event.orderId, { status, cancellationHandled: false });
+					const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
+					await finishOrder(tx, {
+						orderId: event.orderId,
+						eventId: event.eventId,
+						correlationId: event.correlationId,
+						nodeID,
+						status,
+						errorMessage: plan.ok ? null : plan.reason,
+						lines: plan.ok ? plan.lines : [],
+						steps: [
+							{ step: HistorySteps.CreatedReceived, status: record.status, eventId: event.eventId },
+							{
+								step: plan.ok ? HistorySteps.StockReserved : HistorySteps.Rejected,
+								status,
+								eventId: answer.eventId,
+								detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
+							}
+						],
+						outbox: outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId })
+					});
+					outcomes.push(plan);
+				}
+				tx.afterCommit(() => this.wakeOutboxRelay());
+				return outcomes;
+			});
 		},
 
 		/**
@@ -305,6 +344,16 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 			const stocked = await stockEmptyCatalogue(this.db(), demoCatalogue());
 			if (stocked > 0) this.logger.info(`Demo catalogue stocked: ${stocked} SKUs.`);
 		}
+	},
+
+	created() {
+		this.newOrders = new Batcher<OrderCreatedEvent, NewOrderOutcome>({
+			runBatch: events => this.handleNewOrders(events),
+			runOne: async event => (await this.handleNewOrders([event]))[0],
+			maxBatch: this.settings.batchSize ?? DEFAULT_BATCH_SIZE,
+			onSplit: (err, size) =>
+				this.logger.warn(`A batch of ${size} 'order.created' events failed; they are handled one by one.`, { error: err.message })
+		});
 	},
 
 	/** moleculer-db calls this once the database is connected and migrated. */

@@ -77,6 +77,47 @@ describe("The processor's side of the saga", () => {
 		});
 	});
 
+	describe("When many orders arrive at once and compete for scarce stock", () => {
+		it("should handle them in shared transactions and still give each unit once, each order one answer", async () => {
+			await setStock("SAGA-SCARCE", 5);
+			const orders = Array.from({ length: 12 }, () => orderCreated(randomUUID(), [{ sku: "SAGA-SCARCE", quantity: 1 }]));
+			// One order delivered twice among the others: it must take its unit once.
+			await Promise.all([...orders, orders[3]].map(event => node.send(event)));
+
+			const ids = orders.map(o => o.orderId);
+			await waitFor("the 12 orders to be handled", async () => {
+				const [row] = await query<{ n: string }>(
+					"SELECT count(*) AS n FROM processing_records WHERE order_id = ANY($1::uuid[]) AND status IN ('COMPLETED', 'FAILED')",
+					[ids]
+				);
+				return Number(row.n) === 12;
+			});
+			const records = await query<{ status: string; n: string; batches: string }>(
+				`SELECT status, count(*) AS n, count(DISTINCT created_at) AS batches FROM processing_records
+				 WHERE order_id = ANY($1::uuid[]) GROUP BY status ORDER BY status`,
+				[ids]
+			);
+			expect(records.map(r => [r.status, Number(r.n)])).toEqual([
+				["COMPLETED", 5],
+				["FAILED", 7]
+			]);
+			expect(await stockOf("SAGA-SCARCE")).toEqual({ sku: "SAGA-SCARCE", available: 0, reserved: 5 });
+			const [ledger] = await query<{ n: string; units: string }>(
+				"SELECT count(*) AS n, sum(quantity) AS units FROM stock_movements WHERE sku = 'SAGA-SCARCE' AND kind = 'reserve'"
+			);
+			expect([Number(ledger.n), Number(ledger.units)]).toEqual([5, 5]);
+			for (const id of ids) expect(await outboxOf(id, "order.processed")).toHaveLength(1);
+			const twice = orders[3].orderId;
+			expect((await query("SELECT * FROM stock_reservations WHERE order_id = $1", [twice])).length).toBeLessThanOrEqual(1);
+			await waitFor("the second delivery of the repeated order to be handled", async () => (await history(twice)).length === 3);
+			expect((await history(twice)).map(e => e.step).slice(-1)).toEqual(["order.created ignored"]);
+			expect((await history(twice)).map(e => e.detail?.because).slice(-1)).toEqual(["duplicate"]);
+			// Records written in one transaction share its start time: fewer times than orders means batches.
+			const [times] = await query<{ n: string }>("SELECT count(DISTINCT created_at) AS n FROM processing_records WHERE order_id = ANY($1::uuid[])", [ids]);
+			expect(Number(times.n)).toBeLessThan(12);
+		});
+	});
+
 	describe("When a completed order is cancelled", () => {
 		const orderId = randomUUID();
 		const created = orderCreated(orderId, [

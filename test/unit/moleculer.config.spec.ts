@@ -32,6 +32,8 @@ describe("Test 'readEnvironment'", () => {
 			processorDatabaseUrl: undefined,
 			dataDir: "./data",
 			demoStock: true,
+			consumerPrefetch: 16,
+			processorBatchSize: 16,
 			rateLimitPerMinute: 600,
 			rateLimitDatabaseUrl: undefined,
 			trustedProxies: [],
@@ -46,6 +48,12 @@ describe("Test 'readEnvironment'", () => {
 			faultPoints: [],
 			tracing: undefined
 		});
+	});
+
+	it("should take the consumer prefetch and the processor's batch size from the environment, within bounds", () => {
+		expect(readEnvironment({ CONSUMER_PREFETCH: "32", PROCESSOR_BATCH_SIZE: "1" })).toMatchObject({ consumerPrefetch: 32, processorBatchSize: 1 });
+		expect(() => readEnvironment({ CONSUMER_PREFETCH: "0" })).toThrow(/CONSUMER_PREFETCH/);
+		expect(() => readEnvironment({ PROCESSOR_BATCH_SIZE: "many" })).toThrow(/PROCESSOR_BATCH_SIZE/);
 	});
 
 	it("should refuse a JWT_SECRET shorter than 256 bits, without printing it", () => {

@@ -38,16 +38,8 @@ const insertOutboxRow = statement(
 	"INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($1, $2, $3, $4, $5)"
 );
 
-/** Claims a batch of publishable rows for a lease (see `publishOutboxBatch`). */
-const claimOutboxBatch = statement(
-	"outbox.claim",
-	`UPDATE outbox_events SET claimed_until = now() + make_interval(secs => $2)
-	 WHERE id IN (
-	   SELECT id FROM outbox_events
-	   WHERE sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-	   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-	 RETURNING id, event_name, consumer_group, payload, meta, trace_context, attempts, prior_attempts`
-);
+/** Claims a batch of publishable rows for a lease (see `publishOutboxBatch`, and migration 104 for why a function). */
+const claimOutboxBatch = statement("outbox.claim", "SELECT * FROM outbox_claim($1, $2)");
 
 const markOutboxSent = statement("outbox.mark-sent", "UPDATE outbox_events SET sent_at = now() WHERE id = ANY($1::bigint[])");
 

@@ -1,7 +1,7 @@
 import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration } from "../../mixins/outbox.migrations";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -88,5 +88,6 @@ export const ordersMigrations: Migration[] = [
 		}
 	},
 	outboxTraceContextMigration,
-	outboxAutovacuumMigration
+	outboxAutovacuumMigration,
+	outboxClaimFunctionMigration
 ];

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
+import { Client } from "pg";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
 import { serviceSchemas } from "../../services";
@@ -73,5 +74,34 @@ describe("Test 'outbox.mixin' relay on PostgreSQL", () => {
 			type: QueryTypes.SELECT
 		});
 		expect(unsent.n).toBe(0);
+	});
+
+	it("should claim by an index scan of the unsent rows however many are unsent, never by sorting them all", async () => {
+		// A backlog of 5,000 unsent rows behind 5,000 sent ones, on a table autovacuum has not analysed
+		// since: the shape under which the claim used to read and sort every unsent row.
+		const client = new Client({ connectionString: database.url });
+		await client.connect();
+		try {
+			await client.query(
+				`INSERT INTO outbox_events (event_name, consumer_group, payload, sent_at)
+				 SELECT 'bench.event', 'nobody', '{}'::jsonb, CASE WHEN n <= 5000 THEN now() END FROM generate_series(1, 10000) AS n`
+			);
+			const plans: string[] = [];
+			client.on("notice", notice => plans.push(String(notice.message)));
+			await client.query("LOAD 'auto_explain'");
+			await client.query("SET auto_explain.log_min_duration = 0");
+			await client.query("SET auto_explain.log_nested_statements = on");
+			await client.query("SET client_min_messages = log");
+
+			const claimed = await client.query("SELECT id FROM outbox_claim(50, 600)");
+
+			expect(claimed.rowCount).toBe(50);
+			const claimPlan = plans.find(p => p.includes("UPDATE outbox_events")) ?? "";
+			expect(claimPlan).toMatch(/Index Scan using outbox_events_unsent_idx/);
+			expect(claimPlan).not.toMatch(/Bitmap|Sort|Seq Scan/);
+		} finally {
+			await client.query("DELETE FROM outbox_events WHERE event_name = 'bench.event'");
+			await client.end();
+		}
 	});
 });

@@ -290,12 +290,17 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
  * did, or null when it changed nothing (the caller then takes the general path). The status is
  * re-checked under the row lock, so a concurrent change of the order (a cancellation, a duplicate
  * delivery) makes this a no-op rather than a wrong move.
+ *
+ * The row is found by primary key only: the status test is written `(status = $3) IS TRUE`, which no
+ * index can serve. Written `status = $3`, the plan cached for the statement (made while the table
+ * was small) went through the (status, created_at) index and read every pending order for each
+ * event: under a backlog, most of the database's CPU (docs/benchmarks.md).
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",
 	`WITH changed AS (
 	   UPDATE orders SET status = $4, error_message = COALESCE($5, error_message), updated_at = $6
-	   WHERE id = $1 AND status = $3 AND NOT EXISTS (SELECT 1 FROM processed_events WHERE event_id = $2)
+	   WHERE id = $1 AND (status = $3) IS TRUE AND NOT EXISTS (SELECT 1 FROM processed_events WHERE event_id = $2)
 	   RETURNING id, correlation_id, created_at
 	 ), inbox AS (
 	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT $2, $7, id FROM changed

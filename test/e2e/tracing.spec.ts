@@ -111,10 +111,12 @@ describe("Tracing: one trace per order across two processes", () => {
 		}
 		expect(one("event order.created", PROCESSOR).attributes).toMatchObject({ "order.id": orderId, "moleculer.group": "processor" });
 		expect(one("outbox publish order.created", FRONT).kind).toBe(OtlpSpanKind.Producer);
-		// Queries of both databases are in the trace, under the handlers that made them.
-		for (const service of [FRONT, PROCESSOR]) {
-			expect(spans.filter(s => s.service === service && s.kind === OtlpSpanKind.Client && /^pg\./.test(s.name)).length).toBeGreaterThan(3);
-		}
+		// Queries of both databases are in the trace, under the handlers that made them: in orders at
+		// least the create's statement and the one that applies 'order.processed'; in the processor its
+		// transaction (BEGIN, the record and stock statement, the outcome statement, COMMIT).
+		const pgSpans = (service: string) => spans.filter(s => s.service === service && s.kind === OtlpSpanKind.Client && /^pg\./.test(s.name));
+		expect(pgSpans(FRONT).length).toBeGreaterThanOrEqual(2);
+		expect(pgSpans(PROCESSOR).length).toBeGreaterThanOrEqual(4);
 	});
 
 	it("should write the trace id in the log lines of the order's work, in both processes", () => {

@@ -6,6 +6,7 @@
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry } from "../contracts/history";
 import type { Migration } from "./migrator";
+import { statement, type SqlTransaction } from "./sql";
 
 /** The history tables, one per service. */
 export type HistoryTable = "order_history" | "processing_history";
@@ -94,4 +95,30 @@ export async function readHistory(db: Sequelize, table: HistoryTable, service: H
 		nodeID: row.node_id,
 		detail: row.detail
 	}));
+}
+
+/** One step, as a prepared statement per table (the hot path's history writes). */
+const appendStepStatements: Record<HistoryTable, ReturnType<typeof statement>> = {
+	order_history: appendStepStatement("order_history"),
+	processing_history: appendStepStatement("processing_history")
+};
+
+function appendStepStatement(table: HistoryTable) {
+	return statement(
+		`${table}.append-step`,
+		`INSERT INTO ${table} (order_id, step, status, event_id, correlation_id, node_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	);
+}
+
+/** Adds one step to its order's history, in the transaction `tx` (a prepared statement). */
+export async function appendHistoryStep(tx: SqlTransaction, table: HistoryTable, step: HistoryStep): Promise<void> {
+	await tx.query(appendStepStatements[table], [
+		step.orderId,
+		step.step,
+		step.status,
+		step.eventId ?? null,
+		step.correlationId ?? null,
+		step.nodeID,
+		step.detail ? JSON.stringify(step.detail) : null
+	]);
 }

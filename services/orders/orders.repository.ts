@@ -5,7 +5,7 @@
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry } from "../../lib/contracts/history";
-import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import { appendHistory, appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import type { OrderStatus } from "../../lib/contracts/orders";
 import { runStatement, statement, type SqlTransaction } from "../../lib/database/sql";
 import type { OrderRow } from "./orders.model";
@@ -264,23 +264,9 @@ export async function changeOrder(
 	]);
 }
 
-const appendHistoryStatement = statement(
-	"orders.append-history",
-	`INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
-	 VALUES ($1, $2, $3, $4, $5, $6, $7)`
-);
-
 /** Adds one step to an order's history, in the transaction `tx`. */
 export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Promise<void> {
-	await tx.query(appendHistoryStatement, [
-		entry.orderId,
-		entry.step,
-		entry.status,
-		entry.eventId ?? null,
-		entry.correlationId ?? null,
-		entry.nodeID,
-		entry.detail ? JSON.stringify(entry.detail) : null
-	]);
+	await appendHistoryStep(tx, "order_history", entry);
 }
 
 /**

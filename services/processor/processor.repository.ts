@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
-import { appendHistory, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import { appendHistory, appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import { statement, type SqlTransaction } from "../../lib/database/sql";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
@@ -194,12 +194,6 @@ const finishOrderStatement = statement(
 	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($10, $11, $12, $13, $14)`
 );
 
-const appendHistoryStatement = statement(
-	"processor.append-history",
-	`INSERT INTO processing_history (order_id, step, status, event_id, correlation_id, node_id, detail)
-	 VALUES ($1, $2, $3, $4, $5, $6, $7)`
-);
-
 /** A history step of the hot path (the order, correlation and node are the statement's). */
 export interface OrderStep {
 	step: string;
@@ -274,13 +268,5 @@ export async function finishOrder(tx: SqlTransaction, o: OrderOutcome): Promise<
 
 /** Adds one step to the order's history, in the transaction `tx`. */
 export async function appendStep(tx: SqlTransaction, entry: HistoryStepRecord): Promise<void> {
-	await tx.query(appendHistoryStatement, [
-		entry.orderId,
-		entry.step,
-		entry.status,
-		entry.eventId ?? null,
-		entry.correlationId ?? null,
-		entry.nodeID,
-		entry.detail ? JSON.stringify(entry.detail) : null
-	]);
+	await appendHistoryStep(tx, "processing_history", entry);
 }

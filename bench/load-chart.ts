@@ -26,7 +26,7 @@ interface Point {
 const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** 1, 2, 5 × 10^n steps, about `count` of them up to `max`. */
-function niceTicks(max: number, count = 5): number[] {
+export function niceTicks(max: number, count = 5): number[] {
 	const raw = max / count;
 	const power = 10 ** Math.floor(Math.log10(raw));
 	const step = [1, 2, 5, 10].map(m => m * power).find(s => s >= raw) ?? power * 10;

@@ -40,6 +40,10 @@ export interface StepContext {
 	deadline: number;
 	/** The longest wait for a step's orders to finish after the load stops. */
 	drainTimeoutMs: number;
+	/** How often the progress line is written: every second unless a long run (soak) asks for less. */
+	progressEveryMs?: number;
+	/** More to say on the progress line (the soak adds the processes' memory). */
+	progressNote?: () => string;
 	log(message: string): void;
 }
 
@@ -178,11 +182,12 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 	const began = Date.now();
 	const progress = setInterval(() => {
 		const s = sampler.latest;
+		const note = context.progressNote?.();
 		context.log(
 			`${name}: ${((Date.now() - began) / 1000).toFixed(0)}/${seconds || "?"} s, created ${s.created}, finished ${s.finished}, ` +
-				`unsent outbox ${s.outboxOrders} orders / ${s.outboxProcessor} processor`
+				`unsent outbox ${s.outboxOrders} orders / ${s.outboxProcessor} processor${note ? `, ${note}` : ""}`
 		);
-	}, 1000);
+	}, context.progressEveryMs ?? 1000);
 	let load: LoadClientResult;
 	let loaderMemoryMiB = NaN;
 	try {

@@ -68,6 +68,11 @@ export class StepSampler {
 	private ownPids: number[] = [];
 	private readonly accounts: Record<string, string>;
 	latest: Sample = { t: 0, created: 0, finished: 0, outboxOrders: 0, outboxProcessor: 0 };
+	/**
+	 * Called after every sample, and awaited with it: the soak reads memory and table sizes at the
+	 * same moments as the counts, so that its one series lines up, and on these same connections.
+	 */
+	onSample?: (sample: Sample) => Promise<void>;
 
 	private constructor(
 		private readonly orders: Client,
@@ -105,6 +110,35 @@ export class StepSampler {
 	async pending(): Promise<number> {
 		const { rows } = await this.orders.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'pending'");
 		return rows[0].n;
+	}
+
+	/**
+	 * Rows of the named tables of each database, on the sampler's own connections (left out of the
+	 * CPU). By default `n_live_tup` of pg_stat_user_tables: the backends count every insert and
+	 * delete and report them within seconds, and reading it costs nothing however large the tables
+	 * are; `reltuples` would only move when (auto)vacuum or analyze runs. `exact` counts them with
+	 * count(*), which reads every row: once, at the end of a soak, not every few seconds.
+	 */
+	async tableRows(tables: { orders: string[]; processor: string[] }, exact = false): Promise<{ orders: Record<string, number>; processor: Record<string, number> }> {
+		const read = async (client: Client, names: string[]) => {
+			if (exact) {
+				// One at a time: a pg client runs one query at once.
+				const counts: Record<string, number> = {};
+				for (const name of names) {
+					const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${client.escapeIdentifier(name)}`);
+					counts[name] = rows[0].n;
+				}
+				return counts;
+			}
+			const { rows } = await client.query<{ relname: string; n: string }>(
+				"SELECT relname, n_live_tup AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY($1)",
+				[names]
+			);
+			const found = new Map(rows.map(r => [r.relname, Number(r.n)]));
+			return Object.fromEntries(names.map(name => [name, found.get(name) ?? NaN]));
+		};
+		const [orders, processor] = await Promise.all([read(this.orders, tables.orders), read(this.processor, tables.processor)]);
+		return { orders, processor };
 	}
 
 	/** Begins a step: takes the first reading and samples every interval until `end()`. */
@@ -180,6 +214,7 @@ export class StepSampler {
 			outboxProcessor: counts.outboxProcessor
 		};
 		this.samples.push(this.latest);
+		await this.onSample?.(this.latest);
 	}
 
 	/** Reads every watched pid; `atStart`: what exists now counts from this reading, not from zero. */

@@ -8,11 +8,14 @@
  *             BENCH_COMPARE_REF also the product built from that commit (bench/compare.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
- * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database).
+ * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database);
+ * - soak:     the product alone at a fixed rate for minutes, its memory sampled every 5 s: does RSS
+ *             stay flat (bench/soak-scenario.ts)? Not in the default: it takes ten minutes.
  *
  * Everything it creates (processes, databases, vhosts, temp dirs) is removed at the end, also on
  * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout,
- * everything measured to bench/results/<time>.json (and the load chart to <time>.svg). With
+ * everything measured to bench/results/<time>.json (the load chart to <time>.svg, the soak's to
+ * <time>-soak.svg). With
  * BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
  * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
@@ -33,13 +36,15 @@ import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target 
 import { fmt, summarize, table } from "./stats";
 import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
 import { loadReport, summarizeSteps, writeResults } from "./load-report";
+import { runSoak, SOAK_MARGIN_S, type SoakConfig, type SoakResult } from "./soak-scenario";
+import { soakReport, writeSoakChart } from "./soak-report";
 
-const SCENARIOS = ["load", "cluster", "embedded"] as const;
+const SCENARIOS = ["load", "cluster", "embedded", "soak"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /**
  * `cluster` is left out of the default: `load` starts the same two processes and measures them
  * harder, and with it the default run would outgrow five minutes. `embedded` stays: nothing else
- * measures the one-process deployment.
+ * measures the one-process deployment. `soak` runs only when asked for: it takes ten minutes.
  */
 const DEFAULT_SCENARIOS: Scenario[] = ["load", "embedded"];
 
@@ -65,10 +70,12 @@ interface BenchConfig {
 	/** Burst size per scenario. */
 	orders: Record<"cluster" | "embedded", number>;
 	load: LoadConfig;
+	soak: SoakConfig;
 	concurrency: number;
 	rounds: number;
 	warmup: number;
 	sequential: number;
+	/** BENCH_TIMEOUT_S: the budget of every scenario but the soak, which brings its own (soakBudgetSeconds). */
 	timeoutSeconds: number;
 	/** BENCH_TRACING: the nodes export their spans to a throwaway OTLP receiver. */
 	tracing: boolean;
@@ -105,6 +112,15 @@ function readConfig(): BenchConfig {
 			rateConnections: 256,
 			bodies: 200,
 			drainTimeoutMs: 60_000
+		},
+		soak: {
+			rate: positiveInteger("BENCH_SOAK_RATE", 350),
+			seconds: positiveInteger("BENCH_SOAK_SECONDS", 600),
+			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
+			connections: 256,
+			bodies: 200,
+			drainTimeoutMs: 60_000,
+			sampleEveryMs: 5000
 		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
@@ -340,10 +356,14 @@ async function main(): Promise<number> {
 			throw err;
 		}
 	}
-	const deadline = Date.now() + config.timeoutSeconds * 1000;
+	// The soak's length is its own setting: BENCH_TIMEOUT_S stays the budget of the other scenarios,
+	// and the soak adds BENCH_SOAK_SECONDS plus a margin for its start, warm-up and drain.
+	const soakBudgetMs = config.scenarios.includes("soak") ? (config.soak.seconds + SOAK_MARGIN_S) * 1000 : 0;
+	const budgetMs = config.timeoutSeconds * 1000 + soakBudgetMs;
+	const deadline = Date.now() + budgetMs;
 	const watchdog = setTimeout(
-		() => void emergency(`BENCH_TIMEOUT_S (${config.timeoutSeconds} s) exceeded by 20 s`, 2),
-		config.timeoutSeconds * 1000 + 20_000
+		() => void emergency(`the time budget (BENCH_TIMEOUT_S ${config.timeoutSeconds} s${soakBudgetMs ? ` + soak ${soakBudgetMs / 1000} s` : ""}) exceeded by 20 s`, 2),
+		budgetMs + 20_000
 	);
 
 	// Every node of every scenario exports to the same sink; its default batch delay (5 s) applies.
@@ -356,6 +376,7 @@ async function main(): Promise<number> {
 
 	const results: ScenarioResult[] = [];
 	let load: LoadResult | undefined;
+	let soak: SoakResult | undefined;
 	let failed = false;
 	for (const [index, scenario] of config.scenarios.entries()) {
 		if (cleanups.stopping) break;
@@ -365,9 +386,17 @@ async function main(): Promise<number> {
 			continue;
 		}
 		const mark = cleanups.mark;
-		// Each scenario may use its share of the time left; a round that would not fit is not started.
-		const softDeadline = Date.now() + (deadline - Date.now()) / (config.scenarios.length - index);
+		// Each scenario may use its share of the time left, but for the soak's budget while it is ahead;
+		// a round that would not fit is not started.
+		const ahead = config.scenarios.slice(index);
+		const reserved = ahead.includes("soak") ? soakBudgetMs : 0;
+		const softDeadline = Date.now() + (deadline - reserved - Date.now()) / Math.max(1, ahead.filter(s => s !== "soak").length);
 		try {
+			if (scenario === "soak") {
+				soak = await runSoak(config.soak, cleanups, Math.min(deadline, Date.now() + soakBudgetMs), log);
+				if (soak.step.errors > 0 || soak.flat === false) failed = true;
+				continue;
+			}
 			if (scenario === "load") {
 				// The load scenario has a fixed plan of steps; it skips those that would not end before the deadline.
 				load = await runLoad(config.load, cleanups, deadline, log, compare);
@@ -411,7 +440,8 @@ async function main(): Promise<number> {
 				`load average (1/5/15 min) at start ${average(loadBefore)}, at end ${average(loadavg())}\n${loadReport(load, summaries)}`
 		);
 	}
-	if (results.length > 0 || load) {
+	if (soak) process.stdout.write(`\norder-pipeline soak — ${new Date(startedAt).toISOString()} — node ${process.version} — load average at end ${loadavg().map(v => v.toFixed(2)).join(" ")}\n${soakReport(soak)}`);
+	if (results.length > 0 || load || soak) {
 		const document = {
 			startedAt: new Date(startedAt).toISOString(),
 			commit: currentCommit(),
@@ -419,11 +449,13 @@ async function main(): Promise<number> {
 			machine: { cpus: cpus().length, model: cpus()[0]?.model, loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg() },
 			scenarios: config.scenarios,
 			load: load ? { ...load, summaries } : undefined,
+			soak,
 			others: results
 		};
 		// A file name without colons: 2026-11-30T18-05-09Z.
 		const stamp = document.startedAt.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
 		for (const path of writeResults(stamp, document, load && { result: load, summaries })) log(`wrote ${path}`);
+		if (soak) log(`wrote ${writeSoakChart(stamp, soak, document.startedAt)}`);
 	}
 	await cleanups.runDownTo(0);
 	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);

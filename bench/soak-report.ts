@@ -27,7 +27,7 @@ export function soakReport(result: SoakResult): string {
 				["finished/s (to drained)", fmt(step.finishedPerSecondToDrain)],
 				["create p50 / p99 ms", `${fmt(step.createLatencyMs.p50)} / ${fmt(step.createLatencyMs.p99)}`],
 				["saga p50 / p99 ms", `${fmt(step.sagaLatencyMs.p50)} / ${fmt(step.sagaLatencyMs.p99)}`],
-				["orders created / finished", `${step.created} / ${step.finished}`],
+				["201s / orders finished", `${step.created} / ${step.finished}`],
 				["CPU ms/order (all but load gen.)", fmt(step.systemCpuMsPerOrder)],
 				["max unsent outbox orders / processor", `${step.outboxMax.orders} / ${step.outboxMax.processor}`],
 				["errors (non-201)", String(step.errors)]

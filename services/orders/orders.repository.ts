@@ -270,31 +270,37 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
 }
 
 /**
- * The usual answer to a consumed event in one statement (its own transaction): when the event is
- * new and the order is in the status the caller expects, moves the order, records the event in the
- * inbox and adds the history step. Returns the order's creation time and correlation id when it
- * did, or null when it changed nothing (the caller then takes the general path). The status is
- * re-checked under the row lock, so a concurrent change of the order (a cancellation, a duplicate
- * delivery) makes this a no-op rather than a wrong move.
+ * The usual answer to consumed events in one statement (its own transaction), for one event or a
+ * batch: for each event that is new and whose order is in the status the caller expects, moves the
+ * order, records the event in the inbox and adds the history step. Returns the orders it moved,
+ * with their creation time and correlation id; an event it did not apply changed nothing (the
+ * caller then takes the general path). The status is re-checked under the row lock, so a
+ * concurrent change of the order (a cancellation, a duplicate delivery) makes an event a no-op
+ * rather than a wrong move.
  *
- * The row is found by primary key only: the status test is written `(status = $3) IS TRUE`, which no
- * index can serve. Written `status = $3`, the plan cached for the statement (made while the table
- * was small) went through the (status, created_at) index and read every pending order for each
- * event: under a backlog, most of the database's CPU (docs/benchmarks.md).
+ * Orders are found by primary key only: the status test is written `(status = …) IS TRUE`, which
+ * no index can serve. Written as a plain equality, the plan cached for the statement (made while
+ * the table was small) went through the (status, created_at) index and read every pending order
+ * for each event: under a backlog, most of the database's CPU (docs/benchmarks.md).
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",
-	`WITH changed AS (
-	   UPDATE orders SET status = $4, error_message = COALESCE($5, error_message), updated_at = $6
-	   WHERE id = $1 AND (status = $3) IS TRUE AND NOT EXISTS (SELECT 1 FROM processed_events WHERE event_id = $2)
-	   RETURNING id, correlation_id, created_at
+	`WITH ev AS (
+	   SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(order_id uuid, event_id text, event_name text, from_status text,
+	     to_status text, error_message text, at timestamptz, step text, node_id text, detail jsonb)
+	 ), changed AS (
+	   UPDATE orders SET status = ev.to_status, error_message = COALESCE(ev.error_message, orders.error_message), updated_at = ev.at
+	   FROM ev
+	   WHERE orders.id = ev.order_id AND (orders.status = ev.from_status) IS TRUE
+	     AND NOT EXISTS (SELECT 1 FROM processed_events WHERE processed_events.event_id = ev.event_id)
+	   RETURNING orders.id, orders.correlation_id, orders.created_at, ev.event_id, ev.event_name, ev.to_status, ev.step, ev.node_id, ev.detail
 	 ), inbox AS (
-	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT $2, $7, id FROM changed
+	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT event_id, event_name, id FROM changed
 	 ), history AS (
 	   INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
-	   SELECT id, $8, $4, $2, correlation_id, $9, $10 FROM changed
+	   SELECT id, step, to_status, event_id, correlation_id, node_id, detail FROM changed
 	 )
-	 SELECT correlation_id, created_at FROM changed`
+	 SELECT id, correlation_id, created_at FROM changed`
 );
 
 /** The usual move of an order on a consumed event, for {@link applyUsualMove}. */
@@ -312,19 +318,44 @@ export interface UsualMove {
 	detail: Record<string, unknown> | null;
 }
 
-/** Applies the usual move in one statement; what it moved, or null when it changed nothing. */
-export async function applyUsualMove(db: Sequelize, m: UsualMove): Promise<{ correlationId: string; createdAt: Date } | null> {
-	const [row] = await runStatement<{ correlation_id: string; created_at: Date }>(db, applyUsualStatement, [
-		m.orderId,
-		m.eventId,
-		m.from,
-		m.to,
-		m.errorMessage,
-		m.at,
-		m.eventName,
-		m.step,
-		m.nodeID,
-		m.detail ? JSON.stringify(m.detail) : null
+/** What a usual move did: the order's creation time and correlation id, or null when it changed nothing. */
+export type UsualMoveResult = { correlationId: string; createdAt: Date } | null;
+
+/**
+ * Applies the usual moves of several events in one statement; one result per move, in their order.
+ * Only the first move of an order (or of an event) in the batch is tried: a later one gets null and
+ * takes the general path, after this statement committed, as it would have one transaction later.
+ */
+export async function applyUsualMoves(db: Sequelize, moves: UsualMove[]): Promise<UsualMoveResult[]> {
+	const orders = new Set<string>();
+	const events = new Set<string>();
+	const tried = moves.filter(m => {
+		if (orders.has(m.orderId) || events.has(m.eventId)) return false;
+		orders.add(m.orderId);
+		events.add(m.eventId);
+		return true;
+	});
+	const rows = await runStatement<{ id: string; correlation_id: string; created_at: Date }>(db, applyUsualStatement, [
+		JSON.stringify(
+			tried.map(m => ({
+				order_id: m.orderId,
+				event_id: m.eventId,
+				event_name: m.eventName,
+				from_status: m.from,
+				to_status: m.to,
+				error_message: m.errorMessage,
+				at: m.at.toISOString(),
+				step: m.step,
+				node_id: m.nodeID,
+				detail: m.detail
+			}))
+		)
 	]);
-	return row ? { correlationId: row.correlation_id, createdAt: row.created_at } : null;
+	const moved = new Map(rows.map(r => [r.id, { correlationId: r.correlation_id, createdAt: r.created_at }]));
+	return moves.map(m => (tried.includes(m) ? (moved.get(m.orderId) ?? null) : null));
+}
+
+/** Applies one usual move in one statement; what it moved, or null when it changed nothing. */
+export async function applyUsualMove(db: Sequelize, m: UsualMove): Promise<UsualMoveResult> {
+	return (await applyUsualMoves(db, [m]))[0];
 }

@@ -36,7 +36,17 @@ import {
 } from "./orders.domain";
 import { OrderNotCancellableError, OrderNotFoundError } from "./orders.errors";
 import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { appendStep, applyUsualMove, changeOrder, consumeOrderEvent, loadHistory, type NewHistoryEntry } from "./orders.repository";
+import {
+	appendStep,
+	applyUsualMoves,
+	changeOrder,
+	consumeOrderEvent,
+	loadHistory,
+	type NewHistoryEntry,
+	type UsualMove,
+	type UsualMoveResult
+} from "./orders.repository";
+import { Batcher } from "../../lib/database/batcher";
 import { inTransaction, sqlOf, type SqlTransaction } from "../../lib/database/sql";
 import type { OrdersMeta } from "./orders.service";
 import type { Caller } from "../../lib/auth/caller";
@@ -100,10 +110,28 @@ interface HostMethods extends DbMethods, OutboxMethods {
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 }
 
-type OrdersSagaSchema = PartialSettingsSchema<ServiceSettingSchema, OrdersSagaMethods & HostMethods, DbVars<OrderModel>>;
+/** What the saga mixin keeps on the service instance. */
+export interface OrdersSagaVars {
+	/** Batches the usual moves of the events consumed at the same time into one statement. */
+	usualMoves: Batcher<UsualMove, UsualMoveResult>;
+}
+
+/** Usual moves in one statement at most. */
+const USUAL_MOVES_PER_BATCH = 16;
+
+type OrdersSagaSchema = PartialSettingsSchema<ServiceSettingSchema, OrdersSagaMethods & HostMethods, DbVars<OrderModel> & OrdersSagaVars>;
 
 const ordersSagaSchema: OrdersSagaSchema = {
 	name: "orders-saga",
+
+	created() {
+		this.usualMoves = new Batcher<UsualMove, UsualMoveResult>({
+			runBatch: moves => applyUsualMoves(this.db(), moves),
+			runOne: async move => (await applyUsualMoves(this.db(), [move]))[0],
+			maxBatch: USUAL_MOVES_PER_BATCH,
+			onSplit: (err, size) => this.logger.warn(`A batch of ${size} consumed events failed; they are applied one by one.`, { error: err.message })
+		});
+	},
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -237,8 +265,9 @@ const ordersSagaSchema: OrdersSagaSchema = {
 		/**
 		 * The usual case of a consumed event in one statement instead of a transaction of four: the
 		 * state machine's decision for an order in the `usually` status, applied only if the order is
-		 * in that status and the event is new. True when it applied; false sends the event down the
-		 * general path, which decides on the order as it is.
+		 * in that status and the event is new. The events a consumer holds at once share the
+		 * statement (and its commit), each acknowledged after it. True when it applied; false sends
+		 * the event down the general path, which decides on the order as it is.
 		 */
 		async applyUsualMove(
 			eventName: string,
@@ -250,7 +279,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			const decision = decideOrder({ id: event.orderId, status: usually, errorMessage: null }, trigger);
 			if (decision.outcome !== "apply" || decision.emit.length > 0) return false;
 			const now = new Date();
-			const moved = await applyUsualMove(this.db(), {
+			const moved = await this.usualMoves.submit({
 				orderId: event.orderId,
 				eventId: event.eventId,
 				eventName,

@@ -41,7 +41,7 @@ import {
 	type OrdersIdempotencySettings,
 	type OrdersIdempotencyVars
 } from "./orders.idempotency";
-import { OrdersSagaMixin, type OrdersSagaMethods } from "./orders.saga";
+import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaVars } from "./orders.saga";
 
 /**
  * Settings of the orders service: its database's, its outbox's, its expiry's, its Idempotency-Keys',
@@ -81,7 +81,7 @@ export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMetho
 }
 
 /** What the orders service keeps on its instance, with what its mixins keep. */
-export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars, OrdersIdempotencyVars {
+export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars, OrdersIdempotencyVars, OrdersSagaVars {
 	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
 	inboxPruneTimer?: NodeJS.Timeout;
 }

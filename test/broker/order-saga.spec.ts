@@ -152,6 +152,42 @@ describe("Order saga, orders side (api and orders on one node, no processor)", (
 		});
 	});
 
+	describe("When the processor's answers for many orders come at once", () => {
+		it("should apply them in shared statements, each once, a repeated answer ignored", async () => {
+			const orderIds = await Promise.all(Array.from({ length: 10 }, () => saga.createOrder()));
+			const answers = orderIds.map((orderId, i) => ({
+				eventId: randomUUID(),
+				version: EVENT_SCHEMA_VERSION,
+				orderId,
+				correlationId: "processor-side",
+				occurredAt: new Date().toISOString(),
+				...(i % 3 === 0 ? { status: "failed", errorMessage: "Insufficient stock for SKU 'SKU-0001'." } : { status: "completed" })
+			}));
+			const emit = (payload: Record<string, unknown>) =>
+				system.broker.emit("order.processed", payload, { groups: [ConsumerGroups["order.processed"]], throwError: true });
+
+			await Promise.all([...answers, answers[4]].map(emit));
+
+			for (const [i, orderId] of orderIds.entries()) expect(await saga.status(orderId)).toBe(i % 3 === 0 ? "failed" : "completed");
+			const [inbox] = await saga.db().query<{ n: number; transactions: number }>(
+				"SELECT count(*)::int AS n, count(DISTINCT processed_at)::int AS transactions FROM processed_events WHERE order_id IN (:orderIds)",
+				{ type: QueryTypes.SELECT, replacements: { orderIds } }
+			);
+			// One inbox row per answer, the repeated one included once; written in fewer transactions than answers.
+			expect(inbox.n).toBe(10);
+			expect(inbox.transactions).toBeLessThan(10);
+			const steps = await saga.db().query<{ step: string; n: number }>(
+				"SELECT step, count(*)::int AS n FROM order_history WHERE order_id IN (:orderIds) GROUP BY step ORDER BY step",
+				{ type: QueryTypes.SELECT, replacements: { orderIds } }
+			);
+			expect(steps).toEqual([
+				{ step: "created", n: 10 },
+				{ step: "order.processed ignored", n: 1 },
+				{ step: "order.processed received", n: 10 }
+			]);
+		});
+	});
+
 	describe("When a pending order is cancelled", () => {
 		it("should end 'cancelled' at once and ask the processor to undo whatever it did", async () => {
 			const id = await saga.createOrder();

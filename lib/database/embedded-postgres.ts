@@ -58,7 +58,8 @@ function initialiseInChild(dir: string, params: string[]): Promise<void> {
 		"const [entry, dir, params] = process.argv.slice(1);",
 		"require(entry).PGlite.create(dir, { startParams: JSON.parse(params) })",
 		"	.then(db => db.close())",
-		"	.catch(err => { console.error(err && err.stack || String(err)); process.exit(1); });"
+		// The parent turns the child's stderr into its StartupError: the child has no logger.
+		"	.catch(err => { process.stderr.write(String(err && err.stack || err) + '\\n'); process.exit(1); });"
 	].join("\n");
 	const entry = require.resolve("@electric-sql/pglite");
 	return new Promise((done, fail) => {

@@ -20,19 +20,6 @@ export interface ExpiredOrderRow {
 	created_at: Date | string;
 }
 
-/**
- * Records a consumed event id in the inbox; false when it was there already (a redelivery), in
- * which case the caller must change nothing.
- */
-export async function recordInboxEvent(db: Sequelize, t: Transaction, eventId: string, eventName: string, orderId: string): Promise<boolean> {
-	const inserted = await db.query(
-		`INSERT INTO processed_events (event_id, event_name, order_id) VALUES (:eventId, :eventName, :orderId)
-		 ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-		{ type: QueryTypes.SELECT, transaction: t, replacements: { eventId, eventName, orderId } }
-	);
-	return inserted.length > 0;
-}
-
 /** Adds steps to the history of their orders, in the caller's transaction. */
 export function recordHistory(db: Sequelize, t: Transaction, entries: NewHistoryEntry[]): Promise<void> {
 	return appendHistory(db, t, "order_history", entries);
@@ -352,10 +339,7 @@ export async function applyUsualMoves(db: Sequelize, moves: UsualMove[]): Promis
 		)
 	]);
 	const moved = new Map(rows.map(r => [r.id, { correlationId: r.correlation_id, createdAt: r.created_at }]));
-	return moves.map(m => (tried.includes(m) ? (moved.get(m.orderId) ?? null) : null));
+	const triedMoves = new Set(tried);
+	return moves.map(m => (triedMoves.has(m) ? (moved.get(m.orderId) ?? null) : null));
 }
 
-/** Applies one usual move in one statement; what it moved, or null when it changed nothing. */
-export async function applyUsualMove(db: Sequelize, m: UsualMove): Promise<UsualMoveResult> {
-	return (await applyUsualMoves(db, [m]))[0];
-}

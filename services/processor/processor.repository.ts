@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
-import { appendHistory, appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import { appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import { statement, type SqlTransaction } from "../../lib/database/sql";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
@@ -127,11 +127,6 @@ export async function stockEmptyCatalogue(db: Sequelize, catalogue: StockLevel[]
 		{ type: QueryTypes.SELECT, replacements: { rows: JSON.stringify(catalogue) } }
 	);
 	return inserted.length;
-}
-
-/** Adds one step to the order's history, in the transaction of the change it describes. */
-export function recordHistory(db: Sequelize, t: Transaction, entry: HistoryStepRecord): Promise<void> {
-	return appendHistory(db, t, "processing_history", [entry]);
 }
 
 /** The order's history as the processor recorded it, oldest first. */

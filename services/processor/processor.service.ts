@@ -14,7 +14,7 @@ import type { HistoryEntry } from "../../lib/contracts/history";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { Batcher } from "../../lib/database/batcher";
-import { inTransaction } from "../../lib/database/sql";
+import { inTransaction, sqlOf } from "../../lib/database/sql";
 import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
 	HistorySteps,
@@ -44,7 +44,6 @@ import {
 	markCancelled,
 	startOrders,
 	readProcessingHistory,
-	recordHistory,
 	releaseStock,
 	setAvailable,
 	stockEmptyCatalogue,
@@ -324,7 +323,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 
 		/** Adds a step to the order's history, in the transaction of the change it describes. */
 		async recordStep(t, event, step): Promise<void> {
-			await recordHistory(this.db(), t, {
+			await appendStep(sqlOf(t), {
 				...step,
 				orderId: event.orderId,
 				correlationId: event.correlationId,

@@ -4,14 +4,13 @@
  * used to read the whole table (or every pending order, through the status index) for each event.
  */
 import { randomUUID } from "node:crypto";
-import { ServiceBroker } from "moleculer";
+import type { ServiceBroker } from "moleculer";
 import type { Client } from "pg";
 import type { Sequelize } from "sequelize";
-import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import { serviceSchemas } from "../../services";
-import { applyUsualMove } from "../../services/orders/orders.repository";
+import { applyUsualMoves } from "../../services/orders/orders.repository";
 import { OrderStatus } from "../../lib/contracts/orders";
-import { createTestDatabase, uniqueSuffix, type TestDatabase } from "../support/services";
+import { startOrdersNode } from "../support/orders-node";
+import { createTestDatabase, type TestDatabase } from "../support/services";
 
 interface ConnectionManager {
 	getConnection(): Promise<Client>;
@@ -25,16 +24,7 @@ describe("The hot path's plans on PostgreSQL", () => {
 
 	beforeAll(async () => {
 		database = await createTestDatabase("plans");
-		const config = readEnvironment({
-			NAMESPACE: `t${uniqueSuffix()}`,
-			METRICS_PORT: "off",
-			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
-			ORDERS_DATABASE_URL: database.url
-		});
-		broker = new ServiceBroker(createBrokerOptions(config));
-		broker.createService({ name: "orders", mixins: [serviceSchemas.orders], settings: { ...serviceSettings(config).orders, outboxPollIntervalMs: 3_600_000 } });
-		await broker.start();
-		db = (broker.getLocalService("orders") as unknown as { adapter: { db: Sequelize } }).adapter.db;
+		({ broker, db } = await startOrdersNode(database.url, { settings: { outboxPollIntervalMs: 3_600_000 } }));
 	});
 
 	afterAll(async () => {
@@ -58,7 +48,7 @@ describe("The hot path's plans on PostgreSQL", () => {
 			);
 		const move = async () => {
 			const [{ id }] = (await connection.query<{ id: string }>("SELECT id FROM orders WHERE status = 'pending' LIMIT 1")).rows;
-			return applyUsualMove(oneConnection, {
+			const [moved] = await applyUsualMoves(oneConnection, [{
 				orderId: id,
 				eventId: randomUUID(),
 				eventName: "order.processed",
@@ -69,7 +59,8 @@ describe("The hot path's plans on PostgreSQL", () => {
 				step: "order.processed received",
 				nodeID: "plans",
 				detail: null
-			});
+			}]);
+			return moved;
 		};
 		try {
 			await insertOrders(10);

@@ -3,12 +3,11 @@
  * outbox row exactly once: rows are claimed with FOR UPDATE SKIP LOCKED and a lease.
  */
 import { randomUUID } from "node:crypto";
-import { ServiceBroker, type Context } from "moleculer";
+import type { Context, ServiceBroker } from "moleculer";
 import { Client } from "pg";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import { serviceSchemas } from "../../services";
-import { createTestDatabase, uniqueSuffix, waitFor, type TestDatabase } from "../support/services";
+import { startOrdersNode } from "../support/orders-node";
+import { createTestDatabase, waitFor, type TestDatabase } from "../support/services";
 
 const ROWS = 300;
 
@@ -19,31 +18,23 @@ describe("Test 'outbox.mixin' relay on PostgreSQL", () => {
 
 	beforeAll(async () => {
 		database = await createTestDatabase("relay");
-		const config = readEnvironment({
-			NAMESPACE: `t${uniqueSuffix()}`,
-			METRICS_PORT: "off",
-			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
-			ORDERS_DATABASE_URL: database.url
-		});
-		broker = new ServiceBroker(createBrokerOptions(config));
 		// A relay that only runs when asked: no timer passes, no wake-up on commit.
-		broker.createService({
-			name: "orders",
-			mixins: [serviceSchemas.orders],
-			settings: { ...serviceSettings(config).orders, outboxPollIntervalMs: 3_600_000, outboxBatchSize: 25 }
-		});
-		broker.createService({
-			name: "probe",
-			events: {
-				"order.created": {
-					group: "processor",
-					handler(ctx: Context<{ eventId: string }>) {
-						received.set(ctx.params.eventId, (received.get(ctx.params.eventId) ?? 0) + 1);
+		({ broker } = await startOrdersNode(database.url, {
+			settings: { outboxPollIntervalMs: 3_600_000, outboxBatchSize: 25 },
+			services: [
+				{
+					name: "probe",
+					events: {
+						"order.created": {
+							group: "processor",
+							handler(ctx: Context<{ eventId: string }>) {
+								received.set(ctx.params.eventId, (received.get(ctx.params.eventId) ?? 0) + 1);
+							}
+						}
 					}
 				}
-			}
-		});
-		await broker.start();
+			]
+		}));
 	});
 
 	afterAll(async () => {

@@ -19,6 +19,8 @@
  * | DEMO_STOCK               | true                                     |
  * | CONSUMER_PREFETCH        | 16 (messages an event consumer holds unacknowledged) |
  * | PROCESSOR_BATCH_SIZE     | 16 (order.created events handled in one transaction at most) |
+ * | CREATE_CONCURRENCY       | 8 (creates one orders node writes at once; the rest wait their turn) |
+ * | CREATE_QUEUE_SIZE        | 1000 (creates waiting their turn, past which a create is answered 503) |
  * | RATE_LIMIT_PER_MINUTE    | 600 (0 turns limiting off)               |
  * | RATE_LIMIT_DATABASE_URL  | none: counters in this process's memory  |
  * | TRUSTED_PROXIES          | (empty: X-Forwarded-For is ignored)      |
@@ -81,6 +83,13 @@ export interface AppConfig {
 	consumerPrefetch: number;
 	/** `order.created` events the processor handles in one transaction at most. */
 	processorBatchSize: number;
+	/**
+	 * Creates one orders node writes at once (a Moleculer bulkhead on `orders.create`): fewer than the
+	 * pool's 10 connections, so the relay and the answers never queue behind a flood of creates.
+	 */
+	createConcurrency: number;
+	/** Creates waiting for their turn at most; past it a create is refused (503, try again). */
+	createQueueSize: number;
 	rateLimitPerMinute: number;
 	/** PostgreSQL that holds the rate-limit counters, shared by every api instance; unset: memory. */
 	rateLimitDatabaseUrl?: string;
@@ -252,6 +261,8 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", 16, 1, 1000),
 		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", 16, 1, 1000),
+		createConcurrency: integer(env, "CREATE_CONCURRENCY", 8, 1, 1000),
+		createQueueSize: integer(env, "CREATE_QUEUE_SIZE", 1000, 1, 1_000_000),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		rateLimitDatabaseUrl: databaseUrl(env, "RATE_LIMIT_DATABASE_URL"),
 		trustedProxies: addresses(env, "TRUSTED_PROXIES"),
@@ -357,6 +368,8 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			inboxRetentionMs: config.inboxRetentionMs,
 			orderTimeoutMs: config.orderTimeoutMs,
 			idempotencyKeyTtlMs: config.idempotencyKeyTtlMs,
+			createConcurrency: config.createConcurrency,
+			createQueueSize: config.createQueueSize,
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
 			embeddedDataDir: join(config.dataDir, "orders")

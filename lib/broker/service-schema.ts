@@ -8,6 +8,11 @@ import type { Service, ServiceSchema } from "moleculer";
  */
 export type PartialSettingsSchema<TSettings, TMethods, TVars> = Omit<ServiceSchema<TSettings, TMethods, TVars>, "settings"> & {
 	settings?: Partial<TSettings>;
+	/**
+	 * Moleculer's `merged` hook (missing from its types): called with the schema once the mixins and
+	 * the node's settings are merged into it, before the actions are made; it may still change them.
+	 */
+	merged?: (schema: ServiceSchema) => void;
 };
 
 /** What `this` is in the handlers and methods of a `ServiceSchema<TSettings, TMethods, TVars>`. */

@@ -173,6 +173,7 @@ function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: Serve
 		res.setHeader("WWW-Authenticate", data.wwwAuthenticate);
 	}
 	if (problem.status === 429 && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
+	if ((err as { type?: unknown })?.type === "QUEUE_FULL") res.setHeader("Retry-After", "1");
 	res.writeHead(problem.status);
 	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
 }

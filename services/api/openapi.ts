@@ -293,7 +293,7 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	if (route.access !== "public") {
 		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
 	}
-	add(503, own(503, spec.local ? undefined : "The service that handles this request is not available: try again shortly."));
+	add(503, own(503, spec.local ? undefined : "The service that handles this request is not available, or too busy (`Retry-After`): try again shortly."));
 	if (!spec.local) add(504, problemResponse("The request took too long; it may still complete: check before you retry."));
 	return responses;
 }

@@ -86,8 +86,14 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		case "SERVICE_UNAVAILABLE":
 		case "REQUEST_REJECTED":
 		case "BAD_GATEWAY":
-		case "QUEUE_FULL":
 			return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");
+		case "QUEUE_FULL":
+			return make(
+				503,
+				"busy",
+				"Service busy",
+				"Too many requests of this kind are waiting on the node that handles them; nothing was done. Try again in a second."
+			);
 		case "REQUEST_TIMEOUT":
 			return make(504, "timeout", "Timeout", "The request took too long; it may still complete — check before you retry.");
 	}

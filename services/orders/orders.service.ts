@@ -33,6 +33,7 @@ import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { insertOrderAlone, insertOrderRow, type NewOrderRecord } from "./orders.repository";
 import { recordOrderCreated } from "../../lib/metrics/business-metrics";
+import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
 import {
 	OrdersIdempotencyMixin,
@@ -50,6 +51,10 @@ import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaVars } from "./
 export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings, OrdersIdempotencySettings {
 	/** How long a consumed event id is remembered for deduplication. */
 	inboxRetentionMs: number;
+	/** Creates written at once (CREATE_CONCURRENCY); the others wait their turn, first come first served. */
+	createConcurrency: number;
+	/** Creates that may wait for their turn (CREATE_QUEUE_SIZE); past it a create is refused, 503. */
+	createQueueSize: number;
 }
 
 /** How often old event ids are pruned from the inbox. */
@@ -86,7 +91,7 @@ export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiry
 	inboxPruneTimer?: NodeJS.Timeout;
 }
 
-const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
+const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
 	name: "orders",
 
 	// The database comes last: Moleculer starts the last mixin first and stops it last, so the
@@ -99,6 +104,24 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 		OutboxMixin,
 		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
 	],
+
+	settings: {
+		createConcurrency: 8,
+		createQueueSize: 1000
+	},
+
+	/**
+	 * Creates go through Moleculer's bulkhead: at most `createConcurrency` at once, fewer than the
+	 * pool's connections. Without it a flood of creates takes every connection and the relay and the
+	 * answers queue behind it: orders pile up unsent while more are accepted. With it the orders
+	 * already taken move on first, and a create waits for its turn instead (or, past
+	 * `createQueueSize` waiting, is refused with a 503 the client may retry).
+	 */
+	merged(schema: ServiceSchema) {
+		const settings = schema.settings as OrdersSettings;
+		const create = (schema.actions as Record<string, { bulkhead?: unknown }>).create;
+		create.bulkhead = { enabled: true, concurrency: settings.createConcurrency, maxQueueSize: settings.createQueueSize };
+	},
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {

@@ -34,6 +34,8 @@ describe("Test 'readEnvironment'", () => {
 			demoStock: true,
 			consumerPrefetch: 16,
 			processorBatchSize: 16,
+			createConcurrency: 8,
+			createQueueSize: 1000,
 			rateLimitPerMinute: 600,
 			rateLimitDatabaseUrl: undefined,
 			trustedProxies: [],
@@ -54,6 +56,12 @@ describe("Test 'readEnvironment'", () => {
 		expect(readEnvironment({ CONSUMER_PREFETCH: "32", PROCESSOR_BATCH_SIZE: "1" })).toMatchObject({ consumerPrefetch: 32, processorBatchSize: 1 });
 		expect(() => readEnvironment({ CONSUMER_PREFETCH: "0" })).toThrow(/CONSUMER_PREFETCH/);
 		expect(() => readEnvironment({ PROCESSOR_BATCH_SIZE: "many" })).toThrow(/PROCESSOR_BATCH_SIZE/);
+	});
+
+	it("should take how many creates an orders node writes at once, and how many may wait, from the environment", () => {
+		expect(readEnvironment({ CREATE_CONCURRENCY: "2", CREATE_QUEUE_SIZE: "5" })).toMatchObject({ createConcurrency: 2, createQueueSize: 5 });
+		expect(() => readEnvironment({ CREATE_CONCURRENCY: "0" })).toThrow(/CREATE_CONCURRENCY/);
+		expect(() => readEnvironment({ CREATE_QUEUE_SIZE: "-1" })).toThrow(/CREATE_QUEUE_SIZE/);
 	});
 
 	it("should refuse a JWT_SECRET shorter than 256 bits, without printing it", () => {

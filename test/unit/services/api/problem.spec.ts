@@ -207,6 +207,16 @@ describe("Test 'toProblem'", () => {
 			expect(problem.detail).not.toContain("node-1");
 		});
 
+		it("should answer 503 'busy' when too many creates wait for their turn, naming neither the action nor the node", () => {
+			const { problem, unexpected } = toProblem(new Errors.QueueIsFullError({ action: "orders.create", nodeID: "node-1" }), request);
+			expect(problem.status).toBe(503);
+			expect(problem.type).toMatch(/busy$/);
+			expect(problem.detail).toMatch(/nothing was done\. Try again in a second/);
+			expect(problem.detail).not.toContain("node-1");
+			expect(problem.detail).not.toContain("orders.create");
+			expect(unexpected).toBe(false);
+		});
+
 		it("should answer 504 when the request timed out", () => {
 			const { problem, unexpected } = toProblem(new Errors.RequestTimeoutError({ action: "orders.create", nodeID: "node-1" }), request);
 			expect(problem.status).toBe(504);

@@ -38,6 +38,13 @@ const insertOutboxRow = statement(
 	"INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($1, $2, $3, $4, $5)"
 );
 
+/** Deletes up to 1000 rows sent more than `:retentionSeconds` ago, by the `sent_at` index (migration 105). */
+export const PRUNE_SENT_OUTBOX_SQL = `DELETE FROM outbox_events WHERE id IN (
+   SELECT id FROM outbox_events
+   WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => :retentionSeconds)
+   LIMIT 1000)
+ RETURNING id`;
+
 /** Claims a batch of publishable rows for a lease (see `publishOutboxBatch`, and migration 104 for why a function). */
 const claimOutboxBatch = statement("outbox.claim", "SELECT * FROM outbox_claim($1, $2)");
 
@@ -279,14 +286,7 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			const retentionSeconds = this.settings.outboxRetentionMs / 1000;
 			let total = 0;
 			for (;;) {
-				const deleted = await db.query(
-					`DELETE FROM outbox_events WHERE id IN (
-					   SELECT id FROM outbox_events
-					   WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => :retentionSeconds)
-					   LIMIT 1000)
-					 RETURNING id`,
-					{ type: QueryTypes.SELECT, replacements: { retentionSeconds } }
-				);
+				const deleted = await db.query(PRUNE_SENT_OUTBOX_SQL, { type: QueryTypes.SELECT, replacements: { retentionSeconds } });
 				total += deleted.length;
 				if (deleted.length < 1000) return total;
 			}

@@ -1,7 +1,7 @@
 import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration } from "../../mixins/outbox.migrations";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -89,5 +89,16 @@ export const ordersMigrations: Migration[] = [
 	},
 	outboxTraceContextMigration,
 	outboxAutovacuumMigration,
-	outboxClaimFunctionMigration
+	outboxClaimFunctionMigration,
+	{
+		name: "007-index-processed-events-age",
+		async up(qi: QueryInterface) {
+			// For the once-a-minute prune of the inbox by age (without it the prune read the whole table).
+			await qi.addIndex("processed_events", ["processed_at"], { name: "processed_events_processed_at" });
+		},
+		async down(qi: QueryInterface) {
+			await qi.removeIndex("processed_events", "processed_events_processed_at");
+		}
+	},
+	outboxSentAtIndexMigration
 ];

@@ -57,6 +57,9 @@ export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpiry
 	createQueueSize: number;
 }
 
+/** Deletes the inbox's event ids older than `:seconds`, by the `processed_at` index (migration 007). */
+export const PRUNE_INBOX_SQL = "DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :seconds) RETURNING event_id";
+
 /** How often old event ids are pruned from the inbox. */
 const INBOX_PRUNE_INTERVAL_MS = 60_000;
 
@@ -275,10 +278,10 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 		 * event replayed after that still changes nothing: an order never leaves a final status.
 		 */
 		async pruneProcessedEvents(): Promise<number> {
-			const deleted = await this.db().query(
-				"DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :seconds) RETURNING event_id",
-				{ type: QueryTypes.SELECT, replacements: { seconds: this.settings.inboxRetentionMs / 1000 } }
-			);
+			const deleted = await this.db().query(PRUNE_INBOX_SQL, {
+				type: QueryTypes.SELECT,
+				replacements: { seconds: this.settings.inboxRetentionMs / 1000 }
+			});
 			return deleted.length;
 		}
 	},

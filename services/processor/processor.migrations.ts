@@ -1,7 +1,7 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration } from "../../mixins/outbox.migrations";
 
 /** The processor database, in order of application. Never edit an applied migration: add one. */
 export const processorMigrations: Migration[] = [
@@ -95,5 +95,6 @@ export const processorMigrations: Migration[] = [
 	},
 	outboxTraceContextMigration,
 	outboxAutovacuumMigration,
-	outboxClaimFunctionMigration
+	outboxClaimFunctionMigration,
+	outboxSentAtIndexMigration
 ];

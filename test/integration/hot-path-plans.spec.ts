@@ -6,10 +6,12 @@
 import { randomUUID } from "node:crypto";
 import type { ServiceBroker } from "moleculer";
 import type { Client } from "pg";
-import type { Sequelize } from "sequelize";
+import { QueryTypes, type Sequelize } from "sequelize";
 import { applyUsualMoves } from "../../services/orders/orders.repository";
 import { OrderStatus } from "../../lib/contracts/orders";
 import { startOrdersNode } from "../support/orders-node";
+import { PRUNE_SENT_OUTBOX_SQL } from "../../mixins/outbox.mixin";
+import { PRUNE_INBOX_SQL } from "../../services/orders/orders.service";
 import { createTestDatabase, type TestDatabase } from "../support/services";
 
 interface ConnectionManager {
@@ -80,5 +82,46 @@ describe("The hot path's plans on PostgreSQL", () => {
 			await connection.query("RESET client_min_messages");
 			await manager.releaseConnection(connection);
 		}
+	});
+
+	it("should prune sent outbox rows and old inbox ids through an index on their age, not by reading every row, and keep the recent ones", async () => {
+		// 20k recent rows, 5 old ones: what a busy node holds within its retention.
+		await db.query(
+			`INSERT INTO outbox_events (event_name, consumer_group, payload, created_at, sent_at)
+			 SELECT 'order.created', 'processor', '{}'::jsonb, now(), now() - CASE WHEN g <= 5 THEN interval '2 days' ELSE interval '1 minute' END
+			 FROM generate_series(1, 20000) g`
+		);
+		await db.query(
+			`INSERT INTO processed_events (event_id, event_name, order_id, processed_at)
+			 SELECT gen_random_uuid()::text, 'order.processed', gen_random_uuid(), now() - CASE WHEN g <= 5 THEN interval '8 days' ELSE interval '1 minute' END
+			 FROM generate_series(1, 20000) g`
+		);
+		const planOf = async (sql: string, replacements: Record<string, number>) => {
+			const rows = (await db.query(`EXPLAIN ${sql}`, { type: QueryTypes.SELECT, replacements })) as Array<{ "QUERY PLAN": string }>;
+			return rows.map(r => r["QUERY PLAN"]).join("\n");
+		};
+
+		// The plans on a pool connection, as the service's sessions make them (sequential scans off).
+		const outboxPlan = await planOf(PRUNE_SENT_OUTBOX_SQL, { retentionSeconds: 86_400 });
+		expect(outboxPlan).toMatch(/Index (Only )?Scan using outbox_events_sent_idx|Bitmap Index Scan on outbox_events_sent_idx/);
+		expect(outboxPlan).not.toMatch(/Seq Scan|outbox_events_pkey on outbox_events outbox_events_1/);
+		const inboxPlan = await planOf(PRUNE_INBOX_SQL, { seconds: 604_800 });
+		expect(inboxPlan).toMatch(/processed_events_processed_at/);
+		expect(inboxPlan).not.toMatch(/Seq Scan|processed_events_pkey/);
+
+		const orders = broker.getLocalService("orders") as unknown as { pruneSentOutbox(): Promise<number>; pruneProcessedEvents(): Promise<number> };
+		const counts = async () =>
+			(
+				(await db.query(
+					`SELECT (SELECT count(*) FROM outbox_events)::int AS outbox, (SELECT count(*) FROM processed_events)::int AS inbox,
+					        (SELECT count(*) FROM outbox_events WHERE sent_at < now() - interval '1 day')::int AS "oldOutbox",
+					        (SELECT count(*) FROM processed_events WHERE processed_at < now() - interval '7 days')::int AS "oldInbox"`,
+					{ type: QueryTypes.SELECT }
+				)) as Array<{ outbox: number; inbox: number; oldOutbox: number; oldInbox: number }>
+			)[0];
+		const before = await counts();
+		expect(await orders.pruneSentOutbox()).toBe(5);
+		expect(await orders.pruneProcessedEvents()).toBe(5);
+		expect(await counts()).toEqual({ outbox: before.outbox - 5, inbox: before.inbox - 5, oldOutbox: 0, oldInbox: 0 });
 	});
 });

@@ -16,6 +16,8 @@
  * The bodies are the bench's, sent in turn from one shared counter, so concurrent requests carry
  * different SKUs just as the bench's other scenarios do.
  */
+import http from "node:http";
+import { PerformanceObserver, monitorEventLoopDelay } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { percentile } from "./stats";
 
@@ -29,6 +31,8 @@ export interface LoadClientJob {
 	rate?: number;
 	amount?: number;
 	slices?: number;
+	/** `rate` mode only: `even` sends one order every 1/rate s with Node's http client instead of autocannon. */
+	pacing?: "autocannon" | "even";
 }
 
 export interface LoadClientResult {
@@ -43,6 +47,18 @@ export interface LoadClientResult {
 	socketErrors: number;
 	/** Answer time of every 201, ms: request written → whole answer read. */
 	latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+	/**
+	 * The same for the 201s of the orders sent after the first second: the step's steady state,
+	 * without the first second's start-up (new connections, a system just back from another step).
+	 */
+	latencySteadyMs: { p50: number; p95: number; p99: number; max: number };
+	/**
+	 * This process's own stalls while it sent: its longest garbage-collection pause and its longest
+	 * event-loop delay, ms. An answer that came during a stall is read late and counted slower than it was.
+	 */
+	stalls: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; loopDelayP99Ms: number };
+	/** The slowest 201 among the orders sent in each second after `startedAt`, ms. */
+	slowestPerSecond: number[];
 	/** 201s in each second after `startedAt`. */
 	createdPerSecond: number[];
 	/** The first answer that was not a 201, for the error message. */
@@ -78,6 +94,15 @@ function split(total: number, parts: number): number[] {
 
 async function run(job: LoadClientJob): Promise<LoadClientResult> {
 	const latencies: number[] = [];
+	const steady: number[] = [];
+	const slowestPerSecond: number[] = [];
+	/** Records the answer time of a 201, by the second its order was sent in. */
+	const record = (ms: number) => {
+		latencies.push(ms);
+		const sent = Math.max(0, Math.floor((Date.now() - ms - startedAt) / 1000));
+		if (sent >= 1) steady.push(ms);
+		slowestPerSecond[sent] = Math.max(slowestPerSecond[sent] ?? 0, ms);
+	};
 	const statuses: Record<string, number> = {};
 	const createdPerSecond: number[] = [];
 	let responses = 0;
@@ -86,6 +111,17 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 	let firstError: string | undefined;
 	let next = 0;
 	const startup = process.cpuUsage();
+	let gcMaxMs = 0;
+	let gcTotalMs = 0;
+	const gcObserver = new PerformanceObserver(list => {
+		for (const entry of list.getEntries()) {
+			gcMaxMs = Math.max(gcMaxMs, entry.duration);
+			gcTotalMs += entry.duration;
+		}
+	});
+	gcObserver.observe({ entryTypes: ["gc"] });
+	const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+	loopDelay.enable();
 	const startedAt = Date.now();
 
 	const request: autocannon.Request = {
@@ -126,7 +162,7 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 					responses++;
 					statuses[status] = (statuses[status] ?? 0) + 1;
 					if (status === 201) {
-						latencies.push(ms);
+						record(ms);
 						created++;
 						const second = Math.floor((Date.now() - startedAt) / 1000);
 						createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
@@ -139,9 +175,83 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 			}, delayMs);
 		});
 
-	await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
+	/**
+	 * One order every 1/rate s for `seconds`, each on a free keep-alive connection (up to
+	 * `connections`; more wait for one), whatever the answers do: an open loop with no bursts.
+	 */
+	const runEven = () =>
+		new Promise<void>(resolve => {
+			const rate = job.rate ?? 1;
+			const total = Math.round(rate * (job.seconds ?? 0));
+			const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
+			const target = new URL(job.url);
+			const begin = performance.now();
+			let sent = 0;
+			let answered = 0;
+			const settle = () => {
+				if (++answered === total) {
+					agent.destroy();
+					resolve();
+				}
+			};
+			const send = () => {
+				const body = job.bodies[next++ % job.bodies.length];
+				const req = http.request(
+					{
+						agent,
+						host: target.hostname,
+						port: target.port,
+						method: "POST",
+						path: "/api/orders",
+						headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: job.authorization }
+					},
+					res => {
+						const chunks: Buffer[] = [];
+						res.on("data", (c: Buffer) => chunks.push(c));
+						res.on("end", () => {
+							const ms = performance.now() - writtenAt;
+							const status = res.statusCode ?? 0;
+							responses++;
+							statuses[status] = (statuses[status] ?? 0) + 1;
+							if (status === 201) {
+								record(ms);
+								created++;
+								const second = Math.floor((Date.now() - startedAt) / 1000);
+								createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
+							} else if (firstError === undefined) firstError = `${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`;
+							settle();
+						});
+					}
+				);
+				let writtenAt = performance.now();
+				req.on("socket", () => (writtenAt = performance.now()));
+				req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+				req.on("error", (err: Error) => {
+					socketErrors++;
+					firstError ??= err.message;
+					settle();
+				});
+				req.end(body);
+			};
+			const tick = () => {
+				const due = Math.min(total, Math.floor(((performance.now() - begin) * rate) / 1000) + 1);
+				while (sent < due) {
+					sent++;
+					send();
+				}
+				if (sent < total) setTimeout(tick, Math.max(0, begin + (sent * 1000) / rate - performance.now()));
+			};
+			if (total === 0) resolve();
+			else tick();
+		});
+
+	if (job.mode === "rate" && job.pacing === "even") await runEven();
+	else await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
 	const endedAt = Date.now();
+	gcObserver.disconnect();
+	loopDelay.disable();
 	return {
+		stalls: { gcMaxMs, gcTotalMs, loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 },
 		startedAt,
 		endedAt,
 		responses,
@@ -156,6 +266,13 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 			max: latencies.reduce((a, b) => Math.max(a, b), 0),
 			mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, created)
 		},
+		latencySteadyMs: {
+			p50: percentile(steady, 50),
+			p95: percentile(steady, 95),
+			p99: percentile(steady, 99),
+			max: steady.reduce((a, b) => Math.max(a, b), 0)
+		},
+		slowestPerSecond: Array.from(slowestPerSecond, n => Math.round(n ?? 0)),
 		createdPerSecond: Array.from(createdPerSecond, n => n ?? 0),
 		firstError,
 		startupCpuSeconds: (startup.user + startup.system) / 1e6

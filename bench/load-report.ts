@@ -40,6 +40,8 @@ export interface Figures {
 	createP50: number;
 	createP95: number;
 	createP99: number;
+	createP99Steady: number;
+	loaderLoopDelayP99: number;
 	sagaP50: number;
 	sagaP95: number;
 	sagaP99: number;
@@ -75,6 +77,8 @@ export function summarizeSteps(steps: StepResult[], compareTarget?: string): Ste
 				createP50: m(s => s.createLatencyMs.p50),
 				createP95: m(s => s.createLatencyMs.p95),
 				createP99: m(s => s.createLatencyMs.p99),
+				createP99Steady: m(s => s.createLatencySteadyMs?.p99 ?? NaN),
+				loaderLoopDelayP99: m(s => s.loaderStalls?.loopDelayP99Ms ?? NaN),
 				sagaP50: m(s => s.sagaLatencyMs.p50),
 				sagaP95: m(s => s.sagaLatencyMs.p95),
 				sagaP99: m(s => s.sagaLatencyMs.p99),
@@ -130,10 +134,12 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 		["create p50 ms", f => f.createP50, undefined],
 		["create p95 ms", f => f.createP95, undefined],
 		["create p99 ms", f => f.createP99, "createP99"],
+		["create p99 ms, sent after the 1st s", f => f.createP99Steady, undefined],
 		["saga p50 ms", f => f.sagaP50, undefined],
 		["saga p99 ms", f => f.sagaP99, "sagaP99"],
 		["CPU ms/order (all but load gen.)", f => f.systemCpuMsPerOrder, "systemCpuMsPerOrder"],
 		["load generator CPU ms/order, sending", f => f.loaderCpuMsPerOrder, undefined],
+		["load generator event-loop delay p99 ms", f => f.loaderLoopDelayP99, undefined],
 		["max unsent outbox orders/processor", f => f.outboxMaxOrders, undefined],
 		["errors (non-201)", f => f.errors, undefined]
 	];

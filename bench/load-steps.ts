@@ -82,6 +82,12 @@ export interface StepResult {
 	/** Orders that left `pending` between the start of the step and the drain. */
 	finished: number;
 	createLatencyMs: Percentiles & { max: number; mean: number };
+	/** Create latency of the orders sent after the step's first second (its steady state). */
+	createLatencySteadyMs: Percentiles & { max: number };
+	/** The load generator's own longest GC pause and event-loop delay (answers read late count slower). */
+	loaderStalls: LoadClientResult["stalls"];
+	/** The slowest create among the orders sent in each second of the step, ms. */
+	createSlowestPerSecondMs: number[];
 	sagaLatencyMs: Percentiles & { orders: number; failed: number };
 	/** Per account (process or group of backends): CPU seconds over the step and the drain, and ms per finished order. */
 	cpu: Record<string, { seconds: number; msPerOrder: number; percentOfCore: number }>;
@@ -108,7 +114,7 @@ export function stepLabel(spec: StepSpec): string {
 
 /** Runs the load generator; resolves with its result once it has printed it (it then waits for stdin to close). */
 function startLoadClient(job: LoadClientJob, timeoutMs: number) {
-	const child = spawn(process.execPath, [LOAD_CLIENT], { stdio: ["pipe", "pipe", "pipe"] });
+	const child = spawn(process.execPath, [...(process.env.BENCH_LOADER_NODE_ARGS?.split(" ").filter(Boolean) ?? []), LOAD_CLIENT], { stdio: ["pipe", "pipe", "pipe"] });
 	let stdout = "";
 	let stderr = "";
 	child.stderr.on("data", chunk => (stderr += chunk));
@@ -174,7 +180,8 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 			seconds,
 			rate: spec.rate,
 			amount: spec.amount,
-			slices: 10
+			slices: Number(process.env.BENCH_LOAD_SLICES ?? 10),
+			pacing: process.env.BENCH_LOAD_PACING === "even" ? "even" : "autocannon"
 		},
 		Math.max(0, Math.min(seconds * 1000 + 30_000, context.deadline - Date.now()))
 	);
@@ -244,6 +251,9 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 		finishedPerSecondToDrain: finished / ((drainedAt - load.startedAt) / 1000),
 		finished,
 		createLatencyMs: load.latencyMs,
+		createLatencySteadyMs: load.latencySteadyMs,
+		createSlowestPerSecondMs: load.slowestPerSecond,
+		loaderStalls: load.stalls,
 		sagaLatencyMs: saga,
 		cpu,
 		systemCpuMsPerOrder: (1000 * systemCpu) / finished,

@@ -11,6 +11,14 @@ import { startBenchNode, type BenchProcess } from "./infra";
 /** What every product process of the bench runs with, on top of what startNode sets. */
 export const COMMON_ENV: Record<string, string> = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
 
+/** The product's tuning variables: set in the bench's environment, they reach the product's nodes (to try other values). */
+export const TUNING_VARIABLES = ["CONSUMER_PREFETCH", "PROCESSOR_BATCH_SIZE", "CREATE_CONCURRENCY", "CREATE_QUEUE_SIZE"];
+
+/** The tuning variables set in the bench's environment. */
+export function tuningEnv(): Record<string, string> {
+	return Object.fromEntries(TUNING_VARIABLES.flatMap(name => (process.env[name]?.trim() ? [[name, process.env[name]!.trim()]] : [])));
+}
+
 export interface ProductCluster {
 	baseUrl: string;
 	processes: BenchProcess[];
@@ -58,6 +66,7 @@ export async function startProductCluster(cleanups: Cleanups, label = "bench", e
 	const port = await freePort();
 	const common: Record<string, string> = {
 		...COMMON_ENV,
+		...tuningEnv(),
 		TRANSPORTER: vhost.url,
 		NAMESPACE: `bench${uniqueSuffix()}`,
 		ORDERS_DATABASE_URL: ordersDb.url,

@@ -269,6 +269,12 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
  * no index can serve. Written as a plain equality, the plan cached for the statement (made while
  * the table was small) went through the (status, created_at) index and read every pending order
  * for each event: under a backlog, most of the database's CPU (docs/benchmarks.md).
+ *
+ * The inbox is probed by key for each event through a scalar subquery, which PostgreSQL cannot turn
+ * into a join. As `NOT EXISTS` it became an anti join, and the plan cached while the inbox held a
+ * page of rows hashed the whole inbox for every batch: on a server without autovacuum (nothing
+ * re-plans the statement) the answers fell behind within minutes at 185 orders/s, the inbox
+ * read 50k rows per batch.
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",
@@ -279,7 +285,7 @@ const applyUsualStatement = statement(
 	   UPDATE orders SET status = ev.to_status, error_message = COALESCE(ev.error_message, orders.error_message), updated_at = ev.at
 	   FROM ev
 	   WHERE orders.id = ev.order_id AND (orders.status = ev.from_status) IS TRUE
-	     AND NOT EXISTS (SELECT 1 FROM processed_events WHERE processed_events.event_id = ev.event_id)
+	     AND (SELECT true FROM processed_events WHERE processed_events.event_id = ev.event_id) IS NULL
 	   RETURNING orders.id, orders.correlation_id, orders.created_at, ev.event_id, ev.event_name, ev.to_status, ev.step, ev.node_id, ev.detail
 	 ), inbox AS (
 	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT event_id, event_name, id FROM changed

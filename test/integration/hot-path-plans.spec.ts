@@ -66,8 +66,19 @@ describe("The hot path's plans on PostgreSQL", () => {
 		};
 		try {
 			await insertOrders(10);
+			// A few events already in the inbox, on one page: as on a node a minute after its start.
+			await connection.query(
+				`INSERT INTO processed_events (event_id, event_name, order_id)
+				 SELECT gen_random_uuid()::text, 'order.processed', gen_random_uuid() FROM generate_series(1, 50)`
+			);
+			await connection.query("ANALYZE processed_events");
 			for (let i = 0; i < 8; i++) expect(await move()).not.toBeNull();
 			await insertOrders(20_000);
+			// And the inbox grows as much: the events already applied.
+			await connection.query(
+				`INSERT INTO processed_events (event_id, event_name, order_id)
+				 SELECT gen_random_uuid()::text, 'order.processed', gen_random_uuid() FROM generate_series(1, 20000)`
+			);
 
 			await connection.query("LOAD 'auto_explain'");
 			await connection.query("SET auto_explain.log_min_duration = 0");
@@ -77,6 +88,9 @@ describe("The hot path's plans on PostgreSQL", () => {
 			const plan = plans.find(p => p.includes("UPDATE orders")) ?? "";
 			expect(plan).toMatch(/Index Scan using orders_pkey on orders/);
 			expect(plan).not.toMatch(/Seq Scan on orders|orders_status_created_at/);
+			// The inbox is probed by key for each event, not read whole into a hash.
+			expect(plan).toMatch(/Index (Only )?Scan using processed_events_pkey on processed_events/);
+			expect(plan).not.toMatch(/Hash Anti Join|Seq Scan on processed_events/);
 		} finally {
 			connection.off("notice", onNotice);
 			await connection.query("RESET client_min_messages");

@@ -103,6 +103,16 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 		if (sent >= 1) steady.push(ms);
 		slowestPerSecond[sent] = Math.max(slowestPerSecond[sent] ?? 0, ms);
 	};
+	/** Counts an answer: its status, and for a 201 its time and the second it came in. */
+	const answered = (status: number, ms: number) => {
+		responses++;
+		statuses[status] = (statuses[status] ?? 0) + 1;
+		if (status !== 201) return;
+		record(ms);
+		created++;
+		const second = Math.floor((Date.now() - startedAt) / 1000);
+		createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
+	};
 	const statuses: Record<string, number> = {};
 	const createdPerSecond: number[] = [];
 	let responses = 0;
@@ -158,16 +168,7 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 					},
 					err => (err ? reject(err) : resolve())
 				);
-				instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
-					responses++;
-					statuses[status] = (statuses[status] ?? 0) + 1;
-					if (status === 201) {
-						record(ms);
-						created++;
-						const second = Math.floor((Date.now() - startedAt) / 1000);
-						createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
-					}
-				});
+				instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => answered(status, ms));
 				instance.on("reqError", (err: Error) => {
 					socketErrors++;
 					firstError ??= err.message;
@@ -187,9 +188,9 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 			const target = new URL(job.url);
 			const begin = performance.now();
 			let sent = 0;
-			let answered = 0;
+			let settled = 0;
 			const settle = () => {
-				if (++answered === total) {
+				if (++settled === total) {
 					agent.destroy();
 					resolve();
 				}
@@ -209,16 +210,9 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 						const chunks: Buffer[] = [];
 						res.on("data", (c: Buffer) => chunks.push(c));
 						res.on("end", () => {
-							const ms = performance.now() - writtenAt;
 							const status = res.statusCode ?? 0;
-							responses++;
-							statuses[status] = (statuses[status] ?? 0) + 1;
-							if (status === 201) {
-								record(ms);
-								created++;
-								const second = Math.floor((Date.now() - startedAt) / 1000);
-								createdPerSecond[second] = (createdPerSecond[second] ?? 0) + 1;
-							} else if (firstError === undefined) firstError = `${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`;
+							answered(status, performance.now() - writtenAt);
+							if (status !== 201 && firstError === undefined) firstError = `${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`;
 							settle();
 						});
 					}

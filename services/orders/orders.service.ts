@@ -122,8 +122,9 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 	 */
 	merged(schema: ServiceSchema) {
 		const settings = schema.settings as OrdersSettings;
-		const create = (schema.actions as Record<string, { bulkhead?: unknown }>).create;
-		create.bulkhead = { enabled: true, concurrency: settings.createConcurrency, maxQueueSize: settings.createQueueSize };
+		const actions = schema.actions as Record<string, object>;
+		// A copy: the action's definition may be shared by every service made from this schema.
+		actions.create = { ...actions.create, bulkhead: { enabled: true, concurrency: settings.createConcurrency, maxQueueSize: settings.createQueueSize } };
 	},
 
 	// --- actions ---------------------------------------------------------------------------------

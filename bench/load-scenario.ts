@@ -16,8 +16,7 @@ import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
 import type { CompareCheckout } from "./compare";
-import { orderBody } from "./load";
-import { runStep, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
 import { startProductCluster } from "./product";
 import { StepSampler, type TargetDatabases } from "./sampler";
 import { median } from "./stats";
@@ -144,13 +143,7 @@ export async function runLoad(
 	}
 
 	// The same bodies for every target, as the other scenarios build them.
-	const customer = `bench-load-${Date.now().toString(36)}`;
-	const context: StepContext = {
-		bodies: Array.from({ length: config.bodies }, (_, i) => orderBody(customer, i)),
-		deadline,
-		drainTimeoutMs: config.drainTimeoutMs,
-		log
-	};
+	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
 	const result: LoadResult = {
 		config,
 		rates: [],

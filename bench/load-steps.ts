@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { adminAuthorization, sleep } from "../scripts/support/local-services";
 import { readMemory } from "./infra";
 import type { LoadClientJob, LoadClientResult } from "./load-client";
+import { orderBody } from "./load";
 import type { Sample, StepSampler, WatchedProcess } from "./sampler";
 
 export type StepKind = "warm-up" | "concurrency" | "rate";
@@ -45,6 +46,12 @@ export interface StepContext {
 	/** More to say on the progress line (the soak adds the processes' memory). */
 	progressNote?: () => string;
 	log(message: string): void;
+}
+
+/** A step context whose bodies are `count` orders of one customer named after `scenario` and now. */
+export function stepContext(scenario: string, count: number, options: Omit<StepContext, "bodies">): StepContext {
+	const customer = `bench-${scenario}-${Date.now().toString(36)}`;
+	return { bodies: Array.from({ length: count }, (_, i) => orderBody(customer, i)), ...options };
 }
 
 export interface Percentiles {

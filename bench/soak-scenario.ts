@@ -16,8 +16,7 @@
 import { performance } from "node:perf_hooks";
 import type { Cleanups } from "./cleanups";
 import { readMemory } from "./infra";
-import { orderBody } from "./load";
-import { runStep, type LoadTarget, type StepContext, type StepResult } from "./load-steps";
+import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult } from "./load-steps";
 import { startProductCluster } from "./product";
 import { StepSampler } from "./sampler";
 
@@ -133,13 +132,7 @@ export async function runSoak(config: SoakConfig, cleanups: Cleanups, deadline: 
 	};
 	log(`soak: product ready in ${target.startupMs.toFixed(0)} ms`);
 
-	const customer = `bench-soak-${Date.now().toString(36)}`;
-	const context: StepContext = {
-		bodies: Array.from({ length: config.bodies }, (_, i) => orderBody(customer, i)),
-		deadline,
-		drainTimeoutMs: config.drainTimeoutMs,
-		log
-	};
+	const context = stepContext("soak", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
 	await runStep(target, { kind: "warm-up", connections: 16, amount: config.warmup }, context);
 
 	// Wall-clock time of each sample; turned into time since the load began once the step says when that was.

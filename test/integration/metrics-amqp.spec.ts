@@ -132,8 +132,8 @@ describe("Delivery metrics and readiness with RabbitMQ", () => {
 				outbox: { orders: { pending: 1, oldestPendingAgeSeconds: expect.any(Number) } }
 			});
 			expect(lagging.body.outbox.orders.oldestPendingAgeSeconds).toBeGreaterThan(2);
-			const text = await scrape();
-			expect(sample(text, "outbox_pending_events", { service: "orders" })).toBe(1);
+			// The gauge is refreshed at most every 2 s, apart from readiness, which reads the outbox itself.
+			await waitFor("the outbox gauge to show the event", async () => sample(await scrape(), "outbox_pending_events", { service: "orders" }) === 1);
 		} finally {
 			relay.outboxStopped = false;
 			relay.wakeOutboxRelay();

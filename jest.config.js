@@ -1,6 +1,6 @@
 /**
  * Four tiers, one jest project each:
- * - unit: pure functions, no broker, no I/O;
+ * - unit: pure functions, no broker, no database (the bench's load generator talks to loopback servers);
  * - broker: a ServiceBroker without transporter, databases on embedded PostgreSQL (PGlite);
  * - integration: the real PostgreSQL and RabbitMQ of this machine;
  * - e2e: the product's own processes over the real RabbitMQ and PostgreSQL.

@@ -1,24 +1,24 @@
 /**
  * The load generator of the `load` scenario, run as a child process of the bench so that its CPU
- * shows up on its own pid in /proc instead of mixing with the bench's sampler. It reads one job (JSON)
- * (one JSON line) on stdin, drives autocannon, and prints one result (JSON line) on stdout.
+ * shows up on its own pid in /proc instead of mixing with the bench's sampler. It reads one job
+ * (one JSON line) on stdin, sends the orders, and prints one result (JSON line) on stdout.
  *
  * Modes:
  * - `concurrency`: `connections` connections, each sending its next order as soon as the previous
  *   one is answered, for `seconds` (a closed loop: it finds the peak);
- * - `rate`: `rate` orders/s in total for `seconds` (an open loop, as far as autocannon allows). The
- *   rate is split over `slices` autocannon instances started 1/slices s apart. autocannon limits a
- *   connection to whole requests per second and starts every connection's second at once, so one
- *   instance sends its whole second's orders in one burst; ten staggered instances send ten smaller
- *   bursts a second, which is much closer to evenly spaced arrivals;
+ * - `rate`: `rate` orders/s in total for `seconds`, an open loop. By default (`pacing` `even`) one
+ *   order every 1/rate s from paced-client.ts. With `pacing` `autocannon`, the rate is split over
+ *   `slices` autocannon instances started 1/slices s apart: autocannon limits a connection to whole
+ *   requests per second and starts every connection's second at once, so one instance sends its
+ *   whole second's orders in one burst, and ten staggered instances send ten smaller bursts a second;
  * - `amount`: `amount` orders over `connections` connections, then stop (the warm-up).
  *
  * The bodies are the bench's, sent in turn from one shared counter, so concurrent requests carry
  * different SKUs just as the bench's other scenarios do.
  */
-import http from "node:http";
 import { PerformanceObserver, monitorEventLoopDelay } from "node:perf_hooks";
 import autocannon from "autocannon";
+import { runPaced } from "./paced-client";
 import { percentile } from "./stats";
 
 export interface LoadClientJob {
@@ -31,7 +31,10 @@ export interface LoadClientJob {
 	rate?: number;
 	amount?: number;
 	slices?: number;
-	/** `rate` mode only: `even` sends one order every 1/rate s with Node's http client instead of autocannon. */
+	/**
+	 * `rate` mode only: `even` (the default) sends one order every 1/rate s on the generator's own
+	 * HTTP/1.1 sockets (paced-client.ts); `autocannon` uses autocannon's per-second bursts in `slices`.
+	 */
 	pacing?: "autocannon" | "even";
 }
 
@@ -56,7 +59,14 @@ export interface LoadClientResult {
 	 * This process's own stalls while it sent: its longest garbage-collection pause and its longest
 	 * event-loop delay, ms. An answer that came during a stall is read late and counted slower than it was.
 	 */
-	stalls: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; loopDelayP99Ms: number };
+	stalls: {
+		gcMaxMs: number;
+		gcTotalMs: number;
+		loopDelayMaxMs: number;
+		loopDelayP99Ms: number;
+		/** Paced steps only: how late orders were written after their due time, ms (p99, max). */
+		sendLagMs?: { p99: number; max: number };
+	};
 	/** The slowest 201 among the orders sent in each second after `startedAt`, ms. */
 	slowestPerSecond: number[];
 	/** 201s in each second after `startedAt`. */
@@ -91,6 +101,9 @@ function readJob(): Promise<LoadClientJob> {
 function split(total: number, parts: number): number[] {
 	return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
+
+/** The event-loop delay histogram's timer interval, ms. */
+const LOOP_DELAY_RESOLUTION_MS = 1;
 
 async function run(job: LoadClientJob): Promise<LoadClientResult> {
 	const latencies: number[] = [];
@@ -130,9 +143,9 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 		}
 	});
 	gcObserver.observe({ entryTypes: ["gc"] });
-	const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+	const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
 	loopDelay.enable();
-	const startedAt = Date.now();
+	let startedAt = Date.now();
 
 	const request: autocannon.Request = {
 		method: "POST",
@@ -176,76 +189,36 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 			}, delayMs);
 		});
 
-	/**
-	 * One order every 1/rate s for `seconds`, each on a free keep-alive connection (up to
-	 * `connections`; more wait for one), whatever the answers do: an open loop with no bursts.
-	 */
-	const runEven = () =>
-		new Promise<void>(resolve => {
-			const rate = job.rate ?? 1;
-			const total = Math.round(rate * (job.seconds ?? 0));
-			const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
-			const target = new URL(job.url);
-			const begin = performance.now();
-			let sent = 0;
-			let settled = 0;
-			const settle = () => {
-				if (++settled === total) {
-					agent.destroy();
-					resolve();
-				}
-			};
-			const send = () => {
-				const body = job.bodies[next++ % job.bodies.length];
-				const req = http.request(
-					{
-						agent,
-						host: target.hostname,
-						port: target.port,
-						method: "POST",
-						path: "/api/orders",
-						headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: job.authorization }
-					},
-					res => {
-						const chunks: Buffer[] = [];
-						res.on("data", (c: Buffer) => chunks.push(c));
-						res.on("end", () => {
-							const status = res.statusCode ?? 0;
-							answered(status, performance.now() - writtenAt);
-							if (status !== 201 && firstError === undefined) firstError = `${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`;
-							settle();
-						});
-					}
-				);
-				let writtenAt = performance.now();
-				req.on("socket", () => (writtenAt = performance.now()));
-				req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
-				req.on("error", (err: Error) => {
+	let sendLagMs: LoadClientResult["stalls"]["sendLagMs"];
+	if (job.mode === "rate" && job.pacing !== "autocannon") {
+		const paced = await runPaced(
+			{ ...job, rate: job.rate ?? 0, seconds: job.seconds ?? 0 },
+			{
+				started: () => (startedAt = Date.now()),
+				answered: (status, ms, body) => {
+					answered(status, ms);
+					if (status !== 201 && firstError === undefined) firstError = `${status} ${body.toString().slice(0, 300)}`;
+				},
+				failed: message => {
 					socketErrors++;
-					firstError ??= err.message;
-					settle();
-				});
-				req.end(body);
-			};
-			const tick = () => {
-				const due = Math.min(total, Math.floor(((performance.now() - begin) * rate) / 1000) + 1);
-				while (sent < due) {
-					sent++;
-					send();
+					firstError ??= message;
 				}
-				if (sent < total) setTimeout(tick, Math.max(0, begin + (sent * 1000) / rate - performance.now()));
-			};
-			if (total === 0) resolve();
-			else tick();
-		});
-
-	if (job.mode === "rate" && job.pacing === "even") await runEven();
-	else await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
+			}
+		);
+		sendLagMs = paced.sendLagMs;
+	} else await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
 	const endedAt = Date.now();
 	gcObserver.disconnect();
 	loopDelay.disable();
 	return {
-		stalls: { gcMaxMs, gcTotalMs, loopDelayMaxMs: loopDelay.max / 1e6, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 },
+		stalls: {
+			gcMaxMs,
+			gcTotalMs,
+			// The histogram holds the time between the timer's runs: the delay is what exceeds its interval.
+			loopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_DELAY_RESOLUTION_MS),
+			loopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS),
+			...(sendLagMs ? { sendLagMs } : {})
+		},
 		startedAt,
 		endedAt,
 		responses,

@@ -188,7 +188,7 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 			rate: spec.rate,
 			amount: spec.amount,
 			slices: Number(process.env.BENCH_LOAD_SLICES ?? 10),
-			pacing: process.env.BENCH_LOAD_PACING === "even" ? "even" : "autocannon"
+			pacing: process.env.BENCH_LOAD_PACING === "autocannon" ? "autocannon" : "even"
 		},
 		Math.max(0, Math.min(seconds * 1000 + 30_000, context.deadline - Date.now()))
 	);

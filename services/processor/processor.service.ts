@@ -15,7 +15,8 @@ import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { Batcher } from "../../lib/database/batcher";
 import { inTransaction, sqlOf } from "../../lib/database/sql";
-import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { OutboxMixin, handedOutboxRow, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import type { OutboxRow } from "../../mixins/outbox.types";
 import {
 	HistorySteps,
 	ProcessingStatus,
@@ -211,6 +212,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				// What is left of each SKU as the batch's orders take their share, in turn.
 				const available = new Map(stock.map(s => [s.sku, s.available]));
 				const outcomes: NewOrderOutcome[] = [];
+				const answers: OutboxRow[] = [];
 				// The record of each order as this batch left it, for an order delivered twice in it.
 				const decided = new Map<string, RecordState>();
 				for (const event of events) {
@@ -239,7 +241,8 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 					const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
 					decided.set(event.orderId, { status, cancellationHandled: false });
 					const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
-					await finishOrder(tx, {
+					const outbox = outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId });
+					const outboxId = await finishOrder(tx, {
 						orderId: event.orderId,
 						eventId: event.eventId,
 						correlationId: event.correlationId,
@@ -256,11 +259,13 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 								detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
 							}
 						],
-						outbox: outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId })
+						outbox
 					});
+					answers.push(handedOutboxRow(outboxId, outbox));
 					outcomes.push(plan);
 				}
-				tx.afterCommit(() => this.wakeOutboxRelay());
+				// The answers are leased to this instance's relay: it publishes them as written, unclaimed.
+				tx.afterCommit(() => this.handOutboxRows(answers));
 				return outcomes;
 			});
 		},

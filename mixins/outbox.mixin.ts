@@ -16,16 +16,7 @@ import type { OutboxMethods, OutboxRow, OutboxSettings, OutboxVars } from "./out
 export type { OutboxMethods, OutboxSettings, OutboxVars };
 
 /** How long a relay may hold claimed rows before another instance may take them over. */
-export const OUTBOX_LEASE_SECONDS = 10;
-
-/**
- * Rows handed to the relay (`handOutboxRows`) and not published yet, at most: past it a row is left
- * to the poll, which claims it once its lease ends (a broker away for long must not fill the memory).
- */
-const OUTBOX_HANDED_MAX = 1000;
-
-/** A handed row older than this goes to the poll instead: its lease may end before it is published. */
-const OUTBOX_HANDED_MAX_AGE_MS = (OUTBOX_LEASE_SECONDS * 1000) / 2;
+const OUTBOX_LEASE_SECONDS = 10;
 
 /** The trace context to store with an event written now, as JSON; null when nothing is traced. */
 function traceContextJson(): string | null {
@@ -40,27 +31,6 @@ function traceContextJson(): string | null {
  */
 export function outboxRowValues(eventName: string, consumerGroup: string, payload: object, meta: Record<string, unknown> = {}): unknown[] {
 	return [eventName, consumerGroup, JSON.stringify(payload), JSON.stringify(meta), traceContextJson()];
-}
-
-/**
- * The row a hot-path statement wrote with `claimed_until` set (its lease, {@link OUTBOX_LEASE_SECONDS}
- * from its transaction's start) and its id returned, from the values it wrote
- * ({@link outboxRowValues}), for `handOutboxRows` after the commit: the relay publishes it without
- * reading it back.
- */
-export function handedOutboxRow(id: string, values: unknown[]): OutboxRow {
-	const [eventName, consumerGroup, payload, meta, traceContext] = values as [string, string, string, string, string | null];
-	return {
-		id: String(id),
-		event_name: eventName,
-		consumer_group: consumerGroup,
-		// As the database gives them back, so that a handed row and a claimed one publish alike.
-		payload: JSON.parse(payload) as Record<string, unknown>,
-		meta: JSON.parse(meta) as Record<string, unknown>,
-		trace_context: traceContext === null ? null : (JSON.parse(traceContext) as OutboxRow["trace_context"]),
-		attempts: 0,
-		prior_attempts: 0
-	};
 }
 
 const insertOutboxRow = statement(
@@ -203,38 +173,18 @@ const outboxMixinSchema: OutboxMixinSchema = {
 			for (;;) {
 				const sent: number = await this.publishOutboxBatch();
 				total += sent;
-				if (sent < this.settings.outboxBatchSize && this.outboxHanded.length === 0) return total;
+				if (sent < this.settings.outboxBatchSize) return total;
 			}
 		},
 
 		/**
-		 * Hands rows this instance just committed, each already leased to it, to the relay, and wakes
-		 * it: the next pass publishes them without the claim query. A row not published (the relay
-		 * busy for long, the broker away) is claimed by a later pass once its lease ends.
-		 */
-		handOutboxRows(rows: OutboxRow[]): void {
-			const now = Date.now();
-			for (const row of rows) {
-				if (this.outboxHanded.length >= OUTBOX_HANDED_MAX) break;
-				this.outboxHanded.push({ row, at: now });
-			}
-			this.wakeOutboxRelay();
-		},
-
-		/**
-		 * Publishes one batch of rows and marks the published ones sent: the rows handed to the relay
-		 * (`handOutboxRows`) when there are any, else rows claimed for a lease. No transaction is held
-		 * while publishing: a slow broker never pins a database connection. A row whose publish
-		 * failed, or whose claimer died, is claimable again when its lease ends.
+		 * Claims one batch of rows for a lease, publishes them, and marks the published ones sent.
+		 * No transaction is held while publishing: a slow broker never pins a database connection.
+		 * A row whose publish failed, or whose claimer died, is claimable again when its lease ends.
 		 */
 		async publishOutboxBatch(): Promise<number> {
 			const db: Sequelize = this.db();
-			const freshSince = Date.now() - OUTBOX_HANDED_MAX_AGE_MS;
-			const handed = this.outboxHanded.splice(0, this.settings.outboxBatchSize).flatMap(h => (h.at >= freshSince ? [h.row] : []));
-			const rows =
-				handed.length > 0
-					? handed
-					: await runStatement<OutboxRow>(db, claimOutboxBatch, [this.settings.outboxBatchSize, OUTBOX_LEASE_SECONDS]);
+			const rows = await runStatement<OutboxRow>(db, claimOutboxBatch, [this.settings.outboxBatchSize, OUTBOX_LEASE_SECONDS]);
 			rows.sort((a, b) => Number(a.id) - Number(b.id));
 
 			const deliverable = rows.filter(row => this.canDeliverEvent(row.event_name, row.consumer_group));
@@ -376,10 +326,6 @@ const outboxMixinSchema: OutboxMixinSchema = {
 				this.outboxRunning = null;
 			});
 		}
-	},
-
-	created() {
-		this.outboxHanded = [];
 	},
 
 	started() {

@@ -51,7 +51,7 @@ export interface OutboxMethods {
 	): Promise<void>;
 	/** Publishes unsent outbox rows in batches until none is left; returns how many were sent. */
 	publishPendingOutbox(): Promise<number>;
-	/** Publishes and marks sent one batch of rows (handed, else claimed); returns its size when all went, else 0. */
+	/** Claims, publishes and marks sent one batch of rows; returns its size when all went, else 0. */
 	publishOutboxBatch(): Promise<number>;
 	/** Carries out the delivery policy's decision on a row whose handler failed (no transporter). */
 	settleHandlerFailure(row: OutboxRow, error: Error): Promise<void>;
@@ -61,8 +61,6 @@ export interface OutboxMethods {
 	pruneSentOutbox(): Promise<number>;
 	/** Runs the relay now (coalescing concurrent wake-ups into one more pass). */
 	wakeOutboxRelay(): void;
-	/** Gives the relay rows just committed with their lease set, to publish without claiming them. */
-	handOutboxRows(rows: OutboxRow[]): void;
 	/** Sets the outbox gauges, at most every `outboxLagIntervalMs` (metrics on only). */
 	refreshOutboxLagMetrics(): void;
 }
@@ -75,8 +73,6 @@ export interface OutboxVars {
 	outboxRunning: Promise<void> | null;
 	/** A wake-up came during a pass: run one more. */
 	outboxWakeAgain: boolean;
-	/** Rows handed to the relay (`handOutboxRows`), with when, oldest first. */
-	outboxHanded: Array<{ row: OutboxRow; at: number }>;
 	/** Wakes the relay every `outboxPollIntervalMs`. */
 	outboxTimer?: NodeJS.Timeout;
 	/** Runs the pruner every `outboxPruneIntervalMs`. */

@@ -9,7 +9,6 @@ import { appendHistory, appendHistoryStep, readHistory, type HistoryStep } from 
 import type { OrderStatus } from "../../lib/contracts/orders";
 import { runStatement, statement, type SqlTransaction } from "../../lib/database/sql";
 import type { OrderRow } from "./orders.model";
-import { OUTBOX_LEASE_SECONDS } from "../../mixins/outbox.mixin";
 
 /** One step of an order, as the orders service records it (`at` is the transaction's time). */
 export type NewHistoryEntry = HistoryStep & { status: OrderStatus };
@@ -99,9 +98,7 @@ export async function forgetExpiredIdempotencyKeys(
 
 /**
  * A new order, its `created` history step and its `order.created` outbox row, in one statement (its
- * own transaction when it runs alone, or part of the caller's). The outbox row is leased to this
- * instance's relay from the start ($21 seconds) and its id returned: after the commit the relay
- * publishes it as written, without claiming it (`handOutboxRows`).
+ * own transaction when it runs alone, or part of the caller's).
  */
 const insertOrderStatement = statement(
 	"orders.insert-order",
@@ -113,9 +110,7 @@ const insertOrderStatement = statement(
 	   INSERT INTO order_history (order_id, step, status, event_id, correlation_id, node_id, detail)
 	   VALUES ($1, $12, $6, $13, $7, $14, $15)
 	 )
-	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context, claimed_until)
-	 VALUES ($16, $17, $18, $19, $20, now() + make_interval(secs => $21))
-	 RETURNING id`
+	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($16, $17, $18, $19, $20)`
 );
 
 /** A new order as {@link insertOrderRow} writes it. */
@@ -145,24 +140,18 @@ function insertOrderValues(o: NewOrderRecord): unknown[] {
 		o.step.eventId,
 		o.step.nodeID,
 		JSON.stringify(o.step.detail),
-		...o.outbox,
-		OUTBOX_LEASE_SECONDS
+		...o.outbox
 	];
 }
 
-/** Writes a new order with its history step and outbox row, in the transaction `tx`; returns the outbox row's id. */
-export async function insertOrderRow(tx: SqlTransaction, order: NewOrderRecord): Promise<string> {
-	const [row] = await tx.query<{ id: string }>(insertOrderStatement, insertOrderValues(order));
-	return row.id;
+/** Writes a new order with its history step and outbox row, in the transaction `tx`. */
+export async function insertOrderRow(tx: SqlTransaction, order: NewOrderRecord): Promise<void> {
+	await tx.query(insertOrderStatement, insertOrderValues(order));
 }
 
-/**
- * Writes a new order with its history step and outbox row, as one statement in a transaction of its
- * own; returns the outbox row's id.
- */
-export async function insertOrderAlone(db: Sequelize, order: NewOrderRecord): Promise<string> {
-	const [row] = await runStatement<{ id: string }>(db, insertOrderStatement, insertOrderValues(order));
-	return row.id;
+/** Writes a new order with its history step and outbox row, as one statement in a transaction of its own. */
+export async function insertOrderAlone(db: Sequelize, order: NewOrderRecord): Promise<void> {
+	await runStatement(db, insertOrderStatement, insertOrderValues(order));
 }
 
 /**

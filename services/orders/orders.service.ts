@@ -15,7 +15,7 @@ import {
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { sqlOf } from "../../lib/database/sql";
-import { OutboxMixin, handedOutboxRow, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import type { Caller, CallerMeta } from "../../lib/auth/caller";
 import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
 import {
@@ -221,16 +221,13 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 				},
 				outbox: outboxRowValues(Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, { correlationId: order.correlationId })
 			};
-			// The outbox row is leased to this instance's relay, which publishes it after the commit as
-			// written here (no claim query); should this process die first, another relay claims it
-			// when the lease ends.
 			if (t) {
 				const tx = sqlOf(t);
-				const outboxId = await insertOrderRow(tx, record);
-				tx.afterCommit(() => this.handOutboxRows([handedOutboxRow(outboxId, record.outbox)]));
+				await insertOrderRow(tx, record);
+				tx.afterCommit(() => this.wakeOutboxRelay());
 			} else {
-				const outboxId = await insertOrderAlone(this.db(), record);
-				this.handOutboxRows([handedOutboxRow(outboxId, record.outbox)]);
+				await insertOrderAlone(this.db(), record);
+				this.wakeOutboxRelay();
 			}
 			// The answer is the row just written: no need to read it back.
 			return { order: toOrderView(row), replayed: false };

@@ -9,7 +9,6 @@ import type { ReleasedLine } from "../../lib/contracts/events";
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
 import { statement, type SqlTransaction } from "../../lib/database/sql";
-import { OUTBOX_LEASE_SECONDS } from "../../mixins/outbox.mixin";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
 /** One SKU's stock, as the stock actions answer it. */
@@ -165,9 +164,7 @@ const lockRecordStatement = statement(
  * Everything an order's outcome writes, in one statement: the record's final status, the stock
  * moved from available to reserved with one reservation and one `reserve` movement a line (no line
  * when the order is rejected), the history steps, and the answer in the outbox. Stock rows are
- * updated by primary key; the lines are one per SKU (the plan sums an order's lines of a SKU). The
- * outbox row is leased to this instance's relay ($15 seconds) and its id returned, for
- * `handOutboxRows` after the commit.
+ * updated by primary key; the lines are one per SKU (the plan sums an order's lines of a SKU).
  */
 const finishOrderStatement = statement(
 	"processor.finish-order",
@@ -189,9 +186,7 @@ const finishOrderStatement = statement(
 	     WITH ORDINALITY AS h(step, status, event_id, detail, n)
 	   ORDER BY h.n
 	 )
-	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context, claimed_until)
-	 VALUES ($10, $11, $12, $13, $14, now() + make_interval(secs => $15))
-	 RETURNING id`
+	 INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($10, $11, $12, $13, $14)`
 );
 
 /** A history step of the hot path (the order, correlation and node are the statement's). */
@@ -249,10 +244,10 @@ export interface OrderOutcome {
 	outbox: unknown[];
 }
 
-/** Writes an order's outcome in one statement (see {@link finishOrderStatement}); returns the outbox row's id. */
-export async function finishOrder(tx: SqlTransaction, o: OrderOutcome): Promise<string> {
+/** Writes an order's outcome in one statement (see {@link finishOrderStatement}). */
+export async function finishOrder(tx: SqlTransaction, o: OrderOutcome): Promise<void> {
 	const steps = o.steps.map(s => ({ step: s.step, status: s.status, event_id: s.eventId, detail: s.detail ?? null }));
-	const [row] = await tx.query<{ id: string }>(finishOrderStatement, [
+	await tx.query(finishOrderStatement, [
 		o.orderId,
 		o.lines.map(l => l.sku),
 		o.lines.map(l => l.quantity),
@@ -262,10 +257,8 @@ export async function finishOrder(tx: SqlTransaction, o: OrderOutcome): Promise<
 		o.correlationId,
 		o.nodeID,
 		JSON.stringify(steps),
-		...o.outbox,
-		OUTBOX_LEASE_SECONDS
+		...o.outbox
 	]);
-	return row.id;
 }
 
 /** Adds one step to the order's history, in the transaction `tx`. */

@@ -15,8 +15,7 @@ import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { Batcher } from "../../lib/database/batcher";
 import { inTransaction, sqlOf } from "../../lib/database/sql";
-import { OutboxMixin, handedOutboxRow, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
-import type { OutboxRow } from "../../mixins/outbox.types";
+import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
 	HistorySteps,
 	ProcessingStatus,
@@ -212,7 +211,6 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				// What is left of each SKU as the batch's orders take their share, in turn.
 				const available = new Map(stock.map(s => [s.sku, s.available]));
 				const outcomes: NewOrderOutcome[] = [];
-				const answers: OutboxRow[] = [];
 				// The record of each order as this batch left it, for an order delivered twice in it.
 				const decided = new Map<string, RecordState>();
 				for (const event of events) {
@@ -241,8 +239,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 					const status = plan.ok ? ProcessingStatus.Completed : ProcessingStatus.Failed;
 					decided.set(event.orderId, { status, cancellationHandled: false });
 					const answer = orderProcessedEvent(event.orderId, event.correlationId, plan, randomUUID(), new Date());
-					const outbox = outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId });
-					const outboxId = await finishOrder(tx, {
+					await finishOrder(tx, {
 						orderId: event.orderId,
 						eventId: event.eventId,
 						correlationId: event.correlationId,
@@ -259,13 +256,11 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 								detail: plan.ok ? { lines: plan.lines } : { reason: plan.reason }
 							}
 						],
-						outbox
+						outbox: outboxRowValues(Events.OrderProcessed, ConsumerGroups[Events.OrderProcessed], answer, { correlationId: event.correlationId })
 					});
-					answers.push(handedOutboxRow(outboxId, outbox));
 					outcomes.push(plan);
 				}
-				// The answers are leased to this instance's relay: it publishes them as written, unclaimed.
-				tx.afterCommit(() => this.handOutboxRows(answers));
+				tx.afterCommit(() => this.wakeOutboxRelay());
 				return outcomes;
 			});
 		},

@@ -1,14 +1,13 @@
 /**
  * Several relays on one database (as several instances of a service would run) publish every
- * outbox row exactly once: rows are claimed with FOR UPDATE SKIP LOCKED and a lease. A create's own
- * row is leased to its instance's relay as it is written and published from memory, unclaimed.
+ * outbox row exactly once: rows are claimed with FOR UPDATE SKIP LOCKED and a lease.
  */
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceBroker } from "moleculer";
 import { Client } from "pg";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { startOrdersNode } from "../support/orders-node";
-import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from "../support/services";
+import { createTestDatabase, waitFor, type TestDatabase } from "../support/services";
 
 const ROWS = 300;
 
@@ -66,45 +65,6 @@ describe("Test 'outbox.mixin' relay on PostgreSQL", () => {
 			type: QueryTypes.SELECT
 		});
 		expect(unsent.n).toBe(0);
-	});
-
-	it("should publish a new order's event from the create itself, leased to this relay from its insert, with no claim", async () => {
-		const orders = broker.getLocalService("orders") as unknown as { publishPendingOutbox(): Promise<number> };
-		const outboxRow = (where: string, value: string) =>
-			queryDatabase<{ sent: boolean; lease_from_insert: boolean; claimed_later: boolean }>(
-				database.url,
-				`SELECT sent_at IS NOT NULL AS sent,
-				        claimed_until = created_at + interval '10 seconds' AS lease_from_insert,
-				        claimed_until > created_at + interval '10 seconds' AS claimed_later
-				   FROM outbox_events WHERE ${where} = $1`,
-				[value]
-			);
-
-		// The relay runs only when woken: the create wakes it with the row it just committed.
-		const order = await broker.call<{ id: string }, object>(
-			"orders.create",
-			{ items: [{ sku: "SKU-0001", quantity: 1, unitPrice: 5 }], currency: "EUR" },
-			{ meta: { user: { sub: "alice", role: "customer" } } }
-		);
-		const [event] = await queryDatabase<{ event_id: string }>(
-			database.url,
-			"SELECT payload->>'eventId' AS event_id FROM outbox_events WHERE payload->>'orderId' = $1",
-			[order.id]
-		);
-		await waitFor("the order's event to arrive", () => received.has(event.event_id));
-		await waitFor("its row to be marked sent", async () => (await outboxRow("payload->>'orderId'", order.id))[0].sent);
-		// Its lease is the one its insert wrote (the same now()): no claim query ever took it.
-		expect(await outboxRow("payload->>'orderId'", order.id)).toEqual([{ sent: true, lease_from_insert: true, claimed_later: false }]);
-		expect(received.get(event.event_id)).toBe(1);
-
-		// A row written the other way (no lease, the relay not told) is claimed: its lease starts later.
-		const eventId = randomUUID();
-		await queryDatabase(database.url, "INSERT INTO outbox_events (event_name, consumer_group, payload) VALUES ('order.created', 'processor', $1)", [
-			JSON.stringify({ eventId })
-		]);
-		await orders.publishPendingOutbox();
-		await waitFor("the claimed row's event to arrive", () => received.has(eventId));
-		expect(await outboxRow("payload->>'eventId'", eventId)).toEqual([{ sent: true, lease_from_insert: false, claimed_later: true }]);
 	});
 
 	it("should claim by an index scan of the unsent rows however many are unsent, never by sorting them all", async () => {

@@ -16,7 +16,7 @@ import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
 import type { CompareCheckout } from "./compare";
-import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { ratePacing, runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
 import { startProductCluster } from "./product";
 import { StepSampler, type TargetDatabases } from "./sampler";
 import { median } from "./stats";
@@ -42,6 +42,8 @@ export interface LoadResult {
 	/** The fixed rates used, and where they came from. */
 	rates: number[];
 	ratesFrom: string;
+	/** How the fixed-rate steps sent their orders (BENCH_LOAD_PACING). */
+	pacing: "even" | "autocannon";
 	targets: Array<{ name: string; startupMs: number; processes: string[] }>;
 	/** BENCH_COMPARE_REF: the commit the third target was built from, and that target's name. */
 	compare?: { ref: string; commit: string; target: string };
@@ -148,6 +150,7 @@ export async function runLoad(
 		config,
 		rates: [],
 		ratesFrom: "",
+		pacing: ratePacing(),
 		targets: targets.map(t => ({ name: t.name, startupMs: t.startupMs, processes: t.processes.map(p => p.account) })),
 		compare: compare && { ref: compare.ref, commit: compare.commit, target: compare.target },
 		steps: [],

@@ -156,6 +156,11 @@ function startLoadClient(job: LoadClientJob, timeoutMs: number) {
 	};
 }
 
+/** How the fixed-rate steps send (BENCH_LOAD_PACING): evenly spaced by the generator's pacer, or autocannon's bursts. */
+export function ratePacing(): "even" | "autocannon" {
+	return process.env.BENCH_LOAD_PACING === "autocannon" ? "autocannon" : "even";
+}
+
 /** Rate of `finished` between the first sample at or after `from` and the last at or before `to` (wall ms). */
 function finishedRate(samples: Sample[], stepStart: number, from: number, to: number): number {
 	const inside = samples.filter(s => stepStart + s.t >= from && stepStart + s.t <= to);
@@ -188,7 +193,7 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 			rate: spec.rate,
 			amount: spec.amount,
 			slices: Number(process.env.BENCH_LOAD_SLICES ?? 10),
-			pacing: process.env.BENCH_LOAD_PACING === "autocannon" ? "autocannon" : "even"
+			pacing: ratePacing()
 		},
 		Math.max(0, Math.min(seconds * 1000 + 30_000, context.deadline - Date.now()))
 	);

@@ -107,7 +107,7 @@ function readConfig(): BenchConfig {
 			concurrency: positiveInteger("BENCH_LOAD_CONCURRENCY", 64),
 			seconds: positiveInteger("BENCH_LOAD_SECONDS", 15),
 			rates: positiveNumbers("BENCH_LOAD_RATES").map(Math.round),
-			repeats: positiveInteger("BENCH_LOAD_REPEATS", 1),
+			repeats: positiveInteger("BENCH_LOAD_REPEATS", 3),
 			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
 			rateConnections: 256,
 			bodies: 200,
@@ -126,7 +126,7 @@ function readConfig(): BenchConfig {
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
 		warmup: positiveInteger("BENCH_WARMUP", 50, 0),
 		sequential: positiveInteger("BENCH_SEQUENTIAL", 30, 0),
-		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 420),
+		timeoutSeconds: positiveInteger("BENCH_TIMEOUT_S", 600),
 		tracing: /^(1|true|yes)$/i.test(process.env.BENCH_TRACING?.trim() ?? ""),
 		compareRef
 	};

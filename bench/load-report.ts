@@ -107,7 +107,7 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 	out.push(
 		`load: product against baseline${compare ? ` and ${compare} (BENCH_COMPARE_REF=${result.compare!.ref}, ${result.compare!.commit})` : ""}, ` +
 			`${config.seconds} s a step, fixed concurrency c=${config.concurrency} ` +
-			`(${config.repeats} repeat${config.repeats > 1 ? "s, medians" : ""}), fixed rates ${result.rates.join(", ")} orders/s (${result.ratesFrom}; ${result.pacing === "autocannon" ? "autocannon's bursts" : "evenly spaced"})`,
+			`(${config.repeats} repeat${config.repeats > 1 ? "s, medians" : ""}), fixed rates ${result.rates.join(", ")} orders/s (${result.ratesFrom}; ${config.pacing === "autocannon" ? "autocannon's bursts" : "evenly spaced"})`,
 		`targets: ${result.targets.map(t => `${t.name} (${t.processes.join(", ")}; ready in ${fmt(t.startupMs / 1000)} s)`).join("; ")}`,
 		""
 	);

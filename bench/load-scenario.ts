@@ -16,7 +16,7 @@ import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
 import type { CompareCheckout } from "./compare";
-import { ratePacing, runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { runStep, stepContext, type RatePacing, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
 import { startProductCluster } from "./product";
 import { StepSampler, type TargetDatabases } from "./sampler";
 import { median } from "./stats";
@@ -33,6 +33,8 @@ export interface LoadConfig {
 	/** Distinct order bodies sent in turn. */
 	bodies: number;
 	drainTimeoutMs: number;
+	/** How the fixed-rate steps send their orders (BENCH_LOAD_PACING). */
+	pacing: RatePacing;
 }
 
 export const DEFAULT_RATE_SHARES = [0.25, 0.5, 0.75];
@@ -42,8 +44,6 @@ export interface LoadResult {
 	/** The fixed rates used, and where they came from. */
 	rates: number[];
 	ratesFrom: string;
-	/** How the fixed-rate steps sent their orders (BENCH_LOAD_PACING). */
-	pacing: "even" | "autocannon";
 	targets: Array<{ name: string; startupMs: number; processes: string[] }>;
 	/** BENCH_COMPARE_REF: the commit the third target was built from, and that target's name. */
 	compare?: { ref: string; commit: string; target: string };
@@ -145,12 +145,11 @@ export async function runLoad(
 	}
 
 	// The same bodies for every target, as the other scenarios build them.
-	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
+	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, pacing: config.pacing, log });
 	const result: LoadResult = {
 		config,
 		rates: [],
 		ratesFrom: "",
-		pacing: ratePacing(),
 		targets: targets.map(t => ({ name: t.name, startupMs: t.startupMs, processes: t.processes.map(p => p.account) })),
 		compare: compare && { ref: compare.ref, commit: compare.commit, target: compare.target },
 		steps: [],

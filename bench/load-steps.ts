@@ -35,12 +35,16 @@ export interface StepSpec {
 	repeat?: number;
 }
 
+export type RatePacing = "even" | "autocannon";
+
 export interface StepContext {
 	bodies: string[];
 	/** Epoch ms by which the step must be over. */
 	deadline: number;
 	/** The longest wait for a step's orders to finish after the load stops. */
 	drainTimeoutMs: number;
+	/** How fixed-rate steps send (BENCH_LOAD_PACING): evenly spaced by the generator's pacer, or autocannon's bursts. */
+	pacing: RatePacing;
 	/** How often the progress line is written: every second unless a long run (soak) asks for less. */
 	progressEveryMs?: number;
 	/** More to say on the progress line (the soak adds the processes' memory). */
@@ -156,11 +160,6 @@ function startLoadClient(job: LoadClientJob, timeoutMs: number) {
 	};
 }
 
-/** How the fixed-rate steps send (BENCH_LOAD_PACING): evenly spaced by the generator's pacer, or autocannon's bursts. */
-export function ratePacing(): "even" | "autocannon" {
-	return process.env.BENCH_LOAD_PACING === "autocannon" ? "autocannon" : "even";
-}
-
 /** Rate of `finished` between the first sample at or after `from` and the last at or before `to` (wall ms). */
 function finishedRate(samples: Sample[], stepStart: number, from: number, to: number): number {
 	const inside = samples.filter(s => stepStart + s.t >= from && stepStart + s.t <= to);
@@ -193,7 +192,7 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 			rate: spec.rate,
 			amount: spec.amount,
 			slices: Number(process.env.BENCH_LOAD_SLICES ?? 10),
-			pacing: ratePacing()
+			pacing: context.pacing
 		},
 		Math.max(0, Math.min(seconds * 1000 + 30_000, context.deadline - Date.now()))
 	);

@@ -35,6 +35,7 @@ import { COMMON_ENV, startProductCluster, waitReady } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
 import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
+import type { RatePacing } from "./load-steps";
 import { loadReport, summarizeSteps, writeResults } from "./load-report";
 import { runSoak, SOAK_MARGIN_S, type SoakConfig, type SoakResult } from "./soak-scenario";
 import { soakReport, writeSoakChart } from "./soak-report";
@@ -55,6 +56,14 @@ function positiveNumbers(name: string): number[] {
 	const values = raw.split(",").map(v => Number(v.trim()));
 	if (values.some(v => !Number.isFinite(v) || v <= 0)) throw new Error(`${name}='${raw}' is not valid: expected a comma list of numbers > 0.`);
 	return values;
+}
+
+/** BENCH_LOAD_PACING: `even` (the default) or `autocannon`; anything else is refused. */
+function ratePacing(): RatePacing {
+	const raw = process.env.BENCH_LOAD_PACING?.trim();
+	if (!raw) return "even";
+	if (raw === "even" || raw === "autocannon") return raw;
+	throw new Error(`BENCH_LOAD_PACING='${raw}' is not valid: expected 'even' or 'autocannon'.`);
 }
 
 function positiveInteger(name: string, fallback: number, min = 1): number {
@@ -84,6 +93,7 @@ interface BenchConfig {
 }
 
 function readConfig(): BenchConfig {
+	const pacing = ratePacing();
 	const scenarios = (process.env.BENCH_SCENARIOS ?? DEFAULT_SCENARIOS.join(","))
 		.split(",")
 		.map(s => s.trim())
@@ -111,7 +121,8 @@ function readConfig(): BenchConfig {
 			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
 			rateConnections: 256,
 			bodies: 200,
-			drainTimeoutMs: 60_000
+			drainTimeoutMs: 60_000,
+			pacing
 		},
 		soak: {
 			rate: positiveInteger("BENCH_SOAK_RATE", 350),
@@ -120,7 +131,8 @@ function readConfig(): BenchConfig {
 			connections: 256,
 			bodies: 200,
 			drainTimeoutMs: 60_000,
-			sampleEveryMs: 5000
+			sampleEveryMs: 5000,
+			pacing
 		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),

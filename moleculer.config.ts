@@ -5,6 +5,8 @@
  * | variable                 | default                                  |
  * |--------------------------|------------------------------------------|
  * | TRANSPORTER              | none: all services in one process        |
+ * | CLUSTER_SECRET           | none; required with TRANSPORTER (every bus packet is signed with it) |
+ * | CLUSTER_SECRET_PREVIOUS  | none (a second key accepted when checking, during a rotation) |
  * | SERVICES                 | api,orders,processor                     |
  * | NODEID                   | <hostname>-<pid>                         |
  * | NAMESPACE                | (empty)                                  |
@@ -52,13 +54,14 @@ import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
+import { clusterKeys } from "./lib/transport/packet-signing";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
 import { PrometheusReporter } from "./lib/metrics/prometheus-reporter";
 import { readTracingConfig, type TracingConfig } from "./lib/tracing/config";
 import { TracingMiddleware } from "./lib/tracing/moleculer-middleware";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
-import { ConfigError } from "./lib/startup-error";
+import { ConfigError, StartupError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
 
 export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
@@ -66,6 +69,8 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface AppConfig {
 	transporter?: string;
+	/** The key every bus packet is signed and checked with, and one more accepted in a rotation; set whenever `transporter` is. */
+	cluster?: { secret: string; previousSecret?: string };
 	services: ServiceName[];
 	nodeID: string;
 	namespace: string;
@@ -133,16 +138,54 @@ export interface JwtConfig {
 
 /** The shortest HS256 secret accepted: 256 bits, as RFC 7518 asks of an HMAC key. */
 export const MIN_JWT_SECRET_LENGTH = 32;
+/** The shortest cluster key accepted: 256 bits, like the JWT secret. */
+export const MIN_CLUSTER_SECRET_LENGTH = 32;
+
+/**
+ * Why a secret is a placeholder, not a key, or undefined: the example values of a README or a
+ * manifest (`CHANGE_ME…`, `changeme`, `example`), or a value that is mostly one character repeated.
+ * A key anyone can read in a repository opens the product to anyone.
+ */
+export function placeholderSecretProblem(value: string): string | undefined {
+	if (/change[_-]?me|example|placeholder/i.test(value)) return "a placeholder (it contains CHANGE_ME, changeme, example or placeholder)";
+	const counts = new Map<string, number>();
+	for (const char of value) counts.set(char, (counts.get(char) ?? 0) + 1);
+	if (Math.max(...counts.values()) * 2 >= [...value].length) return "mostly one repeated character";
+	return undefined;
+}
+
+/** A secret variable: unset, or at least `minBytes` long and no placeholder; its value is never printed. */
+function secret(env: Env, name: string, minBytes: number): string | undefined {
+	const value = env[name];
+	if (value === undefined || value.length === 0) return undefined;
+	if (Buffer.byteLength(value) < minBytes) {
+		throw new ConfigError(name, "(hidden)", `at least ${minBytes} bytes (a key of ${minBytes * 8} bits); e.g. openssl rand -hex 32`);
+	}
+	const placeholder = placeholderSecretProblem(value);
+	if (placeholder) throw new ConfigError(name, "(hidden)", `a random key, not ${placeholder}; e.g. openssl rand -hex 32`);
+	return value;
+}
+
+/** The cluster key (required with a transporter) and the previous one of a rotation. */
+function clusterSecrets(env: Env, transporter: string | undefined): AppConfig["cluster"] {
+	const current = secret(env, "CLUSTER_SECRET", MIN_CLUSTER_SECRET_LENGTH);
+	const previousSecret = secret(env, "CLUSTER_SECRET_PREVIOUS", MIN_CLUSTER_SECRET_LENGTH);
+	if (!transporter) return undefined;
+	if (!current) {
+		throw new StartupError(
+			"CLUSTER_SECRET is not set: with TRANSPORTER set, every bus packet is signed with this cluster key. Give every node the same key of at least 32 bytes, e.g. CLUSTER_SECRET=$(openssl rand -hex 32)."
+		);
+	}
+	if (previousSecret === current) throw new ConfigError("CLUSTER_SECRET_PREVIOUS", "(hidden)", "another key than CLUSTER_SECRET (the one before a rotation), or unset");
+	return { secret: current, previousSecret };
+}
 
 function jwtConfig(env: Env): JwtConfig {
-	const secret = env.JWT_SECRET && env.JWT_SECRET.length > 0 ? env.JWT_SECRET : undefined;
+	const jwtSecret = secret(env, "JWT_SECRET", MIN_JWT_SECRET_LENGTH);
 	const jwksUrl = text(env, "JWT_JWKS_URL");
 	const issuer = text(env, "JWT_ISSUER");
 	const audience = text(env, "JWT_AUDIENCE");
-	if (secret !== undefined && Buffer.byteLength(secret) < MIN_JWT_SECRET_LENGTH) {
-		throw new ConfigError("JWT_SECRET", "(hidden)", `at least ${MIN_JWT_SECRET_LENGTH} bytes (an HS256 key of 256 bits); e.g. openssl rand -hex 32`);
-	}
-	if (secret !== undefined && jwksUrl !== undefined) {
+	if (jwtSecret !== undefined && jwksUrl !== undefined) {
 		throw new ConfigError("JWT_JWKS_URL", jwksUrl, "unset when JWT_SECRET is set: tokens are checked one way");
 	}
 	if (jwksUrl !== undefined) {
@@ -151,7 +194,7 @@ function jwtConfig(env: Env): JwtConfig {
 		if (!audience) throw new ConfigError("JWT_AUDIENCE", "", "the audience (aud) of this API's tokens when JWT_JWKS_URL is set");
 	}
 	return {
-		secret,
+		secret: jwtSecret,
 		jwksUrl,
 		issuer,
 		audience,
@@ -247,6 +290,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 	const dataDir = text(env, "DATA_DIR") ?? "./data";
 	return {
 		transporter,
+		cluster: clusterSecrets(env, transporter),
 		services: [...new Set(services)] as ServiceName[],
 		nodeID: text(env, "NODEID") ?? `${hostname()}-${process.pid}`,
 		namespace: text(env, "NAMESPACE") ?? "",
@@ -309,7 +353,9 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 			? new ReliableAmqpTransporter({
 					url: config.transporter,
 					prefetch: config.consumerPrefetch,
-					policy: config.delivery
+					policy: config.delivery,
+					// readEnvironment requires the key whenever a transporter is set.
+					signing: { keys: clusterKeys(config.cluster!.secret, config.cluster!.previousSecret) }
 				})
 			: undefined,
 		// With a transporter, balanced events go to the group's durable RabbitMQ queue even when no

@@ -4,7 +4,7 @@
  * `product` target of the `load` scenario start it through this one function, so both measure the
  * same thing.
  */
-import { apiFetch, createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, type TestDatabase } from "../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET, apiFetch, createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, type TestDatabase } from "../scripts/support/local-services";
 import type { Cleanups } from "./cleanups";
 import { startBenchNode, type BenchProcess } from "./infra";
 
@@ -68,6 +68,7 @@ export async function startProductCluster(cleanups: Cleanups, label = "bench", e
 		...COMMON_ENV,
 		...tuningEnv(),
 		TRANSPORTER: vhost.url,
+		CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 		NAMESPACE: `bench${uniqueSuffix()}`,
 		ORDERS_DATABASE_URL: ordersDb.url,
 		PROCESSOR_DATABASE_URL: processorDb.url,

@@ -41,6 +41,7 @@ import {
 	type TestDatabase,
 	type TestVhost,
 	apiFetch,
+	LOCAL_CLUSTER_SECRET,
 	LOCAL_JWT_SECRET
 } from "./support/local-services";
 
@@ -213,6 +214,7 @@ async function main(): Promise<number> {
 		cluster = createCluster(
 			{
 				TRANSPORTER: vhost.url,
+				CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 				NAMESPACE: namespace,
 				ORDERS_DATABASE_URL: ordersDb.url,
 				PROCESSOR_DATABASE_URL: processorDb.url,

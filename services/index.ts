@@ -32,7 +32,9 @@ export function servicesToCreate(names: ServiceName[], settings: Record<string, 
 	return list.map(({ name, schema }) => ({
 		name,
 		mixins: [schema],
-		settings: settings[name],
+		// What the environment gives a service stays on its node: Moleculer broadcasts every other
+		// setting in its discovery packets, and these hold the JWT secret and database URLs.
+		settings: { ...settings[name], $secureSettings: Object.keys(settings[name] ?? {}) },
 		...(name === "api" ? { dependencies: list.map(s => s.name).filter(other => other !== "api") } : {})
 	}));
 }

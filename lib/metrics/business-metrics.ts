@@ -25,7 +25,8 @@ export const MetricNames = {
 	OutboxOldestPendingAge: "outbox_oldest_pending_age_seconds",
 	EventRetries: "event_retries_total",
 	DeadLetters: "dead_letters_total",
-	DeadLettersPending: "dead_letters_pending"
+	DeadLettersPending: "dead_letters_pending",
+	BusPacketsRejected: "bus_packets_rejected_total"
 } as const;
 
 /** The final statuses an order is counted in (`orders_finished_total{status}`). */
@@ -45,10 +46,15 @@ export type ReservationOutcome = (typeof RESERVATION_OUTCOMES)[number];
  * - `validation`: its payload broke the consumer's schema (a `ValidationError`);
  * - `malformed`: the message was not an event packet at all;
  * - `rule`: the handler refused it (any other `MoleculerClientError`); never retried;
+ * - `signature`: the message's signature did not verify under the cluster key (not sent by a node
+ *   of this cluster); never handled, and never replayed;
  * - `transient`: any other error, which the delivery policy retries; dead-lettered once
  *   RETRY_MAX_ATTEMPTS runs failed.
  */
-export const DEAD_LETTER_REASONS = ["validation", "malformed", "rule", "transient"] as const;
+export const DEAD_LETTER_REASONS = ["validation", "malformed", "signature", "rule", "transient"] as const;
+
+/** Why a bus packet was refused (`bus_packets_rejected_total{reason}`); see lib/transport/packet-guard.ts. */
+export const PACKET_REJECTION_REASONS = ["signature", "stale", "replay"] as const;
 export type DeadLetterKind = (typeof DEAD_LETTER_REASONS)[number];
 
 /** Upper bounds of the saga's duration buckets, in seconds: 50 ms to 10 minutes. */
@@ -131,6 +137,12 @@ export const BUSINESS_METRICS: Definition[] = [
 		name: MetricNames.DeadLettersPending,
 		description: "Dead letters waiting to be replayed or purged, by event and group (the dead-letter queues, or the outboxes' failed rows).",
 		labelNames: ["event", "group"]
+	},
+	{
+		type: "counter",
+		name: MetricNames.BusPacketsRejected,
+		description: "Bus packets refused unhandled: signature (not signed with the cluster key), stale (sent outside the time window), replay (received before).",
+		labelNames: ["reason"]
 	}
 ];
 
@@ -159,6 +171,7 @@ export function registerBusinessMetrics(broker: ServiceBroker): void {
 	registry.increment(MetricNames.OrdersCreated, {}, 0);
 	for (const status of FINISHED_STATUSES) registry.increment(MetricNames.OrdersFinished, { status }, 0);
 	for (const outcome of RESERVATION_OUTCOMES) registry.increment(MetricNames.StockReservations, { outcome }, 0);
+	for (const reason of PACKET_REJECTION_REASONS) registry.increment(MetricNames.BusPacketsRejected, { reason }, 0);
 	for (const [event, group] of Object.entries(ConsumerGroups)) {
 		registry.increment(MetricNames.EventRetries, { event, group }, 0);
 		for (const reason of DEAD_LETTER_REASONS) registry.increment(MetricNames.DeadLetters, { event, group, reason }, 0);
@@ -229,6 +242,7 @@ export function recordEventRetry(broker: ServiceBroker, event: string, group: st
 export function deadLetterKind(error: unknown): DeadLetterKind {
 	if (error instanceof Errors.ValidationError || (error as { type?: unknown })?.type === "VALIDATION_ERROR") return "validation";
 	if ((error as { type?: unknown })?.type === "MALFORMED_MESSAGE") return "malformed";
+	if ((error as { type?: unknown })?.type === "BUS_PACKET_REJECTED") return "signature";
 	if (error instanceof Errors.MoleculerClientError) return "rule";
 	return "transient";
 }
@@ -236,6 +250,11 @@ export function deadLetterKind(error: unknown): DeadLetterKind {
 /** An event was dead-lettered (or marked failed in its outbox) after `error`. */
 export function recordDeadLetter(broker: ServiceBroker, event: string, group: string, error: unknown): void {
 	if (enabled(broker)) broker.metrics.increment(MetricNames.DeadLetters, { event, group, reason: deadLetterKind(error) });
+}
+
+/** A bus packet was refused unhandled. */
+export function recordPacketRejected(broker: ServiceBroker, reason: (typeof PACKET_REJECTION_REASONS)[number]): void {
+	if (enabled(broker)) broker.metrics.increment(MetricNames.BusPacketsRejected, { reason });
 }
 
 /** How many dead letters one event group holds. */

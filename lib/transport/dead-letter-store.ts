@@ -1,7 +1,24 @@
 import { createHash } from "node:crypto";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import { Errors } from "moleculer";
 import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
 import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
+import type { PacketGuard } from "./packet-guard";
+import { packetBytes } from "./packet-signing";
+
+export const ERR_DEAD_LETTER_NOT_REPLAYABLE = "DEAD_LETTER_NOT_REPLAYABLE";
+
+/** A dead letter whose signature does not verify: no node of this cluster sent it, so it is never replayed (409). */
+export class DeadLetterNotReplayableError extends Errors.MoleculerClientError {
+	constructor(id: string) {
+		super(
+			`Dead letter '${id}' is not signed with the cluster key: no node of this cluster sent it, so it is not replayed. Inspect it, then purge it with DELETE /api/admin/dead-letters/${id}.`,
+			409,
+			ERR_DEAD_LETTER_NOT_REPLAYABLE,
+			{ id }
+		);
+	}
+}
 
 /** One event group whose dead-letter queue the store works on. */
 export interface DeadLetterQueue {
@@ -12,7 +29,8 @@ export interface DeadLetterQueue {
 /** Reads the event payload out of a Moleculer packet; `null` when the body is not one. */
 function parsePacket(content: Buffer): { data?: Record<string, unknown>; meta?: Record<string, unknown> } | null {
 	try {
-		const packet = JSON.parse(content.toString("utf8"));
+		// Shown whether or not it is signed: an operator must see what a forged message carried.
+		const packet = JSON.parse(packetBytes(content).toString("utf8"));
 		return packet && typeof packet === "object" ? packet : null;
 	} catch {
 		return null;
@@ -52,7 +70,7 @@ export function toDeadLetterView(msg: GetMessage, queue: DeadLetterQueue & { mai
 				: typeof packet?.meta?.correlationId === "string"
 					? packet.meta.correlationId
 					: null,
-		payload: data !== undefined ? data : msg.content.toString("utf8")
+		payload: data !== undefined ? data : packetBytes(msg.content).toString("utf8")
 	};
 }
 
@@ -84,6 +102,8 @@ export class DeadLetterStore {
 		private readonly url: string,
 		private readonly prefix: string,
 		private readonly queues: DeadLetterQueue[],
+		/** Checks a letter's signature before it is replayed (the node's transporter's guard). */
+		private readonly guard: PacketGuard,
 		private readonly scanLimit = 10_000
 	) {}
 
@@ -110,23 +130,32 @@ export class DeadLetterStore {
 	 * Sends the dead letters matching the filter back to their main queues; returns them as they
 	 * were. The replayed run gets the full retry budget again (`x-attempts` 0); the runs so far are
 	 * kept in `x-prior-attempts`, so the attempts shown keep growing across replays.
+	 *
+	 * A letter whose signature does not verify under the cluster key is never replayed: replaying
+	 * one by id is a {@link DeadLetterNotReplayableError}; a filter leaves such letters where they are.
 	 */
 	async replay(filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
 		return this.take(filter, async (channel, msg, view) => {
+			const content = this.guard.reseal("EVENT", msg.content);
+			if (!content) {
+				if (filter.id) throw new DeadLetterNotReplayableError(view.id);
+				return "keep";
+			}
 			const { [DeliveryHeaders.DeadLetteredAt]: _at, "x-death": _death, ...headers } = msg.properties.headers ?? {};
-			await publishConfirmed(channel, view.queue, msg, {
+			await publishConfirmed(channel, view.queue, msg, content, {
 				...headers,
 				[DeliveryHeaders.Attempts]: 0,
 				[DeliveryHeaders.PriorAttempts]: view.attempts,
 				[DeliveryHeaders.Replays]: view.replays + 1,
 				[DeliveryHeaders.ReplayedAt]: new Date().toISOString()
 			});
+			return "remove";
 		});
 	}
 
 	/** Deletes the dead letters matching the filter; returns them. */
 	async purge(filter: DeadLetterFilter = {}): Promise<DeadLetterView[]> {
-		return this.take(filter, async () => undefined);
+		return this.take(filter, async () => "remove");
 	}
 
 	/** How many messages each dead-letter queue holds (0 for one not declared yet), as RabbitMQ counts them. */
@@ -173,13 +202,13 @@ export class DeadLetterStore {
 	/** Removes the matching messages after `work` succeeded for each; the others stay. */
 	private async take(
 		filter: DeadLetterFilter,
-		work: (channel: ConfirmChannel, msg: GetMessage, view: DeadLetterView) => Promise<void>
+		work: (channel: ConfirmChannel, msg: GetMessage, view: DeadLetterView) => Promise<"remove" | "keep">
 	): Promise<DeadLetterView[]> {
 		const taken: DeadLetterView[] = [];
 		for (const queue of this.selectQueues(filter)) {
 			await this.scan(queue, async (view, msg, channel) => {
 				if (!matches(view, filter)) return "keep";
-				await work(channel, msg, view);
+				if ((await work(channel, msg, view)) === "keep") return "keep";
 				taken.push(view);
 				return "remove";
 			});
@@ -237,11 +266,11 @@ export class DeadLetterStore {
 	}
 }
 
-function publishConfirmed(channel: ConfirmChannel, queue: string, msg: GetMessage, headers: Record<string, unknown>): Promise<void> {
+function publishConfirmed(channel: ConfirmChannel, queue: string, msg: GetMessage, content: Buffer, headers: Record<string, unknown>): Promise<void> {
 	return new Promise((resolve, reject) => {
 		channel.sendToQueue(
 			queue,
-			msg.content,
+			content,
 			{
 				persistent: true,
 				messageId: msg.properties.messageId,

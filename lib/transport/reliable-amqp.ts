@@ -3,7 +3,9 @@ import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
-import { recordDeadLetter, recordEventRetry } from "../metrics/business-metrics";
+import { recordDeadLetter, recordEventRetry, recordPacketRejected } from "../metrics/business-metrics";
+import { PacketGuard, RefusalLog, type PacketGuardOptions } from "./packet-guard";
+import { claimedSender, type RejectionReason } from "./packet-signing";
 
 /**
  * AMQP transporter for balanced (grouped) events that loses nothing.
@@ -21,7 +23,14 @@ import { recordDeadLetter, recordEventRetry } from "../metrics/business-metrics"
  *   retries survive a restart), a dead letter goes to `orders.dlx`; a malformed message or a
  *   permanent error (`MoleculerClientError`, e.g. a schema violation) is dead-lettered at once.
  *
- * Requests, responses, discovery packets and Moleculer's internal `$` events keep the stock behaviour.
+ * Every packet this node sends is signed with the cluster key, and every packet it receives is
+ * checked on the one receive path all of them take, balanced events included (`receive`, which
+ * Moleculer's transmit middlewares wrap): a packet that fails the check is never handled — a
+ * balanced event is dead-lettered with reason `signature`, anything else is dropped — and counted
+ * (`bus_packets_rejected_total`). See packet-guard.ts and docs/bus-trust.md.
+ *
+ * Requests, responses, discovery packets and Moleculer's internal `$` events keep the stock
+ * delivery behaviour.
  */
 
 const AmqpTransporter = Transporters.AMQP;
@@ -52,6 +61,30 @@ export interface ReliableAmqpOptions {
 	policy: DeliveryPolicy;
 	deadLetterExchange?: string;
 	socketOptions?: Record<string, unknown>;
+	/** The cluster key every packet is signed and checked with (CLUSTER_SECRET), and the time window. */
+	signing: PacketGuardOptions;
+}
+
+/** The error a refused event message is dead-lettered with: never retried, never replayed. */
+export class BusPacketRejectedError extends Errors.MoleculerClientError {
+	constructor(reason: RejectionReason) {
+		super(`Bus packet rejected (${reason}): it is not signed with the cluster key, so no node of this cluster sent it.`, 403, "BUS_PACKET_REJECTED", { reason });
+		this.name = "BusPacketRejectedError";
+	}
+}
+
+/** What `receive` gives back for an event message that must not be handled; its consumer dead-letters it. */
+export class RefusedMessage {
+	constructor(readonly error: Errors.MoleculerClientError) {}
+}
+
+/**
+ * What an event consumer passes to `receive` with a message (its third argument): the event the
+ * queue holds, and, once the packet was read, the packet (its failure is recorded against its data).
+ */
+interface EventDelivery {
+	event: string;
+	packet?: EventPacket;
 }
 
 /** Queue names of one event group; the main queue is the one Moleculer itself uses. */
@@ -90,6 +123,11 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	private readonly declaredQueues = new Set<string>();
 	private readonly eventConsumers = new Map<string, { channel: Channel; consumerTag?: string }>();
 	private readonly inFlight = new Set<Promise<void>>();
+	/** Signs what this node sends, decides what it may handle. */
+	readonly guard: PacketGuard;
+	private readonly refusals = new RefusalLog((message, context) => this.logger.warn(message, context));
+	/** When this transporter was made: an INFO of this node's id signed earlier is a recording. */
+	private readonly createdAt: number;
 
 	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
@@ -97,6 +135,63 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
 		this.policy = { ...o.policy, maxAttempts: Math.max(1, o.policy.maxAttempts) };
 		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
+		this.guard = new PacketGuard(o.signing);
+		this.createdAt = (o.signing.now ?? Date.now)();
+	}
+
+	/** Serializes a packet as Moleculer does, then signs it. */
+	serialize(packet: Parameters<InstanceType<typeof AmqpTransporter>["serialize"]>[0]): Buffer {
+		return this.guard.sign(packet.type, super.serialize(packet));
+	}
+
+	/**
+	 * The one receive path of every packet (Moleculer's `receive` calls it, after the transmit
+	 * middlewares): checks its signature, then hands it to Moleculer. A refused packet is counted
+	 * and logged; an event consumer gets a {@link RefusedMessage} back and dead-letters it.
+	 */
+	/** Moleculer's `receive`, passing on the event consumer's third argument (the base drops it). */
+	receive(cmd: string, data: Buffer, delivery?: unknown): Promise<void> {
+		return this.incomingMessage(cmd, data, delivery);
+	}
+
+	incomingMessage(cmd: string, msg?: Buffer, delivery?: unknown): Promise<void> {
+		// Moleculer types this Promise<void>; it gives back what the packet's handling resolves to
+		// (true when handled), and for a refused packet a RefusedMessage.
+		return this.checkIncoming(cmd, msg, delivery as EventDelivery | undefined) as Promise<void>;
+	}
+
+	private checkIncoming(cmd: string, msg: Buffer | undefined, delivery: EventDelivery | undefined): unknown {
+		if (!msg) return undefined;
+		const checked = this.guard.check(cmd, msg);
+		if (!checked.accepted) return this.refuse(cmd, checked.reason, claimedSender(checked.claimed));
+
+		let packet: EventPacket & { payload: { sender?: string; instanceID?: string } };
+		try {
+			packet = this.deserialize(cmd, checked.packet) as unknown as typeof packet;
+			if (delivery && packet.payload?.event !== delivery.event) {
+				throw new Error(`expected a '${delivery.event}' event packet`);
+			}
+		} catch (err) {
+			if (delivery) {
+				return new RefusedMessage(new Errors.MoleculerClientError(`Malformed message: ${(err as Error).message}`, 400, "MALFORMED_MESSAGE"));
+			}
+			this.logger.warn(`Invalid incoming packet of type '${cmd}'.`, (err as Error).message);
+			return undefined;
+		}
+		// A node's own INFO from before this process started is a recording: handled, it would stop
+		// this node as a "nodeID conflict".
+		if (cmd === "INFO" && packet.payload.sender === this.nodeID && packet.payload.instanceID !== this.broker.instanceID && checked.sentAt < this.createdAt) {
+			return this.refuse(cmd, "replay", this.nodeID);
+		}
+		if (delivery) delivery.packet = packet;
+		return this.messageHandler(cmd, packet);
+	}
+
+	/** Counts and logs a refused packet; an event consumer dead-letters what this returns. */
+	private refuse(cmd: string, reason: RejectionReason, sender: string): RefusedMessage {
+		recordPacketRejected(this.broker, reason);
+		this.refusals.note({ reason, type: cmd, sender });
+		return new RefusedMessage(new BusPacketRejectedError(reason));
 	}
 
 	/** Opens the confirm channel used for every publish this class adds, then lets Moleculer go on. */
@@ -252,28 +347,18 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	): Promise<void> {
 		const attempt = Number(msg.properties.headers?.[DeliveryHeaders.Attempts] ?? 0) + 1;
 
-		let packet: EventPacket;
-		try {
-			packet = this.deserialize(PACKET_EVENT, msg.content) as unknown as EventPacket;
-			if (!packet.payload || packet.payload.event !== event) {
-				throw new Error(`expected a '${event}' event packet`);
-			}
-		} catch (err) {
-			const reason = new Errors.MoleculerClientError(
-				`Malformed message: ${(err as Error).message}`,
-				400,
-				"MALFORMED_MESSAGE"
-			);
-			return this.settleFailure({ channel, queue, group, event, msg, attempt, error: reason });
+		// Through `receive`, as every packet: the transmit middlewares and the signature check see it.
+		const delivery: EventDelivery = { event };
+		const result = await (this.receive as unknown as (cmd: string, data: Buffer, s: EventDelivery) => unknown)(PACKET_EVENT, msg.content, delivery);
+		if (result instanceof RefusedMessage) {
+			return this.settleFailure({ channel, queue, group, event, msg, attempt, error: result.error });
 		}
-
-		const handled = await this.messageHandler(PACKET_EVENT, packet);
-		if (handled) {
+		if (result === true) {
 			channel.ack(msg);
 			return;
 		}
 
-		const failure = takeEventFailure(packet.payload.data);
+		const failure = takeEventFailure(delivery.packet?.payload.data);
 		if (!failure && this.broker.stopping) {
 			// Not processed because this node is shutting down: give it back to another consumer.
 			await this.stopConsumingEvents();

@@ -14,6 +14,9 @@ import { mintToken } from "../../lib/auth/tokens";
 /** The JWT_SECRET of every product process the tests, benchmarks and the chaos run start. */
 export const LOCAL_JWT_SECRET = "local-runs-only-secret-0123456789abcdef-0123";
 
+/** The CLUSTER_SECRET of every cluster the tests, benchmarks and the chaos run start. */
+export const LOCAL_CLUSTER_SECRET = "local-runs-only-cluster-key-5f3a9c1e7b2d4086";
+
 let adminToken: Promise<string> | undefined;
 
 /** `Authorization` value of an admin's token for {@link LOCAL_JWT_SECRET}, valid for a day. */

@@ -258,6 +258,12 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
+		// moleculer-web's own actions would let any node of the bus add a route without
+		// authentication, or remove one; the routes are this file's, fixed at start.
+		addRoute: false,
+		removeRoute: false,
+		listAliases: false,
+
 		/** The OpenAPI 3.1 document of this API, built from the route table and the request schemas. */
 		openapi: {
 			handler(): object {

@@ -125,7 +125,8 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	},
 	"deadLetters.list": { ok: { status: 200, description: "The dead letters matching the filter, oldest first.", schema: "DeadLetterList" } },
 	"deadLetters.replayAll": {
-		description: "Sends every dead letter matching the filter (all of them without one) back to be handled again.",
+		description:
+			"Sends every dead letter matching the filter (all of them without one) back to be handled again; one not signed with the cluster key (a message no node of this cluster sent) stays where it is.",
 		ok: { status: 200, description: "How many were replayed, and which.", schema: "DeadLettersReplayed" }
 	},
 	"deadLetters.purgeAll": {
@@ -138,7 +139,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	},
 	"deadLetters.replay": {
 		ok: { status: 200, description: "The dead letter as it was before it went back to its queue (or outbox).", schema: "DeadLetter" },
-		errors: { 404: "No dead letter has this id." }
+		errors: { 404: "No dead letter has this id.", 409: "The dead letter is not signed with the cluster key (no node of this cluster sent it): it is never replayed, only purged." }
 	},
 	"deadLetters.purge": {
 		ok: { status: 200, description: "The dead letter as it was before it was deleted.", schema: "DeadLetter" },

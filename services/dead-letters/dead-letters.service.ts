@@ -8,6 +8,7 @@ import {
 	type DeadLetterView
 } from "../../lib/contracts/dead-letters";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
+import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { setDeadLettersPending } from "../../lib/metrics/business-metrics";
 import { DeadLetterNotFoundError } from "./dead-letters.errors";
 import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters";
@@ -141,8 +142,11 @@ const DeadLettersService: ServiceSchema<DeadLettersSettings, DeadLettersMethods,
 		const url = this.settings.amqpUrl;
 		const prefix = this.broker.namespace ? `MOL-${this.broker.namespace}` : "MOL";
 		const queues = Object.entries(ConsumerGroups).map(([event, group]) => ({ event, group }));
-		const source: DeadLetterSource = url ? new DeadLetterStore(url, prefix, queues) : new OutboxDeadLetters(this.broker);
-		this.source = source;
+		const transporter = this.broker.transit?.tx;
+		if (url && !(transporter instanceof ReliableAmqpTransporter)) {
+			throw new Error("The dead-letter store needs the node's ReliableAmqpTransporter: it checks each letter's signature with its cluster key.");
+		}
+		this.source = url ? new DeadLetterStore(url, prefix, queues, (transporter as ReliableAmqpTransporter).guard) : new OutboxDeadLetters(this.broker);
 	},
 
 	started() {

@@ -7,7 +7,8 @@
 import { ServiceBroker } from "moleculer";
 import { queryDatabase, uniqueSuffix, waitFor } from "../support/services";
 import { Cluster, type Items } from "./support/cluster";
-import { apiFetch } from "../../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET, apiFetch } from "../../scripts/support/local-services";
+import { clusterKeys } from "../../lib/transport/packet-signing";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 
 interface HistoryBody {
@@ -156,7 +157,11 @@ describe("Saga: cancellation, expiry and history across two processes", () => {
 		const sender = new ServiceBroker({
 			namespace: cluster.namespace,
 			nodeID: `e2e-sender-${uniqueSuffix()}`,
-			transporter: new ReliableAmqpTransporter({ url: cluster.vhost.url, policy: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 1000 } }),
+			transporter: new ReliableAmqpTransporter({
+				url: cluster.vhost.url,
+				policy: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 1000 },
+				signing: { keys: clusterKeys(LOCAL_CLUSTER_SECRET) }
+			}),
 			disableBalancer: true,
 			logger: false
 		});

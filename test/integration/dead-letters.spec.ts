@@ -198,17 +198,26 @@ describe("Dead letters of the order pipeline", () => {
 	});
 
 	describe("When a dead letter is not worth replaying", () => {
-		it("should purge it, and answer 404 for it afterwards", async () => {
+		it("should refuse to replay a message no node of the cluster signed, purge it, and answer 404 for it afterwards", async () => {
 			const queue = eventQueueNames(`MOL-${namespace}`, "processor", "order.created").main;
 			const channel = await amqpConnection.createChannel();
 			channel.sendToQueue(queue, Buffer.from(`garbage ${randomUUID()}`), { persistent: true });
 			await channel.close();
 
-			const dead = await waitFor("the malformed message among the dead letters", async () => {
-				const res = await api().get("/api/admin/dead-letters?errorContains=malformed");
+			const dead = await waitFor("the unsigned message among the dead letters", async () => {
+				const res = await api().get("/api/admin/dead-letters?errorContains=signature");
 				return res.body.rows?.[0];
 			});
 			expect(dead.payload).toMatch(/^garbage /);
+			expect(dead.errorName).toBe("BusPacketRejectedError");
+
+			const refused = await api().post(`/api/admin/dead-letters/${dead.id}/replay`);
+			expect(refused.status).toBe(409);
+			expect(refused.body.detail).toMatch(/not signed with the cluster key.*purge it/);
+			// Refused, it stays where it was, for an operator to look at.
+			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(200);
+			const bulk = await api().post("/api/admin/dead-letters/replay").send({ errorContains: "signature" });
+			expect(bulk.body).toMatchObject({ replayed: 0 });
 
 			await api().delete(`/api/admin/dead-letters/${dead.id}`).expect(200);
 			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(404);

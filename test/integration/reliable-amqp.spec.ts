@@ -7,6 +7,8 @@ import amqp, { type Channel, type ChannelModel, type GetMessage } from "amqplib"
 import { Errors, ServiceBroker, type Context } from "moleculer";
 import { brokerWith } from "../support/broker";
 import { DeliveryHeaders, eventQueueNames } from "../../lib/transport/reliable-amqp";
+import { clusterKeys, packetBytes, signPacket } from "../../lib/transport/packet-signing";
+import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
 
 interface TestEvent {
@@ -79,7 +81,7 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 			const all = await deadLetters();
 			return all.find(m => {
 				try {
-					return JSON.parse(m.content.toString()).data?.n === n;
+					return JSON.parse(packetBytes(m.content).toString()).data?.n === n;
 				} catch {
 					return m.content.toString().includes(String(n));
 				}
@@ -146,7 +148,7 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 			expect(headers[DeliveryHeaders.Attempts]).toBe(MAX_ATTEMPTS);
 			expect(String(headers[DeliveryHeaders.LastError])).toBe(`database unreachable (attempt ${MAX_ATTEMPTS})`);
 			expect(headers[DeliveryHeaders.OriginalQueue]).toBe(names.main);
-			expect(JSON.parse(dead.content.toString()).data).toEqual({ n: 3, fail: "always" });
+			expect(JSON.parse(packetBytes(dead.content).toString()).data).toEqual({ n: 3, fail: "always" });
 			expect(dead.properties.deliveryMode).toBe(2);
 		});
 	});
@@ -174,12 +176,27 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 		});
 	});
 
-	describe("When a malformed message lands in the queue", () => {
+	describe("When a message not signed with the cluster key lands in the queue", () => {
+		it("should dead-letter it at once as refused by its signature, without calling the handler", async () => {
+			const forged = JSON.stringify({ ver: "5", sender: "intruder", id: "x", event: "test.happened", data: { n: 8 }, groups: ["consumer"] });
+			channel.sendToQueue(names.main, Buffer.from(forged), { persistent: true });
+
+			const dead = await waitFor("the unsigned message in the dead-letter queue", async () =>
+				(await deadLetters()).find(m => m.content.toString() === forged)
+			);
+			expect(String(dead.properties.headers?.[DeliveryHeaders.LastError])).toMatch(/^Bus packet rejected \(signature\)/);
+			expect(dead.properties.headers?.[DeliveryHeaders.Attempts]).toBe(1);
+			expect(attempts.has(8)).toBe(false);
+		});
+	});
+
+	describe("When a signed but malformed message lands in the queue", () => {
 		it("should dead-letter it with its reason and keep consuming", async () => {
-			channel.sendToQueue(names.main, Buffer.from("this is not a Moleculer packet"), { persistent: true });
+			const body = signPacket(clusterKeys(LOCAL_CLUSTER_SECRET), "EVENT", Buffer.from("this is not a Moleculer packet"), Date.now());
+			channel.sendToQueue(names.main, body, { persistent: true });
 
 			const dead = await waitFor("the malformed message in the dead-letter queue", async () =>
-				(await deadLetters()).find(m => m.content.toString() === "this is not a Moleculer packet")
+				(await deadLetters()).find(m => packetBytes(m.content).toString() === "this is not a Moleculer packet")
 			);
 			expect(String(dead.properties.headers?.[DeliveryHeaders.LastError])).toMatch(/^Malformed message/);
 

@@ -4,9 +4,10 @@
  */
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
+import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 
 export function brokerWith(env: Record<string, string>): ServiceBroker {
 	return new ServiceBroker(
-		createBrokerOptions(readEnvironment({ METRICS_PORT: "off", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal", ...env }))
+		createBrokerOptions(readEnvironment({ METRICS_PORT: "off", CLUSTER_SECRET: LOCAL_CLUSTER_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal", ...env }))
 	);
 }

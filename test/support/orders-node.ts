@@ -6,6 +6,7 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Sequelize } from "sequelize";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
+import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { serviceSchemas } from "../../services";
 import { uniqueSuffix } from "./services";
 
@@ -19,6 +20,7 @@ export async function startOrdersNode(databaseUrl: string, options: { settings?:
 	const config = readEnvironment({
 		NAMESPACE: `t${uniqueSuffix()}`,
 		METRICS_PORT: "off",
+		CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 		LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
 		ORDERS_DATABASE_URL: databaseUrl
 	});

@@ -15,6 +15,7 @@ import {
 	type OrderItem
 } from "../../lib/contracts/events";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
+import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import type { AnyServiceSchema } from "../../lib/broker/service-schema";
 import DeadLettersService from "../../services/dead-letters/dead-letters.service";
 import { serviceSchemas } from "../../services";
@@ -35,6 +36,7 @@ export async function startProcessorNode(env: Record<string, string>, options: {
 		NODEID: `processor-${uniqueSuffix()}`,
 		SERVICES: "processor",
 		METRICS_PORT: "off",
+		CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 		LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",
 		...env
 	});

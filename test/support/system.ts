@@ -13,6 +13,7 @@ import type TestAgent from "supertest/lib/agent";
 import type { Role } from "../../lib/auth/caller";
 import { TEST_JWT_SECRET, bearer, tokenFor } from "./auth";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
+import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { servicesToCreate } from "../../services";
 import { uniqueSuffix } from "./services";
 import { seedEmbeddedDatabases } from "./pglite-template";
@@ -46,6 +47,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 		NAMESPACE: `t${uniqueSuffix()}`,
 		PORT: "0",
 		METRICS_PORT: "off",
+		CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 		RATE_LIMIT_PER_MINUTE: "0",
 		JWT_SECRET: TEST_JWT_SECRET,
 		LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal",

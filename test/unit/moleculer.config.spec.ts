@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ConfigError, HOST_DETAIL_METRICS, createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
+import { ConfigError, HOST_DETAIL_METRICS, placeholderSecretProblem, createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { AjvValidator } from "../../lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "../../lib/metrics/business-metrics";
@@ -14,6 +14,10 @@ function configErrorOf(env: Record<string, string>): ConfigError {
 	}
 	throw new Error("readEnvironment accepted " + JSON.stringify(env));
 }
+
+/** Keys that pass every check (random-looking, 32 bytes and more). */
+const KEY = "9f1c6d2a7be04e3f8a5d1c0b6e2f7a94";
+const OTHER_KEY = "3b7e9a1d5c2f48e6b0a4d8c6e1f3a7b5";
 
 describe("Test 'readEnvironment'", () => {
 	it("should run all three services on a laptop without any variable", () => {
@@ -68,8 +72,44 @@ describe("Test 'readEnvironment'", () => {
 		expect(() => readEnvironment({ JWT_SECRET: "short-secret" })).toThrow(/JWT_SECRET='\(hidden\)' is not valid: expected at least 32 bytes/);
 	});
 
+	it("should refuse example values of JWT_SECRET and CLUSTER_SECRET as keys, naming the variable and never the value", () => {
+		const placeholders = [
+			"CHANGE_ME_AT_LEAST_32_RANDOM_BYTES_0123456789abcdef0123",
+			"changeme-changeme-0123456789abcdef0123456789",
+			"my-example-secret-0123456789abcdef0123456789",
+			"a".repeat(48),
+			"x".repeat(30) + "0123456789ab"
+		];
+		for (const value of placeholders) {
+			for (const name of ["JWT_SECRET", "CLUSTER_SECRET"]) {
+				let message = "";
+				try {
+					readEnvironment({ [name]: value, ...(name === "CLUSTER_SECRET" ? { TRANSPORTER: "amqp://127.0.0.1" } : {}) });
+				} catch (err) {
+					message = (err as Error).message;
+				}
+				expect(message).toMatch(new RegExp(`^${name}='\\(hidden\\)' is not valid: expected a random key`));
+				expect(message).not.toContain(value);
+			}
+		}
+		expect(placeholderSecretProblem(KEY)).toBeUndefined();
+	});
+
+	it("should need CLUSTER_SECRET, at least 32 bytes, whenever TRANSPORTER is set", () => {
+		expect(() => readEnvironment({ TRANSPORTER: "amqp://127.0.0.1" })).toThrow(/^CLUSTER_SECRET is not set: .*openssl rand -hex 32/);
+		expect(() => readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: "short" })).toThrow(/CLUSTER_SECRET='\(hidden\)' is not valid: expected at least 32 bytes/);
+		expect(readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: KEY }).cluster).toEqual({ secret: KEY, previousSecret: undefined });
+		expect(readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: KEY, CLUSTER_SECRET_PREVIOUS: OTHER_KEY }).cluster).toEqual({
+			secret: KEY,
+			previousSecret: OTHER_KEY
+		});
+		expect(() => readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: KEY, CLUSTER_SECRET_PREVIOUS: KEY })).toThrow(/CLUSTER_SECRET_PREVIOUS/);
+		// One process has no bus: no key needed, none used.
+		expect(readEnvironment({}).cluster).toBeUndefined();
+	});
+
 	it("should check tokens one way only, and need the issuer and audience of an identity provider", () => {
-		expect(() => readEnvironment({ JWT_SECRET: "s".repeat(32), JWT_JWKS_URL: "https://id.example.com/jwks" })).toThrow(/JWT_JWKS_URL/);
+		expect(() => readEnvironment({ JWT_SECRET: KEY, JWT_JWKS_URL: "https://id.example.com/jwks" })).toThrow(/JWT_JWKS_URL/);
 		expect(() => readEnvironment({ JWT_JWKS_URL: "https://id.example.com/jwks", JWT_AUDIENCE: "api" })).toThrow(/JWT_ISSUER/);
 		expect(() => readEnvironment({ JWT_JWKS_URL: "https://id.example.com/jwks", JWT_ISSUER: "https://id.example.com/" })).toThrow(/JWT_AUDIENCE/);
 		expect(() => readEnvironment({ JWT_JWKS_URL: "file:///etc/passwd", JWT_ISSUER: "i", JWT_AUDIENCE: "a" })).toThrow(/JWT_JWKS_URL/);
@@ -91,6 +131,7 @@ describe("Test 'readEnvironment'", () => {
 	it("should read the given values", () => {
 		const config = readEnvironment({
 			TRANSPORTER: "amqp://guest:guest@rabbit:5672",
+			CLUSTER_SECRET: KEY,
 			SERVICES: " orders , processor ",
 			NODEID: "worker-1",
 			NAMESPACE: "staging",
@@ -156,7 +197,7 @@ describe("Test 'readEnvironment'", () => {
 	});
 
 	it("should accept amqps:// as a transporter", () => {
-		expect(readEnvironment({ TRANSPORTER: "amqps://rabbit:5671" }).transporter).toBe("amqps://rabbit:5671");
+		expect(readEnvironment({ TRANSPORTER: "amqps://rabbit:5671", CLUSTER_SECRET: KEY }).transporter).toBe("amqps://rabbit:5671");
 	});
 
 	it.each([
@@ -229,7 +270,7 @@ describe("Test 'createBrokerOptions'", () => {
 	});
 
 	it("should disable the built-in balancer when a transporter is set", () => {
-		const options = createBrokerOptions(readEnvironment({ TRANSPORTER: "amqp://localhost:5672" }));
+		const options = createBrokerOptions(readEnvironment({ TRANSPORTER: "amqp://localhost:5672", CLUSTER_SECRET: KEY }));
 		expect(options.disableBalancer).toBe(true);
 		expect(options.transporter).toBeInstanceOf(ReliableAmqpTransporter);
 	});
@@ -295,7 +336,7 @@ describe("Test 'serviceSettings'", () => {
 				RATE_LIMIT_PER_MINUTE: "120",
 				RATE_LIMIT_DATABASE_URL: "postgres://db/limits",
 				TRUSTED_PROXIES: "10.0.0.5, ::1",
-				JWT_SECRET: "s".repeat(32)
+				JWT_SECRET: KEY
 			})
 		);
 		expect(settings.api).toEqual({
@@ -303,7 +344,7 @@ describe("Test 'serviceSettings'", () => {
 			ip: "0.0.0.0",
 			corsOrigins: [],
 			trustedProxies: ["10.0.0.5", "::1"],
-			jwt: { secret: "s".repeat(32), jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
+			jwt: { secret: KEY, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
 			callerRateLimit: { perMinute: 120, databaseUrl: "postgres://db/limits" },
 			readyMaxOutboxLagSeconds: 300
 		});

@@ -14,7 +14,7 @@ import {
 	type TestDatabase,
 	type TestVhost
 } from "../../support/services";
-import { closeVhostConnections, apiFetch } from "../../../scripts/support/local-services";
+import { closeVhostConnections, apiFetch, LOCAL_CLUSTER_SECRET } from "../../../scripts/support/local-services";
 import { freePort, startNode, type NodeProcess } from "./processes";
 
 export interface OrderBody {
@@ -68,6 +68,7 @@ export class Cluster {
 	private env(extra: Record<string, string>): Record<string, string> {
 		return {
 			TRANSPORTER: this.vhost.url,
+			CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
 			NAMESPACE: this.namespace,
 			ORDERS_DATABASE_URL: this.ordersDb.url,
 			PROCESSOR_DATABASE_URL: this.processorDb.url,

@@ -257,7 +257,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 		expect(text).not.toContain("cust-metrics");
 		expect(text).not.toContain("corr-");
 		for (const id of orderIds) expect(text).not.toContain(id);
-		const business = /^(orders_|order_saga_|processor_processing_|stock_reservations_|outbox_|event_retries_|dead_letters_)/;
+		const business = /^(orders_|order_saga_|processor_processing_|stock_reservations_|outbox_|event_retries_|dead_letters_|bus_packets_)/;
 		const labelValues = text
 			.split("\n")
 			.filter(line => business.test(line))
@@ -282,6 +282,9 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 				"strict",
 				"validation",
 				"malformed",
+				"signature",
+				"stale",
+				"replay",
 				"rule",
 				"transient"
 			])

@@ -4,8 +4,9 @@
  *
  * Accepted: HS256 tokens signed with `JWT_SECRET`, or tokens of an identity provider whose keys are
  * at `JWT_JWKS_URL` (asymmetric algorithms only), with `sub` (the customer id), `role` (`customer` |
- * `admin`) and `exp`; `iss` and `aud` when configured. `alg: none`, another algorithm, a bad
- * signature, an expired token (beyond the clock tolerance) or a missing claim are refused.
+ * `admin`), `exp` and `iat`; `iss` and `aud` when configured. `alg: none`, another algorithm, a bad
+ * signature, an expired token (beyond the clock tolerance), one issued in the future, one living
+ * longer than `maxTokenLifetimeSeconds` (`exp - iat`) or a missing claim are refused.
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
@@ -19,6 +20,14 @@ export interface TokenSettings {
 	issuer?: string;
 	audience?: string;
 	clockToleranceSeconds: number;
+	/** The longest `exp - iat` accepted, in seconds. */
+	maxTokenLifetimeSeconds: number;
+}
+
+/** What a verifier takes besides the configuration: its clock, for the tests. */
+export interface TokenVerifierOptions {
+	/** The current time in ms since the epoch; `Date.now` by default. */
+	now?: () => number;
 }
 
 /** The algorithms accepted from an identity provider's key set: asymmetric ones only. */
@@ -27,10 +36,17 @@ export const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS
 /** The longest `Authorization` header read; a JWT of this API is a few hundred bytes. */
 export const MAX_TOKEN_LENGTH = 8192;
 
-/** A customer id, as `sub`: what the orders API accepts as `customerId` (printable, no control characters). */
-const SUBJECT = /^[^\u0000-\u001f\u007f]{1,100}$/u;
+/**
+ * A customer id, as `sub`: no control or format character (bidi overrides and isolates, zero-width
+ * ones among them: a subject that reads as another in a log or the console), no line or paragraph
+ * separator, no lone surrogate.
+ */
+const SUBJECT = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]{1,100}$/u;
 
-/** True for a `sub` this API accepts: a customer id of 1 to 100 printable characters. */
+/** What a person is told when a subject breaks {@link isSubject}. */
+export const SUBJECT_RULE = "a customer id of 1 to 100 characters, without control, format (bidirectional, zero-width) or line-separator characters";
+
+/** True for a `sub` this API accepts: {@link SUBJECT_RULE}. */
 export function isSubject(value: unknown): value is string {
 	return typeof value === "string" && SUBJECT.test(value);
 }
@@ -49,7 +65,8 @@ export function makeSecret(): string {
 }
 
 /** A verifier for the configured secret or key set. */
-export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
+export function createTokenVerifier(settings: TokenSettings, verifierOptions: TokenVerifierOptions = {}): TokenVerifier {
+	const now = verifierOptions.now ?? Date.now;
 	let key: Uint8Array | JWTVerifyGetKey;
 	let algorithms: string[];
 	let mode: TokenVerifier["mode"];
@@ -67,7 +84,7 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
 	const options: JWTVerifyOptions = {
 		algorithms,
 		clockTolerance: settings.clockToleranceSeconds,
-		requiredClaims: ["sub", "exp"],
+		requiredClaims: ["sub", "exp", "iat"],
 		...(settings.issuer ? { issuer: settings.issuer } : {}),
 		...(settings.audience ? { audience: settings.audience } : {})
 	};
@@ -77,12 +94,15 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
 		async callerOf(authorization) {
 			const token = bearerToken(authorization);
 			let payload: JWTPayload;
+			const at = now();
+			const verifyOptions = { ...options, currentDate: new Date(at) };
 			try {
 				// Both overloads of jwtVerify: one for a key, one for a key set.
-				payload = (typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
+				payload = (typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
 			} catch (err) {
 				throw refusal(err);
 			}
+			checkLifetime(payload, Math.floor(at / 1000), settings);
 			return callerFromClaims(payload);
 		}
 	};
@@ -101,6 +121,9 @@ function bearerToken(authorization: string | undefined): string {
 function refusal(err: unknown): Error {
 	if (err instanceof errors.JWTExpired) return new TokenExpiredError();
 	if (err instanceof errors.JWTClaimValidationFailed) {
+		if (err.reason === "missing" && err.claim === "iat") {
+			return new InvalidTokenError("the claim 'iat' is missing: this API needs to know when a token was issued to bound its lifetime");
+		}
 		if (err.reason === "missing") return new InvalidTokenError(`the claim '${err.claim}' is missing`);
 		return new InvalidTokenError(`the claim '${err.claim}' is not accepted`);
 	}
@@ -117,11 +140,25 @@ function refusal(err: unknown): Error {
 	return new InvalidTokenError("it is not a well-formed signed JWT");
 }
 
+/** Refuses a token issued in the future (beyond the clock tolerance), or living longer than accepted. */
+function checkLifetime(payload: JWTPayload, nowSeconds: number, settings: TokenSettings): void {
+	// jose has checked that both are present and numbers.
+	const iat = payload.iat as number;
+	const exp = payload.exp as number;
+	if (iat > nowSeconds + settings.clockToleranceSeconds) throw new InvalidTokenError("the claim 'iat' is in the future");
+	const lifetime = exp - iat;
+	if (lifetime > settings.maxTokenLifetimeSeconds) {
+		throw new InvalidTokenError(
+			`the token lives ${lifetime} s (exp - iat), longer than the ${settings.maxTokenLifetimeSeconds} s this API accepts (JWT_MAX_TTL_S); get a shorter-lived token`
+		);
+	}
+}
+
 /** The caller named by a verified token's claims. */
 function callerFromClaims(payload: JWTPayload): Caller {
 	const { sub, role } = payload as JWTPayload & { role?: unknown };
 	if (!isSubject(sub)) {
-		throw new InvalidTokenError("the claim 'sub' must be a customer id of 1 to 100 printable characters");
+		throw new InvalidTokenError(`the claim 'sub' must be ${SUBJECT_RULE}`);
 	}
 	if (role === undefined) throw new InvalidTokenError("the claim 'role' is missing");
 	if (!Roles.includes(role as Role)) throw new InvalidTokenError(`the claim 'role' must be one of ${Roles.join(", ")}`);
@@ -140,11 +177,13 @@ export interface TokenClaims {
 
 /** An HS256 token for `secret`. */
 export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+	// One reading of the clock: `exp - iat` is exactly the lifetime asked for, never a second more.
+	const issuedAt = Math.floor(Date.now() / 1000);
 	const jwt = new SignJWT({ role: claims.role })
 		.setProtectedHeader({ alg: "HS256", typ: "JWT" })
 		.setSubject(claims.sub)
-		.setIssuedAt()
-		.setExpirationTime(`${claims.ttlSeconds}s`);
+		.setIssuedAt(issuedAt)
+		.setExpirationTime(issuedAt + claims.ttlSeconds);
 	if (claims.issuer) jwt.setIssuer(claims.issuer);
 	if (claims.audience) jwt.setAudience(claims.audience);
 	return jwt.sign(new TextEncoder().encode(secret));

@@ -9,9 +9,10 @@
  * longer than `maxTokenLifetimeSeconds` (`exp - iat`) or a missing claim are refused.
  */
 import { randomBytes } from "node:crypto";
-import { SignJWT, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { SignJWT, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { Roles, type Caller, type Role } from "./caller";
-import { InvalidTokenError, MissingTokenError, TokenExpiredError } from "./auth.errors";
+import { IdentityProviderUnavailableError, InvalidTokenError, MissingTokenError, TokenExpiredError } from "./auth.errors";
+import { createRemoteKeySet, type KeySetLogger, type KeySetTimings, type RemoteKeySet } from "./jwks";
 
 /** How tokens are checked; the `jwt` part of the node's configuration. */
 export interface TokenSettings {
@@ -22,12 +23,16 @@ export interface TokenSettings {
 	clockToleranceSeconds: number;
 	/** The longest `exp - iat` accepted, in seconds. */
 	maxTokenLifetimeSeconds: number;
+	/** How the identity provider's key set is read and kept; the tests shorten these (defaults: KEY_SET_DEFAULTS). */
+	keySet?: Partial<KeySetTimings>;
 }
 
-/** What a verifier takes besides the configuration: its clock, for the tests. */
+/** What a verifier takes besides the configuration. */
 export interface TokenVerifierOptions {
 	/** The current time in ms since the epoch; `Date.now` by default. */
 	now?: () => number;
+	/** Where failed reads of the identity provider's keys are reported. */
+	logger?: KeySetLogger;
 }
 
 /** The algorithms accepted from an identity provider's key set: asymmetric ones only. */
@@ -55,8 +60,15 @@ export function isSubject(value: unknown): value is string {
 export interface TokenVerifier {
 	/** `secret` (HS256) or `jwks` (an identity provider). */
 	readonly mode: "secret" | "jwks";
-	/** The caller of a request's `Authorization` header; throws a 401 error for a missing or bad token. */
+	/**
+	 * The caller of a request's `Authorization` header; throws a 401 error for a missing or bad token,
+	 * a 503 (IdentityProviderUnavailableError) when no key of the identity provider could be read.
+	 */
 	callerOf(authorization: string | undefined): Promise<Caller>;
+	/** Reads the identity provider's keys ahead of the first request; resolves at once for a secret, never rejects. */
+	prepare(): Promise<void>;
+	/** Ends a read of the keys in flight. */
+	close(): void;
 }
 
 /** A random HS256 secret, for a run that was given none. */
@@ -68,10 +80,12 @@ export function makeSecret(): string {
 export function createTokenVerifier(settings: TokenSettings, verifierOptions: TokenVerifierOptions = {}): TokenVerifier {
 	const now = verifierOptions.now ?? Date.now;
 	let key: Uint8Array | JWTVerifyGetKey;
+	let keySet: RemoteKeySet | undefined;
 	let algorithms: string[];
 	let mode: TokenVerifier["mode"];
 	if (settings.jwksUrl) {
-		key = createRemoteJWKSet(new URL(settings.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+		keySet = createRemoteKeySet(settings.jwksUrl, { ...settings.keySet, now, logger: verifierOptions.logger });
+		key = keySet.getKey;
 		algorithms = JWKS_ALGORITHMS;
 		mode = "jwks";
 	} else if (settings.secret) {
@@ -104,7 +118,9 @@ export function createTokenVerifier(settings: TokenSettings, verifierOptions: To
 			}
 			checkLifetime(payload, Math.floor(at / 1000), settings);
 			return callerFromClaims(payload);
-		}
+		},
+		prepare: () => keySet?.refresh() ?? Promise.resolve(),
+		close: () => keySet?.close()
 	};
 }
 
@@ -119,6 +135,8 @@ function bearerToken(authorization: string | undefined): string {
 
 /** The 401 for an error of jose, without its internals. */
 function refusal(err: unknown): Error {
+	// Not the token's fault: the caller is told to come back, not to get another token.
+	if (err instanceof IdentityProviderUnavailableError) return err;
 	if (err instanceof errors.JWTExpired) return new TokenExpiredError();
 	if (err instanceof errors.JWTClaimValidationFailed) {
 		if (err.reason === "missing" && err.claim === "iat") {
@@ -133,9 +151,6 @@ function refusal(err: unknown): Error {
 	if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError("the signature does not verify");
 	if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
 		return new InvalidTokenError("no key of the identity provider matches the token");
-	}
-	if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
-		return new InvalidTokenError("the identity provider's keys could not be read; try again shortly");
 	}
 	return new InvalidTokenError("it is not a well-formed signed JWT");
 }

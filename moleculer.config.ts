@@ -27,9 +27,10 @@
  * | RATE_LIMIT_DATABASE_URL  | none: counters in this process's memory  |
  * | TRUSTED_PROXIES          | (empty: X-Forwarded-For is ignored)      |
  * | JWT_SECRET               | none: a secret made for the run, tokens printed |
- * | JWT_JWKS_URL             | none (JWT_ISSUER and JWT_AUDIENCE then required) |
+ * | JWT_JWKS_URL             | none (https://, http:// for localhost only; JWT_ISSUER and JWT_AUDIENCE then required) |
  * | JWT_ISSUER, JWT_AUDIENCE | none (checked when set)                  |
  * | JWT_CLOCK_TOLERANCE_S    | 30                                       |
+ * | JWT_MAX_TTL_S            | 86400 (longest exp - iat of a token accepted) |
  * | IDEMPOTENCY_KEY_TTL_MS   | 86400000 (one day)                       |
  * | OUTBOX_RETENTION_MS      | 86400000 (one day)                       |
  * | INBOX_RETENTION_MS       | 604800000 (seven days)                   |
@@ -132,8 +133,10 @@ export interface JwtConfig {
 	jwksUrl?: string;
 	issuer?: string;
 	audience?: string;
-	/** Leeway for `exp` and `nbf`, in seconds. */
+	/** Leeway for `exp`, `nbf` and `iat`, in seconds. */
 	clockToleranceSeconds: number;
+	/** The longest lifetime (`exp - iat`) of a token accepted, in seconds. */
+	maxTokenLifetimeSeconds: number;
 }
 
 /** The shortest HS256 secret accepted: 256 bits, as RFC 7518 asks of an HMAC key. */
@@ -189,7 +192,10 @@ function jwtConfig(env: Env): JwtConfig {
 		throw new ConfigError("JWT_JWKS_URL", jwksUrl, "unset when JWT_SECRET is set: tokens are checked one way");
 	}
 	if (jwksUrl !== undefined) {
-		if (!/^https?:\/\/[^\s]+$/.test(jwksUrl)) throw new ConfigError("JWT_JWKS_URL", jwksUrl, "an http:// or https:// URL of a JSON Web Key Set");
+		if (!isKeySetUrl(jwksUrl)) {
+			// Keys read over plain HTTP could be swapped on the way, and with them every token.
+			throw new ConfigError("JWT_JWKS_URL", jwksUrl, "an https:// URL of a JSON Web Key Set (http:// only for localhost, 127.0.0.0/8 or ::1)");
+		}
 		if (!issuer) throw new ConfigError("JWT_ISSUER", "", "the issuer (iss) of the identity provider's tokens when JWT_JWKS_URL is set");
 		if (!audience) throw new ConfigError("JWT_AUDIENCE", "", "the audience (aud) of this API's tokens when JWT_JWKS_URL is set");
 	}
@@ -198,8 +204,24 @@ function jwtConfig(env: Env): JwtConfig {
 		jwksUrl,
 		issuer,
 		audience,
-		clockToleranceSeconds: integer(env, "JWT_CLOCK_TOLERANCE_S", 30, 0, 300)
+		clockToleranceSeconds: integer(env, "JWT_CLOCK_TOLERANCE_S", 30, 0, 300),
+		maxTokenLifetimeSeconds: integer(env, "JWT_MAX_TTL_S", 86_400, 60, 31_536_000)
 	};
+}
+
+/** True for an https:// URL, or an http:// one on this machine (a local identity provider, the tests). */
+export function isKeySetUrl(raw: string): boolean {
+	if (/\s/.test(raw)) return false;
+	let url: URL;
+	try {
+		url = new URL(raw);
+	} catch {
+		return false;
+	}
+	if (url.protocol === "https:") return true;
+	if (url.protocol !== "http:") return false;
+	const host = url.hostname;
+	return host === "localhost" || host === "[::1]" || (isIP(host) === 4 && host.startsWith("127."));
 }
 
 /** A comma list of IP addresses (of trusted reverse proxies). */

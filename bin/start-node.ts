@@ -15,9 +15,11 @@ const FIRST_RUN_TOKEN_TTL_SECONDS = 3600;
  * Without JWT_SECRET or JWT_JWKS_URL the api makes a secret for this run and prints a customer and
  * an admin token to try it with, the way notebook servers print theirs.
  */
-async function printFirstRunTokens(secret: string, port: number): Promise<void> {
-	const customer = await mintToken(secret, { sub: "customer-1", role: "customer", ttlSeconds: FIRST_RUN_TOKEN_TTL_SECONDS });
-	const admin = await mintToken(secret, { sub: "admin", role: "admin", ttlSeconds: FIRST_RUN_TOKEN_TTL_SECONDS });
+async function printFirstRunTokens(secret: string, port: number, maxTtlSeconds: number): Promise<void> {
+	// JWT_MAX_TTL_S may be below an hour: a printed token the api refuses would be no help.
+	const ttlSeconds = Math.min(FIRST_RUN_TOKEN_TTL_SECONDS, maxTtlSeconds);
+	const customer = await mintToken(secret, { sub: "customer-1", role: "customer", ttlSeconds });
+	const admin = await mintToken(secret, { sub: "admin", role: "admin", ttlSeconds });
 	const base = `http://127.0.0.1:${port}`;
 	process.stdout.write(
 		[
@@ -52,7 +54,7 @@ export async function startNode(): Promise<void> {
 		if (config.transporter) {
 			broker.logger.warn("No JWT_SECRET is set: this api node made its own secret, so its tokens work on this node only. Set JWT_SECRET (the same on every api node) or JWT_JWKS_URL in a cluster.");
 		}
-		await printFirstRunTokens(runSecret, config.port);
+		await printFirstRunTokens(runSecret, config.port, config.jwt.maxTokenLifetimeSeconds);
 	}
 	if (process.argv.includes("--repl")) await broker.repl();
 }

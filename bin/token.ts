@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { readEnvironment } from "../moleculer.config";
 import { Roles, type Role } from "../lib/auth/caller";
-import { isSubject, mintToken } from "../lib/auth/tokens";
+import { SUBJECT_RULE, isSubject, mintToken } from "../lib/auth/tokens";
 import { isStartupError } from "../lib/startup-error";
 
 const USAGE = "usage: npm run -s token -- --sub <customer id> [--role customer|admin] [--ttl <seconds, default 3600>]";
@@ -22,10 +22,14 @@ async function main(): Promise<void> {
 	if (!config.jwt.secret) {
 		throw new Error("JWT_SECRET is not set: tokens can be minted only for a configured secret (an identity provider mints its own).");
 	}
-	if (!isSubject(values.sub)) throw new Error(`--sub must be a customer id of 1 to 100 printable characters. ${USAGE}`);
+	if (!isSubject(values.sub)) throw new Error(`--sub must be ${SUBJECT_RULE}. ${USAGE}`);
 	if (!Roles.includes(values.role as Role)) throw new Error(`--role must be one of ${Roles.join(", ")}. ${USAGE}`);
 	const ttl = Number(values.ttl);
-	if (!Number.isInteger(ttl) || ttl < 1 || ttl > 31_536_000) throw new Error(`--ttl must be a number of seconds from 1 to 31536000. ${USAGE}`);
+	const maxTtl = config.jwt.maxTokenLifetimeSeconds;
+	if (!Number.isInteger(ttl) || ttl < 1) throw new Error(`--ttl must be a whole number of seconds from 1 to ${maxTtl}. ${USAGE}`);
+	if (ttl > maxTtl) {
+		throw new Error(`--ttl ${ttl} is longer than JWT_MAX_TTL_S (${maxTtl} s): the api would refuse the token. Ask for ${maxTtl} s or less, or raise JWT_MAX_TTL_S. ${USAGE}`);
+	}
 	const token = await mintToken(config.jwt.secret, {
 		sub: values.sub,
 		role: values.role as Role,

@@ -4,6 +4,7 @@ export const ERR_MISSING_TOKEN = "MISSING_TOKEN";
 export const ERR_INVALID_TOKEN = "INVALID_TOKEN";
 export const ERR_TOKEN_EXPIRED = "TOKEN_EXPIRED";
 export const ERR_FORBIDDEN_ROLE = "FORBIDDEN_ROLE";
+export const ERR_IDENTITY_PROVIDER_UNAVAILABLE = "IDENTITY_PROVIDER_UNAVAILABLE";
 
 /** The realm named in every `WWW-Authenticate` challenge. */
 export const AUTH_REALM = "order-pipeline";
@@ -48,5 +49,22 @@ export class ForbiddenRoleError extends Errors.MoleculerClientError {
 		super(`This route needs the role '${needed}'; the token's role is '${role}'.`, 403, ERR_FORBIDDEN_ROLE, {
 			wwwAuthenticate: bearerChallenge("insufficient_scope", `The role ${needed} is needed`)
 		});
+	}
+}
+
+/**
+ * No key of the identity provider could be read (its JWKS endpoint is down, slow or answers
+ * nonsense, and no earlier read succeeded), so no token can be checked (503). Not the caller's
+ * fault, hence not a 401; `data.retryAfter` is the number of seconds until the keys are tried
+ * again: the gateway sends it as `Retry-After`.
+ */
+export class IdentityProviderUnavailableError extends Errors.MoleculerRetryableError {
+	constructor(retryAfterSeconds: number) {
+		super(
+			`The identity provider's keys could not be read, so no bearer token can be checked now; nothing was done. Try again in ${retryAfterSeconds} s.`,
+			503,
+			ERR_IDENTITY_PROVIDER_UNAVAILABLE,
+			{ retryAfter: retryAfterSeconds }
+		);
 	}
 }

@@ -172,7 +172,7 @@ function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: Serve
 	if ((problem.status === 401 || problem.status === 403) && typeof data?.wwwAuthenticate === "string") {
 		res.setHeader("WWW-Authenticate", data.wwwAuthenticate);
 	}
-	if (problem.status === 429 && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
+	if ((problem.status === 429 || problem.status === 503) && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
 	if ((err as { type?: unknown })?.type === "QUEUE_FULL") res.setHeader("Retry-After", "1");
 	res.writeHead(problem.status);
 	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
@@ -238,7 +238,7 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 
 	// --- lifecycle -------------------------------------------------------------------------------
 	created() {
-		this.tokens = createTokenVerifier(this.settings.jwt);
+		this.tokens = createTokenVerifier(this.settings.jwt, { logger: this.logger });
 		const { perMinute, databaseUrl } = this.settings.callerRateLimit;
 		this.rateLimiterReady = createCallerRateLimiter({ perMinute, databaseUrl, logger: this.logger });
 		// Awaited in `started`; this keeps a failure from being reported as unhandled before then.
@@ -246,6 +246,9 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	},
 
 	async started() {
+		// The identity provider's keys are read ahead of the first request; not awaited, so that a
+		// provider that is down does not stop this node (its requests get 503 until the keys come).
+		void this.tokens.prepare();
 		this.rateLimiter = await this.rateLimiterReady;
 		const { perMinute, databaseUrl } = this.settings.callerRateLimit;
 		const where = databaseUrl ? `counted in PostgreSQL (${redactUrl(databaseUrl)}), shared by every api instance` : "counted in this process's memory";
@@ -253,6 +256,7 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	},
 
 	async stopped() {
+		this.tokens.close();
 		await this.rateLimiter?.close();
 	},
 

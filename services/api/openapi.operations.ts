@@ -159,7 +159,7 @@ export const TAGS: ReadonlyArray<{ name: string; description: string; prefix: st
 /** The document's `info.description` (Markdown). */
 export const API_DESCRIPTION = `Orders placed by customers and processed by a saga across two services.
 
-**Authentication.** Send \`Authorization: Bearer <JWT>\`; the token's \`sub\` is the customer id and its \`role\` is \`customer\` or \`admin\`. No token or a bad one: \`401\`.
+**Authentication.** Send \`Authorization: Bearer <JWT>\`; the token's \`sub\` is the customer id and its \`role\` is \`customer\` or \`admin\`. No token or a bad one: \`401\`. When no key of the identity provider could be read: \`503\` with \`Retry-After\`, try again then.
 
 **Roles.** A *customer* places, reads, lists, cancels its own orders and reads their history (another customer's order is a \`404\`). An *admin* may do all that for any customer, and alone reads and sets stock and works on dead letters (\`/admin/...\`). The health routes and this document need no token.
 

@@ -293,7 +293,14 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	if (route.access !== "public") {
 		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
 	}
-	add(503, own(503, spec.local ? undefined : "The service that handles this request is not available, or too busy (`Retry-After`): try again shortly."));
+	if (route.access !== "public") {
+		// Every authenticated route needs the identity provider's keys, whatever service answers it.
+		const unreadableKeys = "the identity provider's keys could not be read (code `IDENTITY_PROVIDER_UNAVAILABLE`)";
+		const causes = spec.local ? `No bearer token can be checked: ${unreadableKeys}` : `The service that handles this request is not available or too busy, or ${unreadableKeys}`;
+		add(503, problemResponse(`${causes}: try again as \`Retry-After\` says.`, "Problem", [HeaderNames.RetryAfter]));
+	} else {
+		add(503, own(503, spec.local ? undefined : "The service that handles this request is not available, or too busy (`Retry-After`): try again shortly."));
+	}
 	if (!spec.local) add(504, problemResponse("The request took too long; it may still complete: check before you retry."));
 	return responses;
 }

@@ -3,6 +3,7 @@
  * a `title`, a `detail` a person can act on, and for validation the offending fields. Nothing from
  * the inside (stack, SQL, class names) reaches the client: an unexpected error is a plain 500.
  */
+import { ERR_IDENTITY_PROVIDER_UNAVAILABLE } from "../../lib/auth/auth.errors";
 import { BODY_LIMIT_BYTES } from "./routes";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -107,6 +108,10 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 		// The error code lets a client tell refusals apart (e.g. MISSING_TOKEN, TOKEN_EXPIRED).
 		const code = typeof err.type === "string" && err.type ? { code: err.type } : {};
 		return make(status, slugOf(err.type, status), titleOf(status), String(err.message), code);
+	}
+	// No token can be checked: the detail says when to come back (Retry-After says it too).
+	if (err.type === ERR_IDENTITY_PROVIDER_UNAVAILABLE) {
+		return make(503, "identity-provider-unavailable", titleOf(503), String(err.message), { code: err.type });
 	}
 	// Our own readiness answer says which dependency is down; any other 503 stays generic.
 	if (err.type === "NOT_READY") {

@@ -13,9 +13,9 @@ const secretKey = new TextEncoder().encode(TEST_JWT_SECRET);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
-/** A token with any header, claims and key: the ways a client can get one wrong. */
+/** A token with any header, claims and key (issued now unless `iat` is given): the ways a client can get one wrong. */
 async function signed(claims: Record<string, unknown>, options: { alg?: string; key?: Uint8Array | KeyLike } = {}): Promise<string> {
-	return new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" }).sign(options.key ?? secretKey);
+	return new SignJWT({ iat: nowSeconds(), ...claims }).setProtectedHeader({ alg: options.alg ?? "HS256" }).sign(options.key ?? secretKey);
 }
 
 describe("Gateway authentication and roles", () => {
@@ -96,7 +96,9 @@ describe("Gateway authentication and roles", () => {
 		it.each([
 			["sub", { role: "customer", exp: nowSeconds() + 600 }],
 			["exp", { sub: "c-1", role: "customer" }],
-			["role", { sub: "c-1", exp: nowSeconds() + 600 }]
+			["role", { sub: "c-1", exp: nowSeconds() + 600 }],
+			// An undefined claim is left out of the token.
+			["iat", { sub: "c-1", role: "customer", exp: nowSeconds() + 600, iat: undefined }]
 		])("should refuse a token without '%s'", async (claim, claims) => {
 			const res = await ordersWith(bearer(await signed(claims)));
 			expectRefused(res, "INVALID_TOKEN");
@@ -108,7 +110,10 @@ describe("Gateway authentication and roles", () => {
 			["a role that is not a string", { sub: "c-1", role: ["admin"] }],
 			["a subject with control characters", { sub: "c-1\u0000", role: "customer" }],
 			["an empty subject", { sub: "", role: "customer" }],
-			["a subject longer than a customer id", { sub: "c".repeat(101), role: "customer" }]
+			["a subject longer than a customer id", { sub: "c".repeat(101), role: "customer" }],
+			["a subject with a right-to-left override (U+202E)", { sub: "c-1\u202Eevil", role: "customer" }],
+			["a subject with a bidi isolate (U+2066)", { sub: "\u2066admin", role: "customer" }],
+			["a subject with a line separator (U+2028)", { sub: "c-1\u2028c-2", role: "customer" }]
 		])("should refuse %s", async (_case, claims) => {
 			const res = await ordersWith(bearer(await signed({ ...claims, exp: nowSeconds() + 600 })));
 			expectRefused(res, "INVALID_TOKEN");
@@ -117,6 +122,20 @@ describe("Gateway authentication and roles", () => {
 		it("should refuse a token that is not yet valid (nbf) beyond the clock tolerance", async () => {
 			const early = await signed({ sub: "c-1", role: "customer", exp: nowSeconds() + 600, nbf: nowSeconds() + 300 });
 			expectRefused(await ordersWith(bearer(early)), "INVALID_TOKEN");
+		});
+
+		it("should refuse a token living longer than JWT_MAX_TTL_S (exp - iat), and accept one of exactly that lifetime", async () => {
+			const issued = nowSeconds();
+			const res = await ordersWith(bearer(await signed({ sub: "c-1", role: "customer", iat: issued, exp: issued + 86_401 })));
+			expectRefused(res, "INVALID_TOKEN");
+			expect(res.body.detail).toContain("longer than the 86400 s this API accepts");
+			expect((await ordersWith(bearer(await signed({ sub: "c-1", role: "customer", iat: issued, exp: issued + 86_400 })))).status).toBe(200);
+		});
+
+		it("should refuse a token issued in the future beyond the clock tolerance", async () => {
+			const res = await ordersWith(bearer(await signed({ sub: "c-1", role: "customer", iat: nowSeconds() + 300, exp: nowSeconds() + 600 })));
+			expectRefused(res, "INVALID_TOKEN");
+			expect(res.body.detail).toContain("'iat' is in the future");
 		});
 
 		it("should refuse an Authorization header longer than any token", async () => {
@@ -183,6 +202,7 @@ describe("Gateway authentication with an identity provider (JWKS, issuer, audien
 			.setSubject("c-idp")
 			.setIssuer((claims.iss as string) ?? issuer)
 			.setAudience((claims.aud as string) ?? audience)
+			.setIssuedAt()
 			.setExpirationTime("5m")
 			.sign(key);
 

@@ -66,6 +66,7 @@ describe("Hostile requests", () => {
 			.setSubject((claims.sub as string) ?? "hostile-1")
 			.setIssuer((claims.iss as string) ?? ISSUER)
 			.setAudience((claims.aud as string) ?? AUDIENCE)
+			.setIssuedAt((claims.iat as number) ?? now())
 			.setExpirationTime((claims.exp as number) ?? now() + 600)
 			.sign(key);
 	const ordersWith = async (authorization: string | Promise<string>) => system.anonymous().get("/api/orders").set("Authorization", await authorization);

@@ -22,6 +22,8 @@ export interface SystemOptions {
 	/** Environment as a node would see it; databases default to embedded PGlite in a temp dir. */
 	env?: Record<string, string>;
 	services?: ServiceName[];
+	/** Changes to the services' settings that no variable makes, e.g. the shorter timeouts of a test. */
+	adjustSettings?: (settings: ReturnType<typeof serviceSettings>) => void;
 }
 
 export interface RunningSystem {
@@ -57,6 +59,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	const names = options.services ?? config.services;
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	const settings = serviceSettings(config);
+	options.adjustSettings?.(settings);
 	for (const schema of servicesToCreate(names, settings)) broker.createService(schema);
 	await broker.start();
 

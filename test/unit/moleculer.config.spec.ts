@@ -43,7 +43,7 @@ describe("Test 'readEnvironment'", () => {
 			rateLimitPerMinute: 600,
 			rateLimitDatabaseUrl: undefined,
 			trustedProxies: [],
-			jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
+			jwt: { secret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30, maxTokenLifetimeSeconds: 86_400 },
 			idempotencyKeyTtlMs: 86_400_000,
 			outboxRetentionMs: 86_400_000,
 			inboxRetentionMs: 604_800_000,
@@ -106,6 +106,25 @@ describe("Test 'readEnvironment'", () => {
 		expect(() => readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: KEY, CLUSTER_SECRET_PREVIOUS: KEY })).toThrow(/CLUSTER_SECRET_PREVIOUS/);
 		// One process has no bus: no key needed, none used.
 		expect(readEnvironment({}).cluster).toBeUndefined();
+	});
+
+	it("should read an identity provider's keys over https only, or over http on this machine", () => {
+		const provider = { JWT_ISSUER: "i", JWT_AUDIENCE: "a" };
+		const error = configErrorOf({ ...provider, JWT_JWKS_URL: "http://idp.example.com/jwks" });
+		expect(error).toBeInstanceOf(ConfigError);
+		expect(error.message).toMatch(/^JWT_JWKS_URL='http:\/\/idp\.example\.com\/jwks' is not valid: expected an https:\/\/ URL/);
+		for (const url of ["http://10.0.0.5/jwks", "http://localhost.example.com/jwks", "ftp://idp.example.com/jwks", "https://id.example.com/ jwks"]) {
+			expect(() => readEnvironment({ ...provider, JWT_JWKS_URL: url })).toThrow(/JWT_JWKS_URL/);
+		}
+		for (const url of ["http://127.0.0.1:8080/jwks.json", "http://127.3.2.1/jwks", "http://localhost:9000/jwks", "http://[::1]:9000/jwks", "https://id.example.com/jwks"]) {
+			expect(readEnvironment({ ...provider, JWT_JWKS_URL: url }).jwt.jwksUrl).toBe(url);
+		}
+	});
+
+	it("should take the longest token lifetime from JWT_MAX_TTL_S, within bounds", () => {
+		expect(readEnvironment({ JWT_MAX_TTL_S: "3600" }).jwt.maxTokenLifetimeSeconds).toBe(3600);
+		expect(configErrorOf({ JWT_MAX_TTL_S: "59" }).message).toMatch(/^JWT_MAX_TTL_S='59' is not valid: expected an integer from 60 to 31536000/);
+		expect(() => readEnvironment({ JWT_MAX_TTL_S: "31536001" })).toThrow(/JWT_MAX_TTL_S/);
 	});
 
 	it("should check tokens one way only, and need the issuer and audience of an identity provider", () => {
@@ -344,7 +363,7 @@ describe("Test 'serviceSettings'", () => {
 			ip: "0.0.0.0",
 			corsOrigins: [],
 			trustedProxies: ["10.0.0.5", "::1"],
-			jwt: { secret: KEY, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30 },
+			jwt: { secret: KEY, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceSeconds: 30, maxTokenLifetimeSeconds: 86_400 },
 			callerRateLimit: { perMinute: 120, databaseUrl: "postgres://db/limits" },
 			readyMaxOutboxLagSeconds: 300
 		});

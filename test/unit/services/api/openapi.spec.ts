@@ -250,6 +250,14 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(statusesOf("deadLetters.purge")).toContain("404");
 		});
 
+		it("should document on every authenticated route a 503 with Retry-After, for when the identity provider's keys cannot be read", () => {
+			for (const route of API_ROUTES.filter(r => r.access !== "public")) {
+				const unavailable = operationOf(route).responses["503"];
+				expect(unavailable.description).toContain("IDENTITY_PROVIDER_UNAVAILABLE");
+				expect(Object.keys(unavailable.headers!)).toEqual(["X-Correlation-Id", "Retry-After"]);
+			}
+		});
+
 		it("should document the health routes without 401 or 429 (no token, not counted), and readiness's 503 with its checks", () => {
 			expect(statusesOf("api.live")).toEqual(["200"]);
 			expect(statusesOf("api.ready")).toEqual(["200", "503"]);

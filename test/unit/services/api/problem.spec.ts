@@ -2,7 +2,7 @@ import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { toProblem } from "../../../../services/api/problem";
 import { ForbiddenCustomerError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
-import { ForbiddenRoleError, InvalidTokenError, MissingTokenError, TokenExpiredError } from "../../../../lib/auth/auth.errors";
+import { ForbiddenRoleError, IdentityProviderUnavailableError, InvalidTokenError, MissingTokenError, TokenExpiredError } from "../../../../lib/auth/auth.errors";
 import { RateLimitExceededError } from "../../../../lib/http/rate-limit";
 import {
 	BodyTooDeepError,
@@ -179,6 +179,19 @@ describe("Test 'toProblem'", () => {
 			expect(problem.status).toBe(400);
 			expect(problem.type).toMatch(/invalid-header$/);
 			expect(problem.detail).toBe("Header 'Idempotency-Key' must be 1 to 200 characters.");
+		});
+
+		it("should answer 503, not 401, when the identity provider's keys could not be read, saying when to try again", () => {
+			const { problem, unexpected } = toProblem(new IdentityProviderUnavailableError(8), request);
+			expect(problem).toMatchObject({
+				status: 503,
+				title: "Service unavailable",
+				type: "urn:order-pipeline:problem:identity-provider-unavailable",
+				code: "IDENTITY_PROVIDER_UNAVAILABLE"
+			});
+			expect(problem.detail).toMatch(/^The identity provider's keys could not be read.*Try again in 8 s\.$/);
+			expect(problem).not.toHaveProperty("retryAfter");
+			expect(unexpected).toBe(false);
 		});
 
 		it("should answer 503 with the failing checks for a node that is not ready", () => {

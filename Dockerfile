@@ -6,6 +6,12 @@
 #
 #   docker build -t order-pipeline .
 #   docker run --rm -p 3000:3000 order-pipeline          # all services, embedded PGlite, no broker
+#
+# One node of a cluster: a broker URL, the cluster's key (the same on every node; a node with
+# TRANSPORTER and no CLUSTER_SECRET refuses to start) and the services it runs:
+#
+#   docker run --rm -e TRANSPORTER=amqp://user:password@rabbitmq:5672 -e CLUSTER_SECRET="$CLUSTER_SECRET" \
+#     -e SERVICES=processor -e PROCESSOR_DATABASE_URL=postgres://user:password@db:5432/processor order-pipeline
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 

@@ -214,7 +214,7 @@ describe("Trust on the bus: an intruder on the vhost without the cluster key", (
 	it("should hand every packet, balanced events included, to the transmit middlewares' receive path", async () => {
 		let events = 0;
 		const options = createBrokerOptions(
-			readEnvironment({ TRANSPORTER: amqpUrl, NAMESPACE: namespace, NODEID: `counting-${uniqueSuffix()}`, CLUSTER_SECRET: LOCAL_CLUSTER_SECRET, METRICS_PORT: "off", LOG_LEVEL: "fatal" })
+			readEnvironment({ TRANSPORTER: amqpUrl, NAMESPACE: namespace, NODEID: `counting-${uniqueSuffix()}`, CLUSTER_SECRET: LOCAL_CLUSTER_SECRET, METRICS_PORT: "0", LOG_LEVEL: "fatal" })
 		);
 		// A transporterReceive middleware, as Moleculer's own transmit middlewares are written.
 		const counter = {
@@ -229,10 +229,14 @@ describe("Trust on the bus: an intruder on the vhost without the cluster key", (
 		const seen: number[] = [];
 		counting.createService({ name: "counter", events: { "bus.counted": { group: "counter", handler: (ctx: Context<{ n: number }>) => void seen.push(ctx.params.n) } } });
 		await counting.start();
+		// Moleculer's own count of the packets its transporter received (a transmit middleware too).
+		const received = () => Number((counting.metrics.getMetric("moleculer.transporter.packets.received.total")?.snapshot()[0] as { value?: number } | undefined)?.value ?? 0);
 		try {
+			const receivedBefore = received();
 			for (let n = 0; n < 20; n++) await front.broker.emit("bus.counted", { n }, { groups: ["counter"] });
 			await waitFor("all 20 events to be handled", () => seen.length === 20);
 			expect(events).toBe(20);
+			expect(received() - receivedBefore).toBeGreaterThanOrEqual(20);
 		} finally {
 			await counting.stop();
 		}

@@ -126,6 +126,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	/** Signs what this node sends, decides what it may handle. */
 	readonly guard: PacketGuard;
 	private readonly refusals = new RefusalLog((message, context) => this.logger.warn(message, context));
+	/** True from `disconnect` on: a closed confirm channel is then not opened again. */
+	private disconnecting = false;
 	/** When this transporter was made: an INFO of this node's id signed earlier is a recording. */
 	private readonly createdAt: number;
 
@@ -199,17 +201,50 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		// On a reconnect Moleculer already consumes this node's request queue: a request handled
 		// before `connected` turns true would find its response refused as "disconnected".
 		this.connected = true;
-		const confirmChannel: ConfirmChannel = await this.connection.createConfirmChannel();
-		confirmChannel.on("error", (err: Error) => this.logger.error("AMQP confirm channel error.", err));
-		confirmChannel.on("close", () => {
-			if (this.confirmChannel === confirmChannel) this.confirmChannel = null;
-		});
-		await confirmChannel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
-		this.confirmChannel = confirmChannel;
+		this.disconnecting = false;
+		this.confirmChannel = await this.openConfirmChannel();
 		// A new connection has new channels: every consumer and declaration must be made again.
 		this.declaredQueues.clear();
 		this.eventConsumers.clear();
 		return super.onConnected(wasReconnect);
+	}
+
+	/**
+	 * Opens the confirm channel every publish of this class uses. RabbitMQ closes a channel on a
+	 * channel-level error (a publish it refuses: ACCESS_REFUSED, NOT_FOUND) while the connection
+	 * stays up: then a new one is opened, after a second and with backoff, so that the node does
+	 * not refuse every publish until it restarts. A lost connection opens its own in onConnected.
+	 */
+	private async openConfirmChannel(): Promise<ConfirmChannel> {
+		const connection = this.connection;
+		const confirmChannel: ConfirmChannel = await connection.createConfirmChannel();
+		confirmChannel.on("error", (err: Error) => this.logger.error("AMQP confirm channel error.", err));
+		confirmChannel.on("close", () => {
+			if (this.confirmChannel !== confirmChannel) return;
+			this.confirmChannel = null;
+			if (!this.disconnecting) this.reopenConfirmChannel(connection, 1000);
+		});
+		await confirmChannel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
+		return confirmChannel;
+	}
+
+	private reopenConfirmChannel(connection: unknown, delayMs: number): void {
+		const timer = setTimeout(() => {
+			// Gone, or already replaced (a reconnection opened its own): nothing to do.
+			if (this.disconnecting || !this.connected || this.connection !== connection || this.confirmChannel) return;
+			this.openConfirmChannel().then(
+				channel => {
+					if (this.confirmChannel || this.connection !== connection) return void channel.close().catch(() => undefined);
+					this.confirmChannel = channel;
+					this.logger.info("AMQP confirm channel is open again.");
+				},
+				(err: Error) => {
+					this.logger.warn(`The AMQP confirm channel could not be opened again; next try in ${Math.min(delayMs * 2, 30_000)} ms.`, err.message);
+					this.reopenConfirmChannel(connection, Math.min(delayMs * 2, 30_000));
+				}
+			);
+		}, delayMs);
+		timer.unref();
 	}
 
 	/** Consumes a group's durable event queue with manual acknowledgement. */
@@ -291,6 +326,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 
 	/** Stops consuming, waits for in-flight handlers, then closes like the stock transporter. */
 	async disconnect(): Promise<void> {
+		this.disconnecting = true;
 		await this.stopConsumingEvents();
 		await this.waitForInFlight(10_000);
 		const confirmChannel = this.confirmChannel;

@@ -6,7 +6,7 @@
 import amqp, { type Channel, type ChannelModel, type GetMessage } from "amqplib";
 import { Errors, ServiceBroker, type Context } from "moleculer";
 import { brokerWith } from "../support/broker";
-import { DeliveryHeaders, eventQueueNames } from "../../lib/transport/reliable-amqp";
+import { DeliveryHeaders, ReliableAmqpTransporter, eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { clusterKeys, packetBytes, signPacket } from "../../lib/transport/packet-signing";
 import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
@@ -219,10 +219,23 @@ describe("Test 'ReliableAmqpTransporter' against RabbitMQ", () => {
 		});
 	});
 
+	describe("When RabbitMQ closes the publishing channel while the connection stays up", () => {
+		it("should open a new one and publish again, without a restart", async () => {
+			const transporter = publisher.transit!.tx as unknown as ReliableAmqpTransporter;
+			const closed = transporter.confirmChannel!;
+			// A publish RabbitMQ refuses (no such exchange) closes the channel with a channel-level error.
+			closed.publish(`no-such-exchange-${uniqueSuffix()}`, "", Buffer.from("x"));
+			await waitFor("a new confirm channel", () => transporter.confirmChannel !== null && transporter.confirmChannel !== closed);
+
+			await emit({ n: 9 });
+			await waitFor("event 9 to be handled", () => handled.some(e => e.n === 9));
+		});
+	});
+
 	describe("When every message has been dealt with", () => {
 		it("should leave the main queue empty: nothing is requeued forever", async () => {
 			await waitFor("the main queue to drain", async () => (await channel.checkQueue(names.main)).messageCount === 0);
-			expect(handled.map(e => e.n).sort()).toEqual([1, 2, 6, 7]);
+			expect(handled.map(e => e.n).sort()).toEqual([1, 2, 6, 7, 9]);
 		});
 	});
 });

@@ -46,7 +46,8 @@ export interface RejectedPacket {
 export class PacketGuard {
 	readonly maxAgeMs: number;
 	private readonly keys: ClusterKeys;
-	private readonly now: () => number;
+	/** The clock the windows are measured on. */
+	readonly now: () => number;
 	/** MAC (hex) of each request accepted, with when it may be forgotten; in insertion order. */
 	private readonly seen = new Map<string, number>();
 

@@ -5,6 +5,7 @@ import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
 import { recordDeadLetter, recordEventRetry, recordPacketRejected } from "../metrics/business-metrics";
 import { PacketGuard, RefusalLog, type PacketGuardOptions } from "./packet-guard";
+import { QueueConsumers } from "./queue-consumers";
 import { claimedSender, type RejectionReason } from "./packet-signing";
 
 /**
@@ -35,6 +36,7 @@ import { claimedSender, type RejectionReason } from "./packet-signing";
 
 const AmqpTransporter = Transporters.AMQP;
 const PACKET_EVENT = "EVENT";
+const PACKET_REQUEST = "REQ";
 
 export const DEAD_LETTER_EXCHANGE = "orders.dlx";
 
@@ -107,6 +109,12 @@ interface FailedMessage {
 	error: Error;
 }
 
+interface RequestPacket {
+	type: string;
+	target: string | null;
+	payload: { id?: string; action: string; timeout?: number | null };
+}
+
 interface EventPacket {
 	type: string;
 	target: string | null;
@@ -126,6 +134,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	/** Signs what this node sends, decides what it may handle. */
 	readonly guard: PacketGuard;
 	private readonly refusals = new RefusalLog((message, context) => this.logger.warn(message, context));
+	/** Which actions' shared queues a node consumes: a request none does is refused at once. */
+	private readonly consumers = new QueueConsumers(() => (this as unknown as { connection: import("amqplib").ChannelModel | null }).connection);
 	/** True from `disconnect` on: a closed confirm channel is then not opened again. */
 	private disconnecting = false;
 	/** When this transporter was made: an INFO of this node's id signed earlier is a recording. */
@@ -185,8 +195,18 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (cmd === "INFO" && packet.payload.sender === this.nodeID && packet.payload.instanceID !== this.broker.instanceID && checked.sentAt < this.createdAt) {
 			return this.refuse(cmd, "replay", this.nodeID);
 		}
+		if (cmd === PACKET_REQUEST && this.callerGaveUp(packet as unknown as RequestPacket, checked.sentAt)) return undefined;
 		if (delivery) delivery.packet = packet;
 		return this.messageHandler(cmd, packet);
+	}
+
+	/** True (and logged) for a request whose caller's timeout passed before it arrived: it must not run. */
+	private callerGaveUp(packet: RequestPacket & { payload: { sender?: string } }, sentAt: number): boolean {
+		const timeout = Number(packet.payload.timeout);
+		const waited = this.guard.now() - sentAt;
+		if (!(timeout > 0) || waited <= timeout) return false;
+		this.logger.info(`Dropped a '${packet.payload.action}' request from '${packet.payload.sender}': its caller gave up ${waited - timeout} ms ago.`);
+		return true;
 	}
 
 	/** Counts and logs a refused packet; an event consumer dead-letters what this returns. */
@@ -202,6 +222,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		// before `connected` turns true would find its response refused as "disconnected".
 		this.connected = true;
 		this.disconnecting = false;
+		this.consumers.reset();
 		this.confirmChannel = await this.openConfirmChannel();
 		// A new connection has new channels: every consumer and declaration must be made again.
 		this.declaredQueues.clear();
@@ -307,8 +328,12 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		).then(() => undefined);
 	}
 
-	/** Sends balanced events persistently with confirms; everything else the stock way. */
+	/**
+	 * Sends balanced events persistently with confirms, and requests so that none runs after its
+	 * caller gave up (see sendRequest); everything else the stock way.
+	 */
 	async send(topic: string, data: Buffer, meta: { balanced?: boolean; packet: EventPacket }): Promise<void> {
+		if (meta.packet.type === PACKET_REQUEST) return this.sendRequest(topic, data, meta as unknown as { balanced?: boolean; packet: RequestPacket });
 		if (!meta.balanced || meta.packet.type !== PACKET_EVENT) return super.send(topic, data, meta);
 
 		const channel = this.confirmChannel;
@@ -322,6 +347,28 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			messageId: meta.packet.payload.id,
 			headers: { [DeliveryHeaders.Attempts]: 0 }
 		});
+	}
+
+	/**
+	 * Sends a request so that it never runs after its caller gave up:
+	 * - it expires in its queue when the caller's timeout passes (a per-message TTL), so a request
+	 *   that waited for a consumer, every node of the action having died, is dropped by RabbitMQ
+	 *   instead of running whenever a node comes back;
+	 * - an action's shared queue that no node consumes (they all died; the registry keeps them
+	 *   until their heartbeats time out) refuses the request at once with a 503, instead of letting
+	 *   the caller wait for its timeout.
+	 * The receiving node also drops a request whose caller's timeout passed (checkIncoming).
+	 */
+	private async sendRequest(topic: string, data: Buffer, meta: { balanced?: boolean; packet: RequestPacket }): Promise<void> {
+		const channel = this.channel;
+		if (!channel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
+		const action = meta.packet.payload.action;
+		if (meta.balanced && !(await this.consumers.hasConsumers(topic))) {
+			throw new Errors.ServiceNotAvailableError({ action, nodeID: this.nodeID });
+		}
+		const timeout = Number(meta.packet.payload.timeout);
+		const expiration = Number.isFinite(timeout) && timeout > 0 ? { expiration: String(Math.ceil(timeout)) } : {};
+		channel.sendToQueue(topic, data, { ...this.opts.messageOptions, ...expiration });
 	}
 
 	/** Stops consuming, waits for in-flight handlers, then closes like the stock transporter. */

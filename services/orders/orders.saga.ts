@@ -198,7 +198,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 	methods: {
 		/**
 		 * Carries out a cancel request in one transaction, the order's row locked. An order the caller
-		 * may not see is not even locked: it is unknown (404).
+		 * may not see is not even locked: it is unknown (404). Only the first cancel writes anything.
 		 */
 		async cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView> {
 			if (!isOrderId(params.id)) throw new OrderNotFoundError(params.id);
@@ -210,6 +210,10 @@ const ordersSagaSchema: OrdersSagaSchema = {
 				const current = row.get({ plain: true });
 				const decision = decideOrder(current, OrderTriggers.CancelRequested);
 				if (decision.outcome === "refuse") throw new OrderNotCancellableError(current.id, current.status, decision.reason);
+				// A repeat (already cancelling or cancelled) is answered with the order and recorded
+				// nowhere: a history row per repeat, with its reason, would let a caller grow the
+				// history without bound.
+				if (decision.outcome === "unchanged") return current;
 				const requestCorrelationId = meta.correlationId && meta.correlationId !== current.correlationId ? { requestCorrelationId: meta.correlationId } : {};
 				return this.carryOutDecision(sqlOf(t), current, decision, {
 					steps: { applied: HistorySteps.CancelRequested, ignored: HistorySteps.CancelRequested },

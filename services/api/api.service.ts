@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Errors, type Context, type Service, type ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import helmet from "helmet";
@@ -51,6 +51,10 @@ export interface ApiSettings
 	callerRateLimit: { perMinute: number; databaseUrl?: string };
 	/** Readiness fails when a local outbox's oldest unpublished event is older (READY_MAX_OUTBOX_LAG_S); 0: not checked. */
 	readyMaxOutboxLagSeconds: number;
+	/** Milliseconds a client has to send a whole request, headers and body; past it, 408 and the connection closes. */
+	requestTimeout: number;
+	/** Milliseconds a client has to send a request's headers. */
+	headersTimeout: number;
 }
 
 /** The methods of moleculer-web's gateway that the api service calls or replaces. */
@@ -72,11 +76,17 @@ export interface ApiMethods extends GatewayMethods {
 	/** moleculer-web's authorization hook: a 403 when the caller's role may not call the route. */
 	authorize(ctx: Context<unknown, { user?: Caller | null }>, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): void;
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
+	/** Replaces moleculer-web's: makes the HTTP server with this API's request and header timeouts. */
+	createServer(): void;
 	serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse): void;
 }
 
 /** What the api service keeps on its instance besides moleculer-web's own state. */
 export interface ApiVars {
+	/** The HTTP server (moleculer-web's `server`), made by {@link ApiMethods.createServer}. */
+	server: Server;
+	/** moleculer-web reads it to write `http` or `https` in its log line. */
+	isHTTPS: boolean;
 	/** Checks bearer tokens. */
 	tokens: TokenVerifier;
 	/** The per-caller limiter, being made (its store may need a connection) from `created` on. */
@@ -187,6 +197,11 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		// Port and address come from the environment (serviceSettings); CORS stays closed without it.
 		corsOrigins: [],
 		readyMaxOutboxLagSeconds: 300,
+		// Node's defaults hold a request whose body trickles in for 300 s (and its headers for 60 s):
+		// a few hundred slow clients would hold every socket. No request of this API takes a client
+		// longer than this to send.
+		requestTimeout: 30_000,
+		headersTimeout: 10_000,
 		logRequest: "debug",
 		logResponse: "debug",
 		onError: sendProblem,
@@ -417,6 +432,21 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			res.setHeader("Content-Type", docs.contentType);
 			res.writeHead(docs.status);
 			res.end(method === "HEAD" ? undefined : docs.body);
+		},
+
+		/**
+		 * Makes the HTTP server (moleculer-web's own sets `requestTimeout` on a server made without
+		 * options, and cannot set how often Node checks it). Node checks both timeouts only every
+		 * `connectionsCheckingInterval` (30 s by default), so a slow client could stay for twice the
+		 * timeout: it is checked every second here (or every headersTimeout, when shorter).
+		 */
+		createServer() {
+			const { requestTimeout, headersTimeout } = this.settings;
+			this.server = createServer(
+				{ requestTimeout, headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+				this.httpHandler as (req: IncomingMessage, res: ServerResponse) => void
+			);
+			this.isHTTPS = false;
 		},
 
 		/** `OPTIONS`: the methods of the path, and for an allowed origin the CORS preflight answer. Never an action. */

@@ -21,6 +21,8 @@ export interface SystemOptions {
 	/** Environment as a node would see it; databases default to embedded PGlite in a temp dir. */
 	env?: Record<string, string>;
 	services?: ServiceName[];
+	/** Settings of a service beyond what the environment gives (test-only values, e.g. a short timeout). */
+	settings?: Partial<Record<ServiceName, Record<string, unknown>>>;
 }
 
 export interface RunningSystem {
@@ -55,6 +57,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	const names = options.services ?? config.services;
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	const settings = serviceSettings(config);
+	for (const [name, extra] of Object.entries(options.settings ?? {})) settings[name as ServiceName] = { ...settings[name as ServiceName], ...extra };
 	for (const schema of servicesToCreate(names, settings)) broker.createService(schema);
 	await broker.start();
 

@@ -9,8 +9,7 @@ import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../
 import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
 import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
-import { OUTBOX_LAG_ACTION } from "../../lib/contracts/dead-letters";
-import type { OutboxLag } from "../../lib/metrics/business-metrics";
+import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
@@ -130,12 +129,6 @@ const docsHelmet = helmet({ contentSecurityPolicy: false, frameguard: { action: 
 
 const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-
-/** A local outbox's readiness check: `ok`, or how far its oldest unpublished event is past the bound. */
-export function outboxLagState(lag: OutboxLag, maxLagSeconds: number): string {
-	if (lag.oldestPendingAgeSeconds <= maxLagSeconds) return "ok";
-	return `lagging (${lag.pending} event(s) unpublished, the oldest for ${Math.round(lag.oldestPendingAgeSeconds)} s; READY_MAX_OUTBOX_LAG_S is ${maxLagSeconds})`;
-}
 
 /** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
 function correlationIdOf(req: GatewayRequest): string {
@@ -288,57 +281,17 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		},
 
 		/**
-		 * Readiness of this node for its own work: the database of each service it runs, the broker
-		 * when it has one, and the lag of each local outbox (its oldest unpublished event must be
-		 * younger than `readyMaxOutboxLagSeconds`, unless that is 0): a node whose events do not leave
-		 * is not doing its work. A service of another node is not checked: with every processor
-		 * stopped, this node still takes orders (they wait in RabbitMQ), so it must stay in service.
-		 * "Not ready" is an answer (503 with the failing checks), not an error: thrown, it would trip
-		 * the circuit breaker of this very action and keep the node unready after its dependencies
-		 * came back.
+		 * Readiness of this node (lib/health/readiness.ts), as the public may know it: `{ status: "ok" }`,
+		 * or a 503 problem that names nothing. Which check failed, and each outbox's lag, are on the
+		 * metrics port's `/health/ready`: a dependency's name or error message tells an attacker
+		 * what to hit. "Not ready" is an answer, not an error: thrown, it would trip the circuit
+		 * breaker of this very action and keep the node unready after its dependencies came back.
 		 */
 		ready: {
 			async handler(ctx: Context<unknown, Record<string, unknown>>): Promise<Record<string, unknown>> {
-				const checks: Record<string, string> = {};
-				const probe = async (name: string, action: string) => {
-					try {
-						// Untracked: a probe that timed out must not hold up this node's shutdown.
-						await ctx.call(action, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
-						checks[name] = "ok";
-					} catch (err) {
-						checks[name] = `unavailable (${(err as Error).message})`;
-					}
-				};
-				const local = (service: string) => this.broker.getLocalService(service) !== undefined;
-				const outbox: Record<string, OutboxLag> = {};
-				const maxLag = this.settings.readyMaxOutboxLagSeconds;
-				const lagOf = async (service: string) => {
-					try {
-						const lag = await ctx.call<OutboxLag, object>(`${service}.${OUTBOX_LAG_ACTION}`, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
-						outbox[service] = lag;
-						if (maxLag > 0) checks[`${service}Outbox`] = outboxLagState(lag, maxLag);
-					} catch (err) {
-						if (maxLag > 0) checks[`${service}Outbox`] = `unavailable (${(err as Error).message})`;
-					}
-				};
-				const outboxServices = ["orders", "processor"].filter(local);
-				await Promise.all([
-					local("orders") ? probe("ordersDatabase", "orders.health") : undefined,
-					local("processor") ? probe("processorDatabase", "processor.health") : undefined,
-					...outboxServices.map(lagOf)
-				]);
-				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
-				if (this.broker.transit) checks.broker = this.broker.transit.tx.connected ? "ok" : "disconnected";
-				// A gateway without orders of its own can take no order until it knows an orders node
-				// (just started, or every one gone). The processor is not needed: orders wait in its queue.
-				if (!local("orders")) {
-					const known = !(this.broker.findNextActionEndpoint("orders.create") instanceof Error);
-					checks.ordersService = known ? "ok" : "no orders node is known";
-				}
-				const lags = Object.keys(outbox).length > 0 ? { outbox } : {};
-				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks, ...lags };
-
-				const { problem } = toProblem(new NotReadyError(checks, lags.outbox), { method: "GET", url: "/api/health/ready" });
+				const report = await nodeReadiness(this.broker, { maxOutboxLagSeconds: this.settings.readyMaxOutboxLagSeconds }).get();
+				if (report.status === "ok") return { status: "ok" };
+				const { problem } = toProblem(new NotReadyError(), { method: "GET", url: "/api/health/ready" });
 				ctx.meta.$statusCode = problem.status;
 				ctx.meta.$responseType = PROBLEM_CONTENT_TYPE;
 				return { ...problem, instance: "/api/health/ready" };

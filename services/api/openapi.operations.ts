@@ -99,9 +99,10 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	"api.ready": {
 		local: true,
 		description:
-			"Checks the databases of the services this node runs, the broker when there is one, and that no local outbox's oldest unpublished event is older than READY_MAX_OUTBOX_LAG_S; `outbox` tells each local outbox's lag.",
-		ok: { status: 200, description: "Every dependency answers.", schema: "Readiness" },
-		errors: { 503: { description: "A dependency does not answer, or an outbox lags: `checks` says which.", schema: "ReadinessProblem" } }
+			"Whether this node is ready: the databases of the services it runs answer, the broker is connected, no local outbox lags past READY_MAX_OUTBOX_LAG_S. " +
+			"The answer names no dependency; which check failed is on the node's metrics port (`/health/ready`). Checked at most once a second.",
+		ok: { status: 200, description: "This node is ready.", schema: "Readiness" },
+		errors: { 503: "This node is not ready; the problem names no dependency. Retry shortly, or through another node." }
 	},
 	"api.openapi": {
 		local: true,

@@ -64,7 +64,7 @@ export const createOrderSchema = {
 } as const;
 
 /** Query-string numbers arrive as strings: accept digits or integers. */
-const positiveIntegerParam = (maximum?: number) => ({
+export const positiveIntegerParam = (maximum?: number) => ({
 	anyOf: [
 		{ type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) },
 		{ type: "string", pattern: "^[1-9][0-9]{0,8}$" }

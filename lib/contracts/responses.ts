@@ -5,6 +5,7 @@
  * Cross-references use `#/components/schemas/<name>` (the names of {@link responseSchemas}).
  */
 import { OrderLimits, orderItemSchema } from "./events";
+import { MAX_HISTORY_PAGE_SIZE } from "./history";
 import { MAX_PAGE_SIZE, OrderStatus } from "./orders";
 import { skuSchema } from "./stock";
 
@@ -79,15 +80,19 @@ const historyEntry = {
 	}
 } as const;
 
-/** `OrderHistory`: both services' entries, oldest first. */
+/** `OrderHistory`: one page of both services' entries, oldest first, with the paging fields of `OrderPage`. */
 const orderHistory = {
 	type: "object",
 	additionalProperties: false,
-	required: ["orderId", "entries", "complete"],
+	required: ["orderId", "entries", "complete", "total", "page", "pageSize", "totalPages"],
 	properties: {
 		orderId: { type: "string", format: "uuid" },
-		entries: { type: "array", items: ref("HistoryEntry") },
-		complete: { type: "boolean", description: "False when the processor could not be asked: the entries are the orders part only." }
+		entries: { type: "array", maxItems: MAX_HISTORY_PAGE_SIZE, items: ref("HistoryEntry") },
+		complete: { type: "boolean", description: "False when the processor could not be asked: the entries, and `total`, are the orders part only." },
+		total: { ...count, description: "Entries in the whole history." },
+		page: { type: "integer", minimum: 1 },
+		pageSize: { type: "integer", minimum: 1, maximum: MAX_HISTORY_PAGE_SIZE },
+		totalPages: count
 	}
 } as const;
 

@@ -4,6 +4,7 @@
  */
 import { deadLetterFilterSchema, deadLetterIdSchema, listDeadLettersSchema } from "../../lib/contracts/dead-letters";
 import { HeaderNames } from "../../lib/contracts/headers";
+import { orderHistorySchema } from "../../lib/contracts/history";
 import { cancelOrderSchema, createOrderSchema, listOrdersSchema, orderIdSchema } from "../../lib/contracts/orders";
 import type { ResponseSchemaName } from "../../lib/contracts/responses";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
@@ -21,7 +22,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, JsonSchema | null>> = {
 	"orders.list": listOrdersSchema,
 	"orders.get": orderIdSchema,
 	"orders.cancel": cancelOrderSchema,
-	"orders.history": orderIdSchema,
+	"orders.history": orderHistorySchema,
 	"api.live": null,
 	"api.ready": null,
 	"api.openapi": null,
@@ -88,9 +89,12 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		errors: { 404: FOREIGN_ORDER, 409: "The order's status forbids a cancellation: it `failed` or `expired`." }
 	},
 	"orders.history": {
+		description:
+			"Every step of the order in both services, merged oldest first, one page at a time: `pageSize` entries (100 unless given, 500 at most) " +
+			"from position `(page - 1) × pageSize`; a page may reach 100,000 entries deep at most.",
 		ok: {
 			status: 200,
-			description: "Every step of the order in both services, oldest first; `complete: false` when the processor could not be asked.",
+			description: "One page of the order's steps, oldest first, and the count of the whole history; `complete: false` when the processor could not be asked (the page and `total` are then the orders part only).",
 			schema: "OrderHistory"
 		},
 		errors: { 404: FOREIGN_ORDER }

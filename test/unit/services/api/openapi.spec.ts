@@ -175,6 +175,13 @@ describe("Test 'buildOpenApiDocument'", () => {
 				["pageSize", "query", false]
 			]);
 			expect(operationOf(routeOf("orders.list")).requestBody).toBeUndefined();
+			const history = ownParameters(operationOf(routeOf("orders.history")));
+			expect(history.map(p => [p.name, p.in, p.required])).toEqual([
+				["id", "path", true],
+				["page", "query", false],
+				["pageSize", "query", false]
+			]);
+			expect(JSON.stringify(history[2].schema)).toContain('"maximum":500');
 		});
 
 		it("should put a DELETE's filter in the query", () => {
@@ -311,10 +318,17 @@ describe("Test 'buildOpenApiDocument'", () => {
 					{ at: "2025-01-01T00:00:00.000Z", service: "orders", step: "created", status: "pending", eventId: "e-1", correlationId: "req-1", nodeID: "n-1", detail: { lines: 1 } },
 					{ at: "2025-01-01T00:00:01.000Z", service: "processor", step: "stock reserved", status: "COMPLETED", eventId: null, correlationId: null, nodeID: "n-2", detail: null }
 				],
-				complete: true
+				complete: true,
+				total: 2,
+				page: 1,
+				pageSize: 100,
+				totalPages: 1
 			};
 			expect(validate("orders.history", 200, history)).toMatchObject({ valid: true });
 			expect(validate("orders.history", 200, { ...history, complete: "yes" }).valid).toBe(false);
+			const { total: _total, ...unpaged } = history;
+			expect(validate("orders.history", 200, unpaged).valid).toBe(false);
+			expect(validate("orders.history", 200, { ...history, pageSize: 501 }).valid).toBe(false);
 		});
 
 		it("should take a SKU's stock", () => {

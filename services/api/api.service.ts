@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Errors, type Context, type Service, type ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
@@ -8,7 +7,6 @@ import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
-import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
 import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
@@ -16,6 +14,17 @@ import { RateLimitExceededError, callerKey, createCallerRateLimiter, type Caller
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, InvalidQueryParameterError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
+import {
+	BODY_METHODS,
+	HEADER_TOKEN,
+	MAX_BODY_DEPTH,
+	correlationIdOf,
+	hasBody,
+	nestsDeeperThan,
+	oddQueryParameter,
+	writeProblem,
+	type GatewayRequest
+} from "./gateway-http";
 import {
 	API_ALIASES,
 	API_PATH,
@@ -93,29 +102,8 @@ export interface ApiVars {
 	rateLimiter?: CallerRateLimiter;
 }
 
-/** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
-export const MAX_BODY_DEPTH = 32;
-
 /** How long a browser may cache a preflight's answer, in seconds. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
-
-/** True when a JSON value nests deeper than `max` arrays or objects (checked without recursion). */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-	const stack: Array<[unknown, number]> = [[value, 0]];
-	while (stack.length > 0) {
-		const [node, depth] = stack.pop()!;
-		if (node === null || typeof node !== "object") continue;
-		if (depth + 1 > max) return true;
-		for (const child of Object.values(node as object)) stack.push([child, depth + 1]);
-	}
-	return false;
-}
-
-type GatewayRequest = IncomingMessage & {
-	$ctx?: Context<unknown, { correlationId?: string }>;
-	correlationId?: string;
-	originalUrl?: string;
-};
 
 /** Security headers of every API answer: JSON only, never framed, nothing loaded. */
 const apiHelmet = helmet({
@@ -123,62 +111,12 @@ const apiHelmet = helmet({
 	frameguard: { action: "deny" }
 });
 
-/** What the gateway accepts in `X-Correlation-Id` and `Idempotency-Key` (the OpenAPI document says the same). */
 /** The docs page runs its own scripts and styles, and nothing from elsewhere. */
 const docsHelmet = helmet({ contentSecurityPolicy: false, frameguard: { action: "deny" } });
 
-const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
-const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-
-/** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
-function correlationIdOf(req: GatewayRequest): string {
-	if (req.correlationId) return req.correlationId;
-	const given = req.headers["x-correlation-id"];
-	const value = typeof given === "string" && HEADER_TOKEN.test(given) ? given : randomUUID();
-	req.correlationId = value;
-	return value;
-}
-
-/** A query parameter's name as every route of this API spells them. */
-const QUERY_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
-
-/**
- * The first query parameter no route can have — nested (`customerId[$ne]`, `__proto__[x]`, which the
- * query parser would turn into objects or silently drop) or repeated — or undefined.
- */
-function oddQueryParameter(url: string | undefined): string | undefined {
-	const at = url?.indexOf("?") ?? -1;
-	if (at < 0) return undefined;
-	const seen = new Set<string>();
-	for (const name of new URLSearchParams(url!.slice(at + 1)).keys()) {
-		if (!QUERY_NAME.test(name) || seen.has(name)) return name;
-		seen.add(name);
-	}
-	return undefined;
-}
-
-/** True when the request carries a body. */
-function hasBody(req: IncomingMessage): boolean {
-	return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-}
-
-/** Writes an RFC 9457 problem document for any error. */
+/** Writes an RFC 9457 problem document for any error, logging the unexpected ones. */
 function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: ServerResponse, err: unknown) {
-	const correlationId = correlationIdOf(req);
-	const { problem, unexpected } = toProblem(err, { method: req.method, url: req.originalUrl ?? req.url });
-	if (unexpected) this.logger.error("Request failed unexpectedly.", err, { correlationId, url: req.url });
-	if (res.headersSent) return;
-	res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
-	res.setHeader("X-Correlation-Id", correlationId);
-	const data = (err as { data?: { allow?: unknown; wwwAuthenticate?: unknown; retryAfter?: unknown } })?.data;
-	if (problem.status === 405 && Array.isArray(data?.allow)) res.setHeader("Allow", data.allow.join(", "));
-	if ((problem.status === 401 || problem.status === 403) && typeof data?.wwwAuthenticate === "string") {
-		res.setHeader("WWW-Authenticate", data.wwwAuthenticate);
-	}
-	if (problem.status === 429 && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
-	if ((err as { type?: unknown })?.type === "QUEUE_FULL") res.setHeader("Retry-After", "1");
-	res.writeHead(problem.status);
-	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
+	writeProblem(req, res, err, this.logger);
 }
 
 const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {

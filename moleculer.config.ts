@@ -12,7 +12,7 @@
  * | NAMESPACE                | (empty)                                  |
  * | PORT                     | 3000                                     |
  * | HOST                     | 0.0.0.0 (the api's bind address)         |
- * | METRICS_PORT             | 3030 (`off` disables the endpoint)       |
+ * | METRICS_PORT             | 3030 (/metrics, /health/live, /health/ready; `off` disables them) |
  * | METRICS_HOST             | 127.0.0.1 (the metrics endpoint's bind address) |
  * | CORS_ORIGINS             | (empty: no browser origin may call the API) |
  * | ORDERS_DATABASE_URL      | embedded PostgreSQL under ./data/orders  |
@@ -409,7 +409,9 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 								host: config.metricsHost,
 								path: "/metrics",
 								// Facts about the host are nobody's business on a scrape endpoint.
-								excludes: HOST_DETAIL_METRICS
+								excludes: HOST_DETAIL_METRICS,
+								// The same port serves /health/live and /health/ready (lib/health).
+								readyMaxOutboxLagSeconds: config.readyMaxOutboxLagSeconds
 							})
 						]
 					},

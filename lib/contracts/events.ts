@@ -8,13 +8,17 @@ import { plainText } from "./text";
 export const EVENT_SCHEMA_VERSION = 1;
 
 /**
- * Bounds of an order, chosen so that the largest order's total (100 lines × 1,000,000 units ×
- * 100,000.00) fits the orders table's `total_amount` (NUMERIC(16,2)) and is exact in cents as a
- * JavaScript number (10^15 < 2^53).
+ * Bounds of an order. A new order has 1 to `maxItems` lines, each of 1 to `maxQuantity` units at a
+ * unit price of 0 to `maxUnitPrice`: its total (at most 100 × 10,000 × 100,000.00 = 10^11) fits the
+ * orders table's `total_amount` (NUMERIC(16,2)) and is exact in cents as a JavaScript number. Events
+ * and stored orders are checked against the wider `maxStoredQuantity` and `maxTotalAmount`, the
+ * bounds of the API before a line was capped at 10,000 units: an `order.created` queued before
+ * that still validates at the processor instead of being dead-lettered.
  */
 export const OrderLimits = {
 	maxItems: 100,
-	maxQuantity: 1_000_000,
+	maxQuantity: 10_000,
+	maxStoredQuantity: 1_000_000,
 	maxUnitPrice: 100_000,
 	maxTotalAmount: 10_000_000_000_000
 } as const;
@@ -74,14 +78,24 @@ const envelopeProperties = {
 
 const envelopeRequired = ["eventId", "version", "orderId", "correlationId", "occurredAt"];
 
+/** One line of an order as events carry it (and as orders stores it). */
 export const orderItemSchema = {
 	type: "object",
 	additionalProperties: false,
 	required: ["sku", "quantity", "unitPrice"],
 	properties: {
 		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
-		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity },
+		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxStoredQuantity },
 		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice, multipleOf: 0.01 }
+	}
+} as const;
+
+/** One line of a new order (`POST /api/orders`): at most {@link OrderLimits.maxQuantity} units. */
+export const newOrderItemSchema = {
+	...orderItemSchema,
+	properties: {
+		...orderItemSchema.properties,
+		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity, description: `Units of the SKU, 1 to ${OrderLimits.maxQuantity}.` }
 	}
 } as const;
 
@@ -164,7 +178,7 @@ export const orderCompensatedSchema = {
 				required: ["sku", "quantity"],
 				properties: {
 					sku: orderItemSchema.properties.sku,
-					quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity * OrderLimits.maxItems }
+					quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxStoredQuantity * OrderLimits.maxItems }
 				}
 			}
 		}

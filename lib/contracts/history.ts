@@ -1,7 +1,9 @@
 /**
  * An order's history: every transition and every handled event of both services, as
- * `GET /api/orders/:id/history` shows it. Each service records its own entries; orders merges them.
+ * `GET /api/orders/:id/history` shows it, one page at a time. Each service records its own
+ * entries; orders merges them.
  */
+import { positiveIntegerParam } from "./orders";
 
 /** One step of an order, in one service. */
 export interface HistoryEntry {
@@ -21,10 +23,82 @@ export interface HistoryEntry {
 	detail: Record<string, unknown> | null;
 }
 
+/** One page of an order's history, with the paging fields of `GET /api/orders` (`OrderPage`). */
 export interface OrderHistory {
 	orderId: string;
-	/** Entries of both services, oldest first. */
+	/** Entries of both services, oldest first: positions `(page - 1) * pageSize` on of the merged history. */
 	entries: HistoryEntry[];
-	/** False when the processor could not be asked: the entries are the orders part only. */
+	/** False when the processor could not be asked: the entries, and `total`, are the orders part only. */
 	complete: boolean;
+	/** Entries of the whole history (both services, or the orders part when not complete). */
+	total: number;
+	page: number;
+	pageSize: number;
+	totalPages: number;
 }
+
+/** Entries a history page has unless `pageSize` says otherwise. */
+export const DEFAULT_HISTORY_PAGE_SIZE = 100;
+/** Most entries one history page may have. */
+export const MAX_HISTORY_PAGE_SIZE = 500;
+/**
+ * How deep into a history a page may reach (`page × pageSize`). To merge both services' entries in
+ * time order, orders reads the times of every entry before the page (8 bytes each), never their
+ * rows: this bound keeps that read small however long a history grew.
+ */
+export const MAX_HISTORY_DEPTH = 100_000;
+
+export interface OrderHistoryParams {
+	id: string;
+	page?: number | string;
+	pageSize?: number | string;
+}
+
+/** `orders.history`: the order, and which page of its history. */
+export const orderHistorySchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["id"],
+	properties: {
+		id: { type: "string", minLength: 1, maxLength: 100 },
+		page: positiveIntegerParam(),
+		pageSize: positiveIntegerParam(MAX_HISTORY_PAGE_SIZE)
+	}
+} as const;
+
+/** A window of one service's history of an order: `limit` entries from position `offset`, in recorded order. */
+export interface HistoryWindowParams {
+	orderId: string;
+	offset?: number;
+	limit?: number;
+}
+
+/** `processor.history`: a window of the processor's history of an order (the first page without one). */
+export const historyWindowSchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["orderId"],
+	properties: {
+		orderId: { type: "string", format: "uuid" },
+		offset: { type: "integer", minimum: 0, maximum: MAX_HISTORY_DEPTH },
+		limit: { type: "integer", minimum: 1, maximum: MAX_HISTORY_PAGE_SIZE }
+	}
+} as const;
+
+/** The times of the first `limit` entries of one service's history of an order, and how many it has. */
+export interface HistoryTimes {
+	/** Milliseconds since the epoch, in recorded order. */
+	times: number[];
+	total: number;
+}
+
+/** `processor.historyTimes`: the times of up to `limit` entries. */
+export const historyTimesSchema = {
+	type: "object",
+	additionalProperties: false,
+	required: ["orderId", "limit"],
+	properties: {
+		orderId: { type: "string", format: "uuid" },
+		limit: { type: "integer", minimum: 1, maximum: MAX_HISTORY_DEPTH }
+	}
+} as const;

@@ -1,4 +1,4 @@
-import { MAX_CANCEL_REASON_LENGTH, OrderLimits, orderItemSchema, type OrderItem } from "./events";
+import { MAX_CANCEL_REASON_LENGTH, OrderLimits, newOrderItemSchema, type OrderItem } from "./events";
 import { plainText } from "./text";
 
 /** Order statuses, as the REST API shows them. */
@@ -58,13 +58,13 @@ export const createOrderSchema = {
 	required: ["items", "currency"],
 	properties: {
 		customerId: plainText(100),
-		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: orderItemSchema },
+		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: newOrderItemSchema },
 		currency: { type: "string", pattern: "^[A-Z]{3}$" }
 	}
 } as const;
 
 /** Query-string numbers arrive as strings: accept digits or integers. */
-const positiveIntegerParam = (maximum?: number) => ({
+export const positiveIntegerParam = (maximum?: number) => ({
 	anyOf: [
 		{ type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) },
 		{ type: "string", pattern: "^[1-9][0-9]{0,8}$" }

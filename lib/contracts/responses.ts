@@ -5,6 +5,7 @@
  * Cross-references use `#/components/schemas/<name>` (the names of {@link responseSchemas}).
  */
 import { OrderLimits, orderItemSchema } from "./events";
+import { MAX_HISTORY_PAGE_SIZE } from "./history";
 import { MAX_PAGE_SIZE, OrderStatus } from "./orders";
 import { skuSchema } from "./stock";
 
@@ -79,15 +80,19 @@ const historyEntry = {
 	}
 } as const;
 
-/** `OrderHistory`: both services' entries, oldest first. */
+/** `OrderHistory`: one page of both services' entries, oldest first, with the paging fields of `OrderPage`. */
 const orderHistory = {
 	type: "object",
 	additionalProperties: false,
-	required: ["orderId", "entries", "complete"],
+	required: ["orderId", "entries", "complete", "total", "page", "pageSize", "totalPages"],
 	properties: {
 		orderId: { type: "string", format: "uuid" },
-		entries: { type: "array", items: ref("HistoryEntry") },
-		complete: { type: "boolean", description: "False when the processor could not be asked: the entries are the orders part only." }
+		entries: { type: "array", maxItems: MAX_HISTORY_PAGE_SIZE, items: ref("HistoryEntry") },
+		complete: { type: "boolean", description: "False when the processor could not be asked: the entries, and `total`, are the orders part only." },
+		total: { ...count, description: "Entries in the whole history." },
+		page: { type: "integer", minimum: 1 },
+		pageSize: { type: "integer", minimum: 1, maximum: MAX_HISTORY_PAGE_SIZE },
+		totalPages: count
 	}
 } as const;
 
@@ -154,38 +159,22 @@ const liveness = {
 	properties: { status: { const: "ok" } }
 } as const;
 
-const checks = {
-	type: "object",
-	description:
-		"Each dependency checked (`ordersDatabase`, `processorDatabase`, `broker`, and `ordersService` on a node without orders of its own: an orders node is known) and each local outbox's lag (`ordersOutbox`, `processorOutbox`, unless READY_MAX_OUTBOX_LAG_S=0), and its state: `ok`, or why not.",
-	additionalProperties: { type: "string" }
-} as const;
-
-/** How far behind the outbox of each service this node runs is. */
-const outboxLag = {
-	type: "object",
-	description: "Per service of this node that has an outbox: events not yet published, and the age of the oldest in seconds (0 when none).",
-	additionalProperties: {
-		type: "object",
-		additionalProperties: false,
-		required: ["pending", "oldestPendingAgeSeconds"],
-		properties: { pending: { type: "integer", minimum: 0 }, oldestPendingAgeSeconds: { type: "number", minimum: 0 } }
-	}
-} as const;
-
-/** `api.ready` when every dependency answers. */
+/**
+ * `api.ready` when this node is ready. The public learns nothing more: which check failed and each
+ * outbox's lag are on the metrics port's `/health/ready` (README, *Health*).
+ */
 const readiness = {
 	type: "object",
 	additionalProperties: false,
-	required: ["status", "checks"],
-	properties: { status: { const: "ok" }, checks, outbox: outboxLag }
+	required: ["status"],
+	properties: { status: { const: "ok" } }
 } as const;
 
 /** An RFC 9457 problem document, as services/api/problem.ts makes it. */
 const problem = {
 	type: "object",
 	required: ["type", "title", "status", "detail"],
-	description: "RFC 9457 problem details. Other members may extend it (`header`, `checks`, …).",
+	description: "RFC 9457 problem details. Other members may extend it (`header`, `code`, …).",
 	properties: {
 		type: { type: "string", format: "uri", description: "Stable id of the kind of problem: `urn:order-pipeline:problem:<slug>`." },
 		title: { type: "string" },
@@ -206,11 +195,6 @@ const problem = {
 	}
 } as const;
 
-/** `api.ready` when a dependency does not answer: a problem with the state of each check. */
-const readinessProblem = {
-	allOf: [ref("Problem"), { type: "object", required: ["checks"], properties: { checks, outbox: outboxLag } }]
-} as const;
-
 /** The response schemas by the name the OpenAPI document gives them under `components/schemas`. */
 export const responseSchemas = {
 	Order: order,
@@ -225,8 +209,7 @@ export const responseSchemas = {
 	DeadLettersPurged: deadLettersPurged,
 	Liveness: liveness,
 	Readiness: readiness,
-	Problem: problem,
-	ReadinessProblem: readinessProblem
+	Problem: problem
 } as const satisfies Record<ResponseSchemaName, object>;
 
 export type ResponseSchemaName =
@@ -242,5 +225,4 @@ export type ResponseSchemaName =
 	| "DeadLettersPurged"
 	| "Liveness"
 	| "Readiness"
-	| "Problem"
-	| "ReadinessProblem";
+	| "Problem";

@@ -4,7 +4,7 @@
  * describes and read back oldest first. `orders.history` merges the two.
  */
 import { DataTypes, QueryTypes, type QueryInterface, type Sequelize, type Transaction } from "sequelize";
-import type { HistoryEntry } from "../contracts/history";
+import type { HistoryEntry, HistoryTimes } from "../contracts/history";
 import type { Migration } from "./migrator";
 import { statement, type SqlTransaction } from "./sql";
 
@@ -79,11 +79,23 @@ export async function appendHistory(db: Sequelize, t: Transaction, table: Histor
 	});
 }
 
-/** One service's history of one order, in the order it was recorded. */
-export async function readHistory(db: Sequelize, table: HistoryTable, service: HistoryEntry["service"], orderId: string): Promise<HistoryEntry[]> {
+/** Which entries of a history to read: `limit` of them from position `offset`, in recorded order. */
+export interface HistoryWindow {
+	offset: number;
+	limit: number;
+}
+
+/** One service's history of one order, in the order it was recorded: the entries of `window` only. */
+export async function readHistory(
+	db: Sequelize,
+	table: HistoryTable,
+	service: HistoryEntry["service"],
+	orderId: string,
+	window: HistoryWindow
+): Promise<HistoryEntry[]> {
 	const rows = await db.query<HistoryRow>(
-		`SELECT at, step, status, event_id, correlation_id, node_id, detail FROM ${table} WHERE order_id = :orderId ORDER BY id`,
-		{ type: QueryTypes.SELECT, replacements: { orderId } }
+		`SELECT at, step, status, event_id, correlation_id, node_id, detail FROM ${table} WHERE order_id = :orderId ORDER BY id OFFSET :offset LIMIT :limit`,
+		{ type: QueryTypes.SELECT, replacements: { orderId, offset: window.offset, limit: window.limit } }
 	);
 	return rows.map(row => ({
 		at: new Date(row.at).toISOString(),
@@ -95,6 +107,25 @@ export async function readHistory(db: Sequelize, table: HistoryTable, service: H
 		nodeID: row.node_id,
 		detail: row.detail
 	}));
+}
+
+/**
+ * The times (milliseconds since the epoch, as the entries' `at` shows them) of the first `limit`
+ * entries of one service's history of an order, in recorded order, and how many entries it has:
+ * enough to merge two histories without reading their rows.
+ */
+export async function readHistoryTimes(db: Sequelize, table: HistoryTable, orderId: string, limit: number): Promise<HistoryTimes> {
+	const [rows, [{ total }]] = await Promise.all([
+		db.query<{ ms: number }>(
+			`SELECT floor(extract(epoch FROM at) * 1000)::float8 AS ms FROM ${table} WHERE order_id = :orderId ORDER BY id LIMIT :limit`,
+			{ type: QueryTypes.SELECT, replacements: { orderId, limit } }
+		),
+		db.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${table} WHERE order_id = :orderId`, {
+			type: QueryTypes.SELECT,
+			replacements: { orderId }
+		})
+	]);
+	return { times: rows.map(row => Number(row.ms)), total };
 }
 
 /** One step, as a prepared statement per table (the hot path's history writes). */

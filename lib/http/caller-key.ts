@@ -74,10 +74,38 @@ export function clientAddress(req: IncomingMessage, trustedProxies: readonly str
 }
 
 /**
+ * The /64 network of a normalised IPv6 address, as `2001:db8:0:1::/64`. One subscriber usually gets
+ * a whole /64 and may pick any address in it, so counting per address would let it rotate through
+ * 2^64 fresh budgets. A zone (`%eth0`) is dropped: link-local neighbours share their link's /64.
+ */
+export function ipv6Network64(address: string): string {
+	let bare = address.split("%")[0];
+	// An address with a zone skipped the URL parser's normalisation and may end in dotted IPv4.
+	const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(bare);
+	if (dotted) {
+		const [a, b, c, d] = dotted.slice(1).map(Number);
+		bare = bare.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+	}
+	const [head, tail] = bare.includes("::") ? bare.split("::") : [bare, undefined];
+	const headGroups = head ? head.split(":") : [];
+	const tailGroups = tail ? tail.split(":") : [];
+	const missing = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
+	const groups = [...headGroups, ...Array<string>(Math.max(0, missing)).fill("0"), ...tailGroups];
+	const network = groups.slice(0, 4).map(g => parseInt(g, 16).toString(16));
+	// RFC 5952: the longest run of zero groups at the end is compressed.
+	while (network.length > 0 && network[network.length - 1] === "0") network.pop();
+	return `${network.join(":")}::/64`;
+}
+
+/**
  * The rate-limit key of a request: `sub:<subject>` when the bearer token was valid (pass its `sub`),
- * else `ip:<client address>` (see {@link clientAddress}); `ip:unknown` for a socket already closed.
+ * else `ip:<client address>` (see {@link clientAddress}) for IPv4 and `ip:<network>::/64` for IPv6
+ * (see {@link ipv6Network64}); `ip:unknown` for a socket already closed.
  */
 export function callerKey(req: IncomingMessage, subject: string | undefined, trustedProxies: readonly string[]): string {
 	if (typeof subject === "string" && subject !== "") return `sub:${subject}`;
-	return `ip:${clientAddress(req, trustedProxies) ?? "unknown"}`;
+	const address = clientAddress(req, trustedProxies);
+	if (address === undefined) return "ip:unknown";
+	// normaliseIp already wrote an IPv4-mapped address as IPv4: only a real IPv6 client has a colon.
+	return `ip:${address.includes(":") ? ipv6Network64(address) : address}`;
 }

@@ -1,5 +1,7 @@
 /**
- * Moleculer's Prometheus reporter, with its histograms written the way Prometheus reads them.
+ * Moleculer's Prometheus reporter, with its histograms written the way Prometheus reads them, and
+ * the node's health on the same port: `/health/live` and `/health/ready` (lib/health), served by
+ * every node, with or without the api, for Kubernetes probes.
  *
  * For a histogram with buckets and no quantiles (every business histogram), Moleculer 0.15 writes
  * the `_bucket` lines only — no `_sum` and no `_count`, so an average (`rate(x_sum) / rate(x_count)`)
@@ -7,7 +9,10 @@
  * fractions (`le="1"` before `le="0.05"`). This reporter writes those families again: buckets in
  * ascending order, `+Inf`, `_sum` and `_count`. Everything else is Moleculer's own output.
  */
-import { MetricReporters } from "moleculer";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { MetricReporters, type ServiceBroker } from "moleculer";
+import { answerHealthRequest } from "../health/health-endpoints";
+import { nodeReadiness } from "../health/readiness";
 
 type Labels = Record<string, unknown>;
 
@@ -28,8 +33,20 @@ interface StoredMetric {
 	snapshot(): HistogramSnapshot[];
 }
 
+/** Moleculer's options of its Prometheus reporter, and the readiness bound of the health path. */
+export interface PrometheusReporterOptions {
+	port: number;
+	host: string;
+	path: string;
+	excludes?: string[];
+	/** READY_MAX_OUTBOX_LAG_S, for `/health/ready`; 0: outbox lag not checked. */
+	readyMaxOutboxLagSeconds: number;
+}
+
 const Base = MetricReporters.Prometheus as unknown as new (options?: object) => {
-	registry: { store: Map<string, StoredMetric> };
+	opts: { host?: string };
+	registry: { store: Map<string, StoredMetric>; broker: ServiceBroker };
+	handler(req: IncomingMessage, res: ServerResponse): void;
 	generatePrometheusResponse(): string;
 	labelsToStr(itemLabels: Labels, extraLabels?: Labels): string;
 	formatMetricName(name: string): string;
@@ -37,6 +54,25 @@ const Base = MetricReporters.Prometheus as unknown as new (options?: object) => 
 };
 
 export class PrometheusReporter extends Base {
+	private readonly readyMaxOutboxLagSeconds: number;
+
+	constructor(options: PrometheusReporterOptions) {
+		// A copy: Moleculer merges its defaults into the object it is given, and deletes `host` from it.
+		super({ ...options });
+		// Moleculer drops the bind address when the port is 0 (and then listens on every
+		// interface); the health details must stay on METRICS_HOST whatever the port.
+		this.opts.host = options.host;
+		this.readyMaxOutboxLagSeconds = options.readyMaxOutboxLagSeconds;
+	}
+
+	/** Serves the health paths; anything else as Moleculer's reporter does (`/metrics`, else 404). */
+	handler(req: IncomingMessage, res: ServerResponse): void {
+		const broker = this.registry.broker;
+		const readiness = () => nodeReadiness(broker, { maxOutboxLagSeconds: this.readyMaxOutboxLagSeconds }).get();
+		if (answerHealthRequest(req, res, readiness)) return;
+		super.handler(req, res);
+	}
+
 	generatePrometheusResponse(): string {
 		let text = super.generatePrometheusResponse();
 		for (const metric of this.registry.store.values()) {

@@ -19,6 +19,9 @@ export function formatHistory(history: OrderHistory): string {
 		].filter(Boolean);
 		lines.push(`${e.at}  ${e.service.padEnd(9)}  ${e.step.padEnd(28)}  ${e.status.padEnd(11)}  ${extra.join("  ")}`);
 	}
+	if (history.totalPages > 1) {
+		lines.push(`(page ${history.page} of ${history.totalPages}: ${history.total} step(s) in all; GET /api/orders/${history.orderId}/history?page=2 reads on)`);
+	}
 	if (!history.complete) lines.push("(incomplete: the processor could not be asked; only the orders part is shown)");
 	return `${lines.join("\n")}\n`;
 }

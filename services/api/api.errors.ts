@@ -55,16 +55,12 @@ export class BodyTooDeepError extends Errors.MoleculerClientError {
 	}
 }
 
-/** A dependency of this node does not answer (503). */
+/**
+ * This node is not ready (503). It names no dependency: the public learns only that it should try
+ * again or elsewhere; the metrics port's `/health/ready` says which check failed.
+ */
 export class NotReadyError extends Errors.MoleculerError {
-	constructor(checks: Record<string, string>, outbox?: Record<string, { pending: number; oldestPendingAgeSeconds: number }>) {
-		super("The service is not ready: " + describeFailures(checks), 503, ERR_NOT_READY, outbox ? { checks, outbox } : { checks });
+	constructor() {
+		super("This node is not ready to serve requests; retry shortly (or through another node).", 503, ERR_NOT_READY);
 	}
-}
-
-function describeFailures(checks: Record<string, string>): string {
-	return Object.entries(checks)
-		.filter(([, state]) => state !== "ok")
-		.map(([name, state]) => `${name} ${state}`)
-		.join("; ");
 }

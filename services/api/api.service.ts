@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Errors, type Context, type Service, type ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import helmet from "helmet";
@@ -8,15 +7,24 @@ import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
-import { HEADER_TOKEN_PATTERN } from "../../lib/contracts/headers";
-import { OUTBOX_LAG_ACTION } from "../../lib/contracts/dead-letters";
-import type { OutboxLag } from "../../lib/metrics/business-metrics";
+import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, InvalidQueryParameterError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
+import {
+	BODY_METHODS,
+	HEADER_TOKEN,
+	MAX_BODY_DEPTH,
+	correlationIdOf,
+	hasBody,
+	nestsDeeperThan,
+	oddQueryParameter,
+	writeProblem,
+	type GatewayRequest
+} from "./gateway-http";
 import {
 	API_ALIASES,
 	API_PATH,
@@ -51,6 +59,10 @@ export interface ApiSettings
 	callerRateLimit: { perMinute: number; databaseUrl?: string };
 	/** Readiness fails when a local outbox's oldest unpublished event is older (READY_MAX_OUTBOX_LAG_S); 0: not checked. */
 	readyMaxOutboxLagSeconds: number;
+	/** Milliseconds a client has to send a whole request, headers and body; past it, 408 and the connection closes. */
+	requestTimeout: number;
+	/** Milliseconds a client has to send a request's headers. */
+	headersTimeout: number;
 }
 
 /** The methods of moleculer-web's gateway that the api service calls or replaces. */
@@ -72,11 +84,17 @@ export interface ApiMethods extends GatewayMethods {
 	/** moleculer-web's authorization hook: a 403 when the caller's role may not call the route. */
 	authorize(ctx: Context<unknown, { user?: Caller | null }>, route: unknown, req: GatewayRequest, res: ServerResponse, alias: { action?: string }): void;
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
+	/** Replaces moleculer-web's: makes the HTTP server with this API's request and header timeouts. */
+	createServer(): void;
 	serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse): void;
 }
 
 /** What the api service keeps on its instance besides moleculer-web's own state. */
 export interface ApiVars {
+	/** The HTTP server (moleculer-web's `server`), made by {@link ApiMethods.createServer}. */
+	server: Server;
+	/** moleculer-web reads it to write `http` or `https` in its log line. */
+	isHTTPS: boolean;
 	/** Checks bearer tokens. */
 	tokens: TokenVerifier;
 	/** The per-caller limiter, being made (its store may need a connection) from `created` on. */
@@ -84,29 +102,8 @@ export interface ApiVars {
 	rateLimiter?: CallerRateLimiter;
 }
 
-/** Deepest JSON a request body may be; the deepest request of the API needs 3 levels. */
-export const MAX_BODY_DEPTH = 32;
-
 /** How long a browser may cache a preflight's answer, in seconds. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
-
-/** True when a JSON value nests deeper than `max` arrays or objects (checked without recursion). */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-	const stack: Array<[unknown, number]> = [[value, 0]];
-	while (stack.length > 0) {
-		const [node, depth] = stack.pop()!;
-		if (node === null || typeof node !== "object") continue;
-		if (depth + 1 > max) return true;
-		for (const child of Object.values(node as object)) stack.push([child, depth + 1]);
-	}
-	return false;
-}
-
-type GatewayRequest = IncomingMessage & {
-	$ctx?: Context<unknown, { correlationId?: string }>;
-	correlationId?: string;
-	originalUrl?: string;
-};
 
 /** Security headers of every API answer: JSON only, never framed, nothing loaded. */
 const apiHelmet = helmet({
@@ -114,68 +111,12 @@ const apiHelmet = helmet({
 	frameguard: { action: "deny" }
 });
 
-/** What the gateway accepts in `X-Correlation-Id` and `Idempotency-Key` (the OpenAPI document says the same). */
 /** The docs page runs its own scripts and styles, and nothing from elsewhere. */
 const docsHelmet = helmet({ contentSecurityPolicy: false, frameguard: { action: "deny" } });
 
-const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
-const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-
-/** A local outbox's readiness check: `ok`, or how far its oldest unpublished event is past the bound. */
-export function outboxLagState(lag: OutboxLag, maxLagSeconds: number): string {
-	if (lag.oldestPendingAgeSeconds <= maxLagSeconds) return "ok";
-	return `lagging (${lag.pending} event(s) unpublished, the oldest for ${Math.round(lag.oldestPendingAgeSeconds)} s; READY_MAX_OUTBOX_LAG_S is ${maxLagSeconds})`;
-}
-
-/** Reads the caller's correlation id, or makes one; it follows the saga through both services. */
-function correlationIdOf(req: GatewayRequest): string {
-	if (req.correlationId) return req.correlationId;
-	const given = req.headers["x-correlation-id"];
-	const value = typeof given === "string" && HEADER_TOKEN.test(given) ? given : randomUUID();
-	req.correlationId = value;
-	return value;
-}
-
-/** A query parameter's name as every route of this API spells them. */
-const QUERY_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
-
-/**
- * The first query parameter no route can have — nested (`customerId[$ne]`, `__proto__[x]`, which the
- * query parser would turn into objects or silently drop) or repeated — or undefined.
- */
-function oddQueryParameter(url: string | undefined): string | undefined {
-	const at = url?.indexOf("?") ?? -1;
-	if (at < 0) return undefined;
-	const seen = new Set<string>();
-	for (const name of new URLSearchParams(url!.slice(at + 1)).keys()) {
-		if (!QUERY_NAME.test(name) || seen.has(name)) return name;
-		seen.add(name);
-	}
-	return undefined;
-}
-
-/** True when the request carries a body. */
-function hasBody(req: IncomingMessage): boolean {
-	return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-}
-
-/** Writes an RFC 9457 problem document for any error. */
+/** Writes an RFC 9457 problem document for any error, logging the unexpected ones. */
 function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: ServerResponse, err: unknown) {
-	const correlationId = correlationIdOf(req);
-	const { problem, unexpected } = toProblem(err, { method: req.method, url: req.originalUrl ?? req.url });
-	if (unexpected) this.logger.error("Request failed unexpectedly.", err, { correlationId, url: req.url });
-	if (res.headersSent) return;
-	res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
-	res.setHeader("X-Correlation-Id", correlationId);
-	const data = (err as { data?: { allow?: unknown; wwwAuthenticate?: unknown; retryAfter?: unknown } })?.data;
-	if (problem.status === 405 && Array.isArray(data?.allow)) res.setHeader("Allow", data.allow.join(", "));
-	if ((problem.status === 401 || problem.status === 403) && typeof data?.wwwAuthenticate === "string") {
-		res.setHeader("WWW-Authenticate", data.wwwAuthenticate);
-	}
-	if ((problem.status === 429 || problem.status === 503) && typeof data?.retryAfter === "number") res.setHeader("Retry-After", String(data.retryAfter));
-	if ((err as { type?: unknown })?.type === "QUEUE_FULL") res.setHeader("Retry-After", "1");
-	res.writeHead(problem.status);
-	res.end(JSON.stringify({ ...problem, instance: req.originalUrl ?? req.url, correlationId }));
+	writeProblem(req, res, err, this.logger);
 }
 
 const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
@@ -187,6 +128,11 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		// Port and address come from the environment (serviceSettings); CORS stays closed without it.
 		corsOrigins: [],
 		readyMaxOutboxLagSeconds: 300,
+		// Node's defaults hold a request whose body trickles in for 300 s (and its headers for 60 s):
+		// a few hundred slow clients would hold every socket. No request of this API takes a client
+		// longer than this to send.
+		requestTimeout: 30_000,
+		headersTimeout: 10_000,
 		logRequest: "debug",
 		logResponse: "debug",
 		onError: sendProblem,
@@ -283,57 +229,17 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		},
 
 		/**
-		 * Readiness of this node for its own work: the database of each service it runs, the broker
-		 * when it has one, and the lag of each local outbox (its oldest unpublished event must be
-		 * younger than `readyMaxOutboxLagSeconds`, unless that is 0): a node whose events do not leave
-		 * is not doing its work. A service of another node is not checked: with every processor
-		 * stopped, this node still takes orders (they wait in RabbitMQ), so it must stay in service.
-		 * "Not ready" is an answer (503 with the failing checks), not an error: thrown, it would trip
-		 * the circuit breaker of this very action and keep the node unready after its dependencies
-		 * came back.
+		 * Readiness of this node (lib/health/readiness.ts), as the public may know it: `{ status: "ok" }`,
+		 * or a 503 problem that names nothing. Which check failed, and each outbox's lag, are on the
+		 * metrics port's `/health/ready`: a dependency's name or error message tells an attacker
+		 * what to hit. "Not ready" is an answer, not an error: thrown, it would trip the circuit
+		 * breaker of this very action and keep the node unready after its dependencies came back.
 		 */
 		ready: {
 			async handler(ctx: Context<unknown, Record<string, unknown>>): Promise<Record<string, unknown>> {
-				const checks: Record<string, string> = {};
-				const probe = async (name: string, action: string) => {
-					try {
-						// Untracked: a probe that timed out must not hold up this node's shutdown.
-						await ctx.call(action, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
-						checks[name] = "ok";
-					} catch (err) {
-						checks[name] = `unavailable (${(err as Error).message})`;
-					}
-				};
-				const local = (service: string) => this.broker.getLocalService(service) !== undefined;
-				const outbox: Record<string, OutboxLag> = {};
-				const maxLag = this.settings.readyMaxOutboxLagSeconds;
-				const lagOf = async (service: string) => {
-					try {
-						const lag = await ctx.call<OutboxLag, object>(`${service}.${OUTBOX_LAG_ACTION}`, {}, { timeout: 3000, retries: 0, tracking: false, nodeID: this.broker.nodeID });
-						outbox[service] = lag;
-						if (maxLag > 0) checks[`${service}Outbox`] = outboxLagState(lag, maxLag);
-					} catch (err) {
-						if (maxLag > 0) checks[`${service}Outbox`] = `unavailable (${(err as Error).message})`;
-					}
-				};
-				const outboxServices = ["orders", "processor"].filter(local);
-				await Promise.all([
-					local("orders") ? probe("ordersDatabase", "orders.health") : undefined,
-					local("processor") ? probe("processorDatabase", "processor.health") : undefined,
-					...outboxServices.map(lagOf)
-				]);
-				// The transporter knows when its connection dropped; transit.connected stays true until a stop.
-				if (this.broker.transit) checks.broker = this.broker.transit.tx.connected ? "ok" : "disconnected";
-				// A gateway without orders of its own can take no order until it knows an orders node
-				// (just started, or every one gone). The processor is not needed: orders wait in its queue.
-				if (!local("orders")) {
-					const known = !(this.broker.findNextActionEndpoint("orders.create") instanceof Error);
-					checks.ordersService = known ? "ok" : "no orders node is known";
-				}
-				const lags = Object.keys(outbox).length > 0 ? { outbox } : {};
-				if (Object.values(checks).every(state => state === "ok")) return { status: "ok", checks, ...lags };
-
-				const { problem } = toProblem(new NotReadyError(checks, lags.outbox), { method: "GET", url: "/api/health/ready" });
+				const report = await nodeReadiness(this.broker, { maxOutboxLagSeconds: this.settings.readyMaxOutboxLagSeconds }).get();
+				if (report.status === "ok") return { status: "ok" };
+				const { problem } = toProblem(new NotReadyError(), { method: "GET", url: "/api/health/ready" });
 				ctx.meta.$statusCode = problem.status;
 				ctx.meta.$responseType = PROBLEM_CONTENT_TYPE;
 				return { ...problem, instance: "/api/health/ready" };
@@ -427,6 +333,21 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			res.setHeader("Content-Type", docs.contentType);
 			res.writeHead(docs.status);
 			res.end(method === "HEAD" ? undefined : docs.body);
+		},
+
+		/**
+		 * Makes the HTTP server (moleculer-web's own sets `requestTimeout` on a server made without
+		 * options, and cannot set how often Node checks it). Node checks both timeouts only every
+		 * `connectionsCheckingInterval` (30 s by default), so a slow client could stay for twice the
+		 * timeout: it is checked every second here (or every headersTimeout, when shorter).
+		 */
+		createServer() {
+			const { requestTimeout, headersTimeout } = this.settings;
+			this.server = createServer(
+				{ requestTimeout, headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+				this.httpHandler as (req: IncomingMessage, res: ServerResponse) => void
+			);
+			this.isHTTPS = false;
 		},
 
 		/** `OPTIONS`: the methods of the path, and for an allowed origin the CORS preflight answer. Never an action. */

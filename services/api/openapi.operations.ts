@@ -4,6 +4,7 @@
  */
 import { deadLetterFilterSchema, deadLetterIdSchema, listDeadLettersSchema } from "../../lib/contracts/dead-letters";
 import { HeaderNames } from "../../lib/contracts/headers";
+import { orderHistorySchema } from "../../lib/contracts/history";
 import { cancelOrderSchema, createOrderSchema, listOrdersSchema, orderIdSchema } from "../../lib/contracts/orders";
 import type { ResponseSchemaName } from "../../lib/contracts/responses";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
@@ -21,7 +22,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, JsonSchema | null>> = {
 	"orders.list": listOrdersSchema,
 	"orders.get": orderIdSchema,
 	"orders.cancel": cancelOrderSchema,
-	"orders.history": orderIdSchema,
+	"orders.history": orderHistorySchema,
 	"api.live": null,
 	"api.ready": null,
 	"api.openapi": null,
@@ -88,9 +89,12 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		errors: { 404: FOREIGN_ORDER, 409: "The order's status forbids a cancellation: it `failed` or `expired`." }
 	},
 	"orders.history": {
+		description:
+			"Every step of the order in both services, merged oldest first, one page at a time: `pageSize` entries (100 unless given, 500 at most) " +
+			"from position `(page - 1) × pageSize`; a page may reach 100,000 entries deep at most.",
 		ok: {
 			status: 200,
-			description: "Every step of the order in both services, oldest first; `complete: false` when the processor could not be asked.",
+			description: "One page of the order's steps, oldest first, and the count of the whole history; `complete: false` when the processor could not be asked (the page and `total` are then the orders part only).",
 			schema: "OrderHistory"
 		},
 		errors: { 404: FOREIGN_ORDER }
@@ -99,9 +103,10 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	"api.ready": {
 		local: true,
 		description:
-			"Checks the databases of the services this node runs, the broker when there is one, and that no local outbox's oldest unpublished event is older than READY_MAX_OUTBOX_LAG_S; `outbox` tells each local outbox's lag.",
-		ok: { status: 200, description: "Every dependency answers.", schema: "Readiness" },
-		errors: { 503: { description: "A dependency does not answer, or an outbox lags: `checks` says which.", schema: "ReadinessProblem" } }
+			"Whether this node is ready: the databases of the services it runs answer, the broker is connected, no local outbox lags past READY_MAX_OUTBOX_LAG_S. " +
+			"The answer names no dependency; which check failed is on the node's metrics port (`/health/ready`). Checked at most once a second.",
+		ok: { status: 200, description: "This node is ready.", schema: "Readiness" },
+		errors: { 503: "This node is not ready; the problem names no dependency. Retry shortly, or through another node." }
 	},
 	"api.openapi": {
 		local: true,

@@ -113,9 +113,9 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 	if (err.type === ERR_IDENTITY_PROVIDER_UNAVAILABLE) {
 		return make(503, "identity-provider-unavailable", titleOf(503), String(err.message), { code: err.type });
 	}
-	// Our own readiness answer says which dependency is down; any other 503 stays generic.
+	// Our own readiness answer: a 503 that is expected, not logged as unexpected, and names nothing.
 	if (err.type === "NOT_READY") {
-		return make(503, "not-ready", titleOf(503), String(err.message), dataExtension(err.data));
+		return make(503, "not-ready", titleOf(503), String(err.message));
 	}
 	return {
 		problem: {
@@ -131,10 +131,6 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 function slugOf(type: unknown, status: number): string {
 	if (typeof type === "string" && type) return type.toLowerCase().replace(/[^a-z0-9]+/g, "-");
 	return `http-${status}`;
-}
-
-function dataExtension(data: unknown): Partial<Problem> {
-	return data && typeof data === "object" && !Array.isArray(data) ? { ...(data as Record<string, unknown>) } : {};
 }
 
 const TITLES: Record<number, string> = {

@@ -195,19 +195,66 @@ export function orderCancelledEvent(
 	};
 }
 
+/** Which service's history an entry of the merged history comes from. */
+export type HistorySource = "own" | "other";
+
 /**
- * Both services' entries of one order, oldest first. Each list keeps its own order (a service knows
- * the order of its own steps better than clocks do); on equal times the orders entry comes first.
+ * The sources of the first `count` entries of two histories merged oldest first, given each one's
+ * entry times in recorded order. Each list keeps its own order (a service knows the order of its
+ * own steps better than clocks do); on equal times the own (orders) entry comes first.
  */
-export function mergeHistories(own: HistoryEntry[], other: HistoryEntry[]): HistoryEntry[] {
-	const merged: HistoryEntry[] = [];
+export function mergeOrder(own: readonly number[], other: readonly number[], count = own.length + other.length): HistorySource[] {
+	const sources: HistorySource[] = [];
 	let i = 0;
 	let j = 0;
-	while (i < own.length && j < other.length) {
-		if (Date.parse(other[j].at) < Date.parse(own[i].at)) merged.push(other[j++]);
-		else merged.push(own[i++]);
+	while (sources.length < count && (i < own.length || j < other.length)) {
+		const takeOther = i >= own.length || (j < other.length && other[j] < own[i]);
+		sources.push(takeOther ? "other" : "own");
+		if (takeOther) j++;
+		else i++;
 	}
-	return merged.concat(own.slice(i), other.slice(j));
+	return sources;
+}
+
+/** The entries of each list in the order `sources` gives, each list read from its start. */
+export function interleave<T>(sources: readonly HistorySource[], own: readonly T[], other: readonly T[]): T[] {
+	let i = 0;
+	let j = 0;
+	const merged: T[] = [];
+	for (const source of sources) {
+		const entry = source === "own" ? own[i++] : other[j++];
+		// A list shorter than its times said (a part read in another moment): skip, never invent.
+		if (entry !== undefined) merged.push(entry);
+	}
+	return merged;
+}
+
+/** A run of one list's entries: `limit` of them from position `offset`. */
+export interface EntryRange {
+	offset: number;
+	limit: number;
+}
+
+/**
+ * What a page of the merged history needs of each service: the range of its own entries, and in
+ * which order they interleave. `own` and `other` are the times of (at least) the first
+ * `offset + limit` entries of each service's history.
+ */
+export function historyPageParts(
+	own: readonly number[],
+	other: readonly number[],
+	offset: number,
+	limit: number
+): { sources: HistorySource[]; own: EntryRange; other: EntryRange } {
+	const sources = mergeOrder(own, other, offset + limit);
+	const before = sources.slice(0, offset);
+	const onPage = sources.slice(offset);
+	const count = (list: HistorySource[], source: HistorySource) => list.filter(s => s === source).length;
+	return {
+		sources: onPage,
+		own: { offset: count(before, "own"), limit: count(onPage, "own") },
+		other: { offset: count(before, "other"), limit: count(onPage, "other") }
+	};
 }
 
 /** How often the expiry sweeper runs: a quarter of the timeout, at most 5 s, at least 100 ms. */

@@ -2,7 +2,6 @@ import { Errors } from "moleculer";
 
 export const ERR_ORDER_NOT_FOUND = "ORDER_NOT_FOUND";
 export const ERR_IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED";
-export const ERR_PAGE_SIZE_TOO_LARGE = "PAGE_SIZE_TOO_LARGE";
 export const ERR_ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE";
 export const ERR_FORBIDDEN_CUSTOMER = "FORBIDDEN_CUSTOMER";
 export const ERR_IDEMPOTENCY_KEY_IN_FLIGHT = "IDEMPOTENCY_KEY_IN_FLIGHT";
@@ -38,6 +37,16 @@ export class IdempotencyKeyInFlightError extends Errors.MoleculerClientError {
 			ERR_IDEMPOTENCY_KEY_IN_FLIGHT,
 			{ idempotencyKey: key }
 		);
+	}
+}
+
+/**
+ * A paging parameter past its bound (400), shaped as a validation error so that the problem's
+ * `errors` names the parameter, as for any other invalid field.
+ */
+export class PageParameterError extends Errors.ValidationError {
+	constructor(field: "page" | "pageSize", message: string) {
+		super("Parameters validation error!", "VALIDATION_ERROR", [{ field, message, type: "maximum" }]);
 	}
 }
 

@@ -4,8 +4,8 @@
  * writes or locks, the caller's transaction.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import type { HistoryEntry } from "../../lib/contracts/history";
-import { appendHistory, appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import type { HistoryEntry, HistoryTimes } from "../../lib/contracts/history";
+import { appendHistory, appendHistoryStep, readHistory, readHistoryTimes, type HistoryStep, type HistoryWindow } from "../../lib/database/history-table";
 import type { OrderStatus } from "../../lib/contracts/orders";
 import { runStatement, statement, type SqlTransaction } from "../../lib/database/sql";
 import type { OrderRow } from "./orders.model";
@@ -25,9 +25,14 @@ export function recordHistory(db: Sequelize, t: Transaction, entries: NewHistory
 	return appendHistory(db, t, "order_history", entries);
 }
 
-/** The orders service's history of one order, in the order it was recorded. */
-export function loadHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
-	return readHistory(db, "order_history", "orders", orderId);
+/** A window of the orders service's history of one order, in the order it was recorded. */
+export function loadHistory(db: Sequelize, orderId: string, window: HistoryWindow): Promise<HistoryEntry[]> {
+	return readHistory(db, "order_history", "orders", orderId, window);
+}
+
+/** The times of the first `limit` entries of the orders service's history of one order, and its length. */
+export function loadHistoryTimes(db: Sequelize, orderId: string, limit: number): Promise<HistoryTimes> {
+	return readHistoryTimes(db, "order_history", orderId, limit);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The orders side of the saga, apart from the order's own actions: cancel, the processor's answers
- * (`order.processed`, `order.compensated`) and the history; the expiry sweeper is in
- * orders.expiry.ts. The state machine in orders.domain.ts decides every step; this mixin carries
+ * The orders side of the saga, apart from the order's own actions: cancel and the processor's
+ * answers (`order.processed`, `order.compensated`); the expiry sweeper is in orders.expiry.ts, the
+ * history in orders.history.ts. The state machine in orders.domain.ts decides every step; this mixin carries
  * its decisions out, each in one transaction with its outbox events and its history entry.
  *
  * Requires the database and outbox mixins and the orders service's `findOrder`.
@@ -17,8 +17,7 @@ import {
 	type OrderCompensatedEvent,
 	type OrderProcessedEvent
 } from "../../lib/contracts/events";
-import type { HistoryEntry, OrderHistory } from "../../lib/contracts/history";
-import { OrderStatus, cancelOrderSchema, orderIdSchema, type CancelOrderParams, type OrderView } from "../../lib/contracts/orders";
+import { OrderStatus, cancelOrderSchema, type CancelOrderParams, type OrderView } from "../../lib/contracts/orders";
 import type { AnyServiceSchema, PartialSettingsSchema } from "../../lib/broker/service-schema";
 import type { DbMethods, DbVars } from "../../mixins/db.mixin";
 import type { OutboxMethods } from "../../mixins/outbox.types";
@@ -27,7 +26,6 @@ import {
 	OrderTriggers,
 	decideOrder,
 	isOrderId,
-	mergeHistories,
 	orderCancelledEvent,
 	processedTrigger,
 	type EmittedCancellation,
@@ -41,7 +39,6 @@ import {
 	applyUsualMoves,
 	changeOrder,
 	consumeOrderEvent,
-	loadHistory,
 	type NewHistoryEntry,
 	type UsualMove,
 	type UsualMoveResult
@@ -52,9 +49,6 @@ import type { OrdersMeta } from "./orders.service";
 import type { Caller } from "../../lib/auth/caller";
 import { callerOf, visibleTo } from "./orders.access";
 import { isFinishedStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
-
-/** How long `orders.history` waits for the processor's part. */
-const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;
 
 /** An event of the saga that orders consumes: what the state machine needs to know of it. */
 interface ConsumedOrderEvent {
@@ -87,8 +81,6 @@ interface DecisionContext {
 export interface OrdersSagaMethods {
 	/** Carries out a cancel request in one transaction, the order's row locked. */
 	cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView>;
-	/** The orders part of an order's history merged with the processor's, when the processor answers. */
-	orderHistory(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory>;
 	/** Applies a consumed event once, as the state machine decides. */
 	applyOrderEvent(eventName: string, event: ConsumedOrderEvent, trigger: OrderTrigger, context: DecisionContext): Promise<void>;
 	/** The usual case of a consumed event in one statement; false when it changed nothing. */
@@ -146,18 +138,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			async handler(ctx: Context<CancelOrderParams, OrdersMeta>): Promise<OrderView> {
 				return this.cancelOrder(ctx.params, ctx.meta);
 			}
-		},
-
-		/**
-		 * Returns an order's history in both services; `complete: false` when the processor could not
-		 * be asked. A customer reads its own orders' only (another's is answered as unknown).
-		 */
-		history: {
-			params: orderIdSchema,
-			async handler(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory> {
-				return this.orderHistory(ctx);
-			}
-		},
+		}
 	},
 
 	// --- events ----------------------------------------------------------------------------------
@@ -198,7 +179,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 	methods: {
 		/**
 		 * Carries out a cancel request in one transaction, the order's row locked. An order the caller
-		 * may not see is not even locked: it is unknown (404).
+		 * may not see is not even locked: it is unknown (404). Only the first cancel writes anything.
 		 */
 		async cancelOrder(params: CancelOrderParams, meta: OrdersMeta): Promise<OrderView> {
 			if (!isOrderId(params.id)) throw new OrderNotFoundError(params.id);
@@ -210,6 +191,10 @@ const ordersSagaSchema: OrdersSagaSchema = {
 				const current = row.get({ plain: true });
 				const decision = decideOrder(current, OrderTriggers.CancelRequested);
 				if (decision.outcome === "refuse") throw new OrderNotCancellableError(current.id, current.status, decision.reason);
+				// A repeat (already cancelling or cancelled) is answered with the order and recorded
+				// nowhere: a history row per repeat, with its reason, would let a caller grow the
+				// history without bound.
+				if (decision.outcome === "unchanged") return current;
 				const requestCorrelationId = meta.correlationId && meta.correlationId !== current.correlationId ? { requestCorrelationId: meta.correlationId } : {};
 				return this.carryOutDecision(sqlOf(t), current, decision, {
 					steps: { applied: HistorySteps.CancelRequested, ignored: HistorySteps.CancelRequested },
@@ -218,27 +203,6 @@ const ordersSagaSchema: OrdersSagaSchema = {
 				});
 			});
 			return toOrderView(order);
-		},
-
-		/** The orders part of an order's history merged with the processor's, when the processor answers. */
-		async orderHistory(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderHistory> {
-			const order = await this.findOrder(ctx.params.id, callerOf(ctx.meta));
-			const own = await loadHistory(this.db(), order.id);
-			try {
-				const other = await ctx.call<HistoryEntry[], { orderId: string }>(
-					"processor.history",
-					{ orderId: order.id },
-					{ timeout: PROCESSOR_HISTORY_TIMEOUT_MS, retries: 0 }
-				);
-				if (!Array.isArray(other)) throw new Error("'processor.history' did not answer with a list of entries");
-				return { orderId: order.id, entries: mergeHistories(own, other), complete: true };
-			} catch (err) {
-				this.logger.warn("The processor's part of the history could not be read; answering with the orders part.", {
-					orderId: order.id,
-					error: (err as Error).message
-				});
-				return { orderId: order.id, entries: own, complete: false };
-			}
 		},
 
 		/**

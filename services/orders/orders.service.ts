@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import { QueryTypes, type Transaction, type WhereOptions } from "sequelize";
 import { ConsumerGroups, Events } from "../../lib/contracts/events";
 import {
@@ -28,7 +28,7 @@ import {
 	type NewOrder,
 	type OrderRequest
 } from "./orders.domain";
-import { OrderNotFoundError } from "./orders.errors";
+import { OrderNotFoundError, PageParameterError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { insertOrderAlone, insertOrderRow, type NewOrderRecord } from "./orders.repository";
@@ -43,6 +43,7 @@ import {
 	type OrdersIdempotencyVars
 } from "./orders.idempotency";
 import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaVars } from "./orders.saga";
+import { OrdersHistoryMixin, type OrdersHistoryMethods } from "./orders.history";
 
 /**
  * Settings of the orders service: its database's, its outbox's, its expiry's, its Idempotency-Keys',
@@ -80,7 +81,7 @@ export interface CreatedOrder {
 }
 
 /** The methods of the orders service, with those of its mixins. */
-export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods {
+export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods, OrdersHistoryMethods {
 	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
 	insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
@@ -101,6 +102,7 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 	// database is up before the saga's sweeper and the relay start, and still up when the sweeper
 	// finishes and the relay flushes at shutdown.
 	mixins: [
+		OrdersHistoryMixin,
 		OrdersExpiryMixin,
 		OrdersSagaMixin,
 		OrdersIdempotencyMixin,
@@ -244,11 +246,8 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 
 		/** Filters, pages and counts orders; a customer's filter is always its own id. */
 		async listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage> {
-			if (params.pageSize !== undefined && Number(params.pageSize) > MAX_PAGE_SIZE) {
-				throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-					{ field: "pageSize", message: `must be <= ${MAX_PAGE_SIZE}`, type: "maximum" }
-				]);
-			}
+			// The schema takes digits as a string too: its maximum bounds only a number.
+			if (params.pageSize !== undefined && Number(params.pageSize) > MAX_PAGE_SIZE) throw new PageParameterError("pageSize", `must be <= ${MAX_PAGE_SIZE}`);
 			const window = pageWindow(params.page, params.pageSize, MAX_PAGE_SIZE);
 			const where: WhereOptions<OrderRow> = {};
 			if (params.status) where.status = params.status;

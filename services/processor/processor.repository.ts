@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { ReleasedLine } from "../../lib/contracts/events";
-import type { HistoryEntry } from "../../lib/contracts/history";
-import { appendHistoryStep, readHistory, type HistoryStep } from "../../lib/database/history-table";
+import type { HistoryEntry, HistoryTimes } from "../../lib/contracts/history";
+import { appendHistoryStep, readHistory, readHistoryTimes, type HistoryStep, type HistoryWindow } from "../../lib/database/history-table";
 import { statement, type SqlTransaction } from "../../lib/database/sql";
 import { ProcessingStatus, type RecordState, type ReservationLine, type StockLevel } from "./processor.domain";
 
@@ -129,9 +129,14 @@ export async function stockEmptyCatalogue(db: Sequelize, catalogue: StockLevel[]
 	return inserted.length;
 }
 
-/** The order's history as the processor recorded it, oldest first. */
-export function readProcessingHistory(db: Sequelize, orderId: string): Promise<HistoryEntry[]> {
-	return readHistory(db, "processing_history", "processor", orderId);
+/** A window of the order's history as the processor recorded it, oldest first. */
+export function readProcessingHistory(db: Sequelize, orderId: string, window: HistoryWindow): Promise<HistoryEntry[]> {
+	return readHistory(db, "processing_history", "processor", orderId, window);
+}
+
+/** The times of the first `limit` entries of the processor's history of one order, and its length. */
+export function readProcessingHistoryTimes(db: Sequelize, orderId: string, limit: number): Promise<HistoryTimes> {
+	return readHistoryTimes(db, "processing_history", orderId, limit);
 }
 
 // --- the hot path: one transaction per `order.created`, named prepared statements -------------------

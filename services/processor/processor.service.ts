@@ -10,7 +10,6 @@ import {
 	type OrderCreatedEvent,
 	type ReleasedLine
 } from "../../lib/contracts/events";
-import type { HistoryEntry } from "../../lib/contracts/history";
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { Batcher } from "../../lib/database/batcher";
@@ -32,6 +31,7 @@ import {
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { recordProcessing, recordStockReservation } from "../../lib/metrics/business-metrics";
 import { SkuNotFoundError } from "./processor.errors";
+import { ProcessorHistoryMixin } from "./processor.history";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 import {
@@ -43,7 +43,6 @@ import {
 	lockRecordIn,
 	markCancelled,
 	startOrders,
-	readProcessingHistory,
 	releaseStock,
 	setAvailable,
 	stockEmptyCatalogue,
@@ -88,6 +87,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 
 	// The outbox comes first: see the orders service.
 	mixins: [
+		ProcessorHistoryMixin,
 		OutboxMixin,
 		createDbMixin({
 			migrations: processorMigrations,
@@ -113,19 +113,6 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 				await setAvailable(this.db(), ctx.params.sku, ctx.params.available);
 				this.logger.info(`Stock of '${ctx.params.sku}' set to ${ctx.params.available}.`);
 				return this.readStock(ctx.params.sku);
-			}
-		},
-
-		/** The order's history as the processor recorded it, oldest first (`orders.history` merges it). */
-		history: {
-			params: {
-				type: "object",
-				required: ["orderId"],
-				additionalProperties: false,
-				properties: { orderId: { type: "string", format: "uuid" } }
-			},
-			async handler(ctx: Context<{ orderId: string }>): Promise<HistoryEntry[]> {
-				return readProcessingHistory(this.db(), ctx.params.orderId);
 			}
 		},
 

@@ -180,19 +180,35 @@ describe("Gateway over HTTP: methods, CORS and hostile bodies", () => {
 		it("should refuse an order whose amounts pass the limits, and take the largest one the limits allow, to the cent", async () => {
 			const huge = await api()
 				.post("/api/orders")
-				.send(order({ items: [{ sku: "SKU-0005", quantity: 1_000_000, unitPrice: 1e9 }] }));
+				.send(order({ items: [{ sku: "SKU-0005", quantity: 1, unitPrice: 1e9 }] }));
 			expectProblem(huge, 400);
 			expect(huge.body.errors).toEqual([{ field: "items[0].unitPrice", message: `must be <= ${OrderLimits.maxUnitPrice}` }]);
 
+			// An unknown SKU: the order fails in the processor and leaves every stock as it was.
 			const items = Array.from({ length: OrderLimits.maxItems }, () => ({
-				sku: "SKU-0005",
+				sku: "SKU-LARGEST",
 				quantity: OrderLimits.maxQuantity,
 				unitPrice: OrderLimits.maxUnitPrice - 0.01
 			}));
 			const largest = await api().post("/api/orders").send(order({ items }));
 			expect(largest.status).toBe(201);
-			expect(largest.body.totalAmount).toBe(9_999_999_000_000);
-			expect((await api().get(`/api/orders/${largest.body.id}`)).body.totalAmount).toBe(9_999_999_000_000);
+			expect(largest.body.totalAmount).toBe(99_999_990_000);
+			expect((await api().get(`/api/orders/${largest.body.id}`)).body.totalAmount).toBe(99_999_990_000);
+		});
+
+		it("should answer 400 naming the quantity to a line of 1,000,000 units, and store nothing nor touch the stock", async () => {
+			const ordersBefore = await orderCount();
+			const stockBefore = await stockOf("SKU-0042");
+
+			const res = await api()
+				.post("/api/orders")
+				.send(order({ items: [{ sku: "SKU-0042", quantity: 1_000_000, unitPrice: 1 }] }));
+
+			expectProblem(res, 400);
+			expect(res.body.errors).toEqual([{ field: "items[0].quantity", message: `must be <= ${OrderLimits.maxQuantity}` }]);
+			expect(OrderLimits.maxQuantity).toBe(10_000);
+			expect(await orderCount()).toBe(ordersBefore);
+			expect(await stockOf("SKU-0042")).toEqual(stockBefore);
 		});
 
 		it.each([

@@ -6,14 +6,12 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { hostname, userInfo } from "node:os";
 import { startSystem, type RunningSystem } from "../support/system";
-import { freePort } from "../../scripts/support/local-services";
 
 describe("Gateway limits and metrics", () => {
 	let system: RunningSystem;
 
 	beforeAll(async () => {
-		// A fixed port: Moleculer ignores the bind address with port 0.
-		system = await startSystem({ env: { RATE_LIMIT_PER_MINUTE: "3", METRICS_PORT: String(await freePort()) } });
+		system = await startSystem({ env: { RATE_LIMIT_PER_MINUTE: "3", METRICS_PORT: "0" } });
 	});
 	afterAll(async () => {
 		await system?.stop();

@@ -3,6 +3,7 @@
  * embedded PostgreSQL. Driven over HTTP like a client would.
  */
 import request from "supertest";
+import type { ReadinessReport } from "../../lib/health/readiness";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
 
@@ -25,7 +26,7 @@ describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 		});
 
 	beforeAll(async () => {
-		system = await startSystem();
+		system = await startSystem({ env: { METRICS_PORT: "0" } });
 	});
 	afterAll(async () => {
 		await system?.stop();
@@ -232,12 +233,19 @@ describe("Order flow on one node (no transporter, embedded PostgreSQL)", () => {
 	});
 
 	describe("When asking for health", () => {
-		it("should be live and ready", async () => {
+		it("should be live and ready, and tell the public nothing more", async () => {
 			await api().get("/api/health/live").expect(200, { status: "ok" });
-			const ready = await api().get("/api/health/ready");
+			await system.anonymous().get("/api/health/ready").expect(200, { status: "ok" });
+		});
+
+		it("should name every check and each outbox's lag on the metrics port", async () => {
+			const live = await fetch(`${system.metricsBaseUrl}/health/live`);
+			expect([live.status, await live.json()]).toEqual([200, { status: "ok" }]);
+			const ready = await fetch(`${system.metricsBaseUrl}/health/ready`);
+			const body = (await ready.json()) as ReadinessReport;
 			expect(ready.status).toBe(200);
-			expect(ready.body.checks).toEqual({ ordersDatabase: "ok", processorDatabase: "ok", ordersOutbox: "ok", processorOutbox: "ok" });
-			expect(ready.body.outbox).toEqual({
+			expect(body.checks).toEqual({ ordersDatabase: "ok", processorDatabase: "ok", ordersOutbox: "ok", processorOutbox: "ok" });
+			expect(body.outbox).toEqual({
 				orders: { pending: expect.any(Number), oldestPendingAgeSeconds: expect.any(Number) },
 				processor: { pending: expect.any(Number), oldestPendingAgeSeconds: expect.any(Number) }
 			});

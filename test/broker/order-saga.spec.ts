@@ -128,6 +128,32 @@ describe("Order saga, orders side (api and orders on one node, no processor)", (
 			expect(await saga.cancelledEvents(id)).toHaveLength(1);
 		});
 
+		it("should add no history entry for a repeated cancel, while cancelling or once cancelled, however long its reason", async () => {
+			const id = await saga.createOrder();
+			await saga.processed(id, "completed");
+			await saga.api().post(`/api/orders/${id}/cancel`).send({ reason: "first" }).expect(200);
+			const stepsAfterFirst = (await saga.history(id)).entries.length;
+
+			const reason = "r".repeat(500);
+			for (let i = 0; i < 5; i++) {
+				const res = await saga.api().post(`/api/orders/${id}/cancel`).send({ reason });
+				expect(res.status).toBe(200);
+				expect(res.body).toMatchObject({ id, status: "cancelling" });
+			}
+			expect((await saga.history(id)).entries).toHaveLength(stepsAfterFirst);
+
+			await saga.compensated(id, []);
+			const stepsWhenCancelled = (await saga.history(id)).entries.length;
+			for (let i = 0; i < 5; i++) {
+				const res = await saga.api().post(`/api/orders/${id}/cancel`).send({ reason });
+				expect(res.status).toBe(200);
+				expect(res.body).toMatchObject({ id, status: "cancelled" });
+			}
+			const { entries } = await saga.history(id);
+			expect(entries).toHaveLength(stepsWhenCancelled);
+			expect(entries.filter(e => e.step === "cancel requested").map(e => e.detail)).toEqual([expect.objectContaining({ reason: "first" })]);
+		});
+
 		it("should keep it cancelled when a repeated or late 'order.compensated' arrives, and record that as ignored", async () => {
 			const id = await saga.createOrder();
 			await saga.processed(id, "completed");

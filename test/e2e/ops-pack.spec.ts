@@ -143,6 +143,20 @@ describe("The operations pack against a live cluster", () => {
 		await cluster.tearDown();
 	});
 
+	it("should answer the Kubernetes probes on each node's metrics port, the processor's (no api) included", async () => {
+		const [front, processor] = metricsUrls.map(url => url.replace(/\/metrics$/, ""));
+		for (const base of [front, processor]) {
+			const live = await fetch(`${base}/health/live`);
+			expect([live.status, await live.json()]).toEqual([200, { status: "ok" }]);
+		}
+		const processorReady = await fetch(`${processor}/health/ready`);
+		expect(processorReady.status).toBe(200);
+		expect(((await processorReady.json()) as { checks: object }).checks).toEqual({ processorDatabase: "ok", processorOutbox: "ok", broker: "ok" });
+		const frontReady = await fetch(`${front}/health/ready`);
+		expect(frontReady.status).toBe(200);
+		expect(((await frontReady.json()) as { checks: object }).checks).toEqual({ ordersDatabase: "ok", ordersOutbox: "ok", broker: "ok" });
+	});
+
 	it("should serve every metric the rules and the dashboard read on a node's /metrics", async () => {
 		const used = metricsUsed();
 		const wanted = [...used.keys()].filter(name => !PROMETHEUS_SYNTHESIZED.has(name));

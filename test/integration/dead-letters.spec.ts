@@ -4,6 +4,8 @@
  * API lists, inspects, replays and purges the dead letters.
  */
 import { randomUUID } from "node:crypto";
+import { openApiDocument } from "../../services/api/openapi";
+import { responseValidatorFor } from "../support/openapi";
 import amqp, { type ChannelModel } from "amqplib";
 import { eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { startSystem, type RunningSystem } from "../support/system";
@@ -214,6 +216,8 @@ describe("Dead letters of the order pipeline", () => {
 			const refused = await api().post(`/api/admin/dead-letters/${dead.id}/replay`);
 			expect(refused.status).toBe(409);
 			expect(refused.body.detail).toMatch(/not signed with the cluster key.*purge it/);
+			const documented = responseValidatorFor(openApiDocument(), "post", "/api/admin/dead-letters/{id}/replay", 409);
+			expect({ valid: documented(refused.body), errors: documented.errors }).toEqual({ valid: true, errors: null });
 			// Refused, it stays where it was, for an operator to look at.
 			await api().get(`/api/admin/dead-letters/${dead.id}`).expect(200);
 			const bulk = await api().post("/api/admin/dead-letters/replay").send({ errorContains: "signature" });

@@ -58,8 +58,8 @@ describe("Cancels with two orders instances on one PostgreSQL database", () => {
 			"SELECT step, status FROM order_history WHERE order_id = $1 AND step = 'cancel requested' ORDER BY id",
 			[order.id]
 		);
-		expect(steps).toHaveLength(12);
-		expect(steps.every(s => s.status === "cancelling")).toBe(true);
+		// The first cancel is recorded; the eleven repeats change nothing, the history included.
+		expect(steps).toEqual([{ step: "cancel requested", status: "cancelling" }]);
 	});
 
 	it("should end each order either cancelled (200) or expired (409) when cancels race the sweeper, with one matching 'order.cancelled'", async () => {

@@ -2,6 +2,7 @@
  * Starts the whole product (api, orders, processor) on one ServiceBroker, configured as
  * `moleculer.config.ts` configures a node, with the HTTP server on a free port.
  */
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,8 @@ export interface SystemOptions {
 export interface RunningSystem {
 	broker: ServiceBroker;
 	baseUrl: string;
+	/** `http://127.0.0.1:<port>` of the node's metrics server (/metrics, /health/*); undefined with METRICS_PORT=off. */
+	metricsBaseUrl?: string;
 	server: Server;
 	service(name: ServiceName): Service;
 	/** `Authorization` header value of the admin's token, for clients other than {@link http}. */
@@ -66,12 +69,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	const api = names.includes("api") ? broker.getLocalService("api") : undefined;
 	const server = (api as (Service & { server?: Server }) | undefined)?.server as Server;
 	const port = server ? (server.address() as AddressInfo).port : 0;
+	const reporter = (broker.metrics as unknown as { reporter?: Array<{ server?: Server }> }).reporter?.[0];
+	if (reporter?.server && !reporter.server.listening) await once(reporter.server, "listening");
+	const metricsBaseUrl = reporter?.server ? `http://127.0.0.1:${(reporter.server.address() as AddressInfo).port}` : undefined;
 	const adminToken = await tokenFor("admin-1", "admin");
 	const agentWith = (token: string) => request.agent(server).set("Authorization", bearer(token));
 	return {
 		broker,
 		server,
 		baseUrl: `http://127.0.0.1:${port}`,
+		metricsBaseUrl,
 		service: name => broker.getLocalService(name) as Service,
 		adminAuthorization: bearer(adminToken),
 		http: () => agentWith(adminToken),

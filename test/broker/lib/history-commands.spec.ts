@@ -9,6 +9,10 @@ import { createHistoryReplCommands, formatHistory } from "../../../lib/repl/hist
 const history: OrderHistory = {
 	orderId: "0b0e8f6c-4a7e-4d8e-9a55-3f3c1f0f2a11",
 	complete: false,
+	total: 2,
+	page: 1,
+	pageSize: 100,
+	totalPages: 1,
 	entries: [
 		{
 			at: "2024-05-17T08:30:15.123Z",

@@ -38,6 +38,10 @@ describe("Test 'orderCreatedSchema'", () => {
 		expect(validCreated({ ...created, occurredAt: "yesterday" })).toBe(false);
 	});
 
+	it("should still accept a line of 1,000,000 units, as an order accepted before the 10,000 cap may carry", () => {
+		expect(validCreated({ ...created, items: [{ sku: "SKU-0001", quantity: 1_000_000, unitPrice: 1 }], totalAmount: 1_000_000 })).toBe(true);
+	});
+
 	it("should refuse an item price with three decimals", () => {
 		expect(validCreated({ ...created, items: [{ sku: "SKU-0001", quantity: 1, unitPrice: 1.005 }] })).toBe(false);
 	});

@@ -56,6 +56,12 @@ describe("Test 'createOrderSchema'", () => {
 		expect(validCreate(withItem({ quantity: 1.5 }))).toBe(false);
 	});
 
+	it("should take up to 10,000 units of a line and refuse one more", () => {
+		expect(validCreate(withItem({ quantity: 10_000 }))).toBe(true);
+		expect(validCreate(withItem({ quantity: 10_001 }))).toBe(false);
+		expect(validCreate(withItem({ quantity: 1_000_000 }))).toBe(false);
+	});
+
 	it("should refuse a quantity given as a string", () => {
 		expect(validCreate(withItem({ quantity: "2" }))).toBe(false);
 	});

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { callerKey, clientAddress, normaliseIp } from "../../../../lib/http/caller-key";
+import { callerKey, clientAddress, ipv6Network64, normaliseIp } from "../../../../lib/http/caller-key";
 
 /** A request as the gateway sees it: the socket's peer and the headers (lower-case names, as Node gives them). */
 function request(remoteAddress: string | undefined, headers: Record<string, string | string[]> = {}): IncomingMessage {
@@ -119,12 +119,45 @@ describe("Test 'callerKey'", () => {
 
 		it("should normalise the client's address it takes from the header", () => {
 			expect(callerKey(request(PROXY, { "x-forwarded-for": "::ffff:5.6.7.8" }), undefined, [PROXY])).toBe("ip:5.6.7.8");
-			expect(callerKey(request(PROXY, { "x-forwarded-for": "2001:DB8::0:1" }), undefined, [PROXY])).toBe("ip:2001:db8::1");
+			expect(clientAddress(request(PROXY, { "x-forwarded-for": "2001:DB8::0:1" }), [PROXY])).toBe("2001:db8::1");
 		});
 
 		it("should ignore X-Forwarded-For from a peer that is not the trusted proxy", () => {
 			const req = request("7.7.7.7", { "x-forwarded-for": "5.6.7.8" });
 			expect(clientAddress(req, [PROXY])).toBe("7.7.7.7");
 		});
+	});
+});
+
+describe("Test 'ipv6Network64'", () => {
+	it.each([
+		["2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+		["2001:db8::1", "2001:db8::/64"],
+		["2001:db8:0:1::", "2001:db8:0:1::/64"],
+		["::1", "::/64"],
+		["fe80::1%eth0", "fe80::/64"],
+		["1::2:3:4:5:6.7.8.9%eth0", "1:0:2:3::/64"]
+	])("should write the network of %s as %s", (address, expected) => {
+		expect(ipv6Network64(address)).toBe(expected);
+	});
+});
+
+describe("Test 'callerKey' with IPv6 clients", () => {
+	it("should give every address of one /64 the same key, so rotating addresses buys no new budget", () => {
+		const keys = ["2001:db8:aa:bb::1", "2001:db8:aa:bb:ffff:ffff:ffff:ffff", "2001:DB8:AA:BB:0:0:0:42"].map(a => callerKey(request(a), undefined, []));
+		expect(new Set(keys)).toEqual(new Set(["ip:2001:db8:aa:bb::/64"]));
+	});
+
+	it("should give another /64 another key", () => {
+		expect(callerKey(request("2001:db8:aa:bc::1"), undefined, [])).not.toBe(callerKey(request("2001:db8:aa:bb::1"), undefined, []));
+	});
+
+	it("should key an IPv4-mapped peer as its IPv4 address, not as a /64", () => {
+		expect(callerKey(request("::ffff:203.0.113.7"), undefined, [])).toBe("ip:203.0.113.7");
+		expect(callerKey(request("::ffff:203.0.113.8"), undefined, [])).toBe("ip:203.0.113.8");
+	});
+
+	it("should key by the /64 of the client a trusted proxy names", () => {
+		expect(callerKey(request(PROXY, { "x-forwarded-for": "2001:db8:5::9" }), undefined, [PROXY])).toBe("ip:2001:db8:5::/64");
 	});
 });

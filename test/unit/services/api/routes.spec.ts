@@ -1,5 +1,5 @@
 import { allowedMethods, isAllowedOrigin, pathOf } from "../../../../services/api/routes";
-import { nestsDeeperThan } from "../../../../services/api/api.service";
+import { nestsDeeperThan } from "../../../../services/api/gateway-http";
 
 describe("Test 'allowedMethods'", () => {
 	it("should list the methods of a path, with HEAD for GET and OPTIONS always", () => {

@@ -7,7 +7,9 @@ import {
 	decideOrder,
 	expirySweepIntervalMs,
 	isOrderId,
-	mergeHistories,
+	historyPageParts,
+	interleave,
+	mergeOrder,
 	orderCancelledEvent,
 	orderCreatedEvent,
 	pageWindow,
@@ -247,7 +249,13 @@ describe("Test 'orderCancelledEvent'", () => {
 	});
 });
 
-describe("Test 'mergeHistories'", () => {
+/** Both lists merged as orders.history merges them: by the times of their entries. */
+const mergeHistories = (own: HistoryEntry[], other: HistoryEntry[]) => {
+	const times = (entries: HistoryEntry[]) => entries.map(e => Date.parse(e.at));
+	return interleave(mergeOrder(times(own), times(other)), own, other);
+};
+
+describe("Test 'mergeOrder' and 'interleave'", () => {
 	const entry = (service: "orders" | "processor", step: string, at: string): HistoryEntry => ({
 		at,
 		service,
@@ -278,6 +286,49 @@ describe("Test 'mergeHistories'", () => {
 		const own = [entry("orders", "created", "2024-01-01T00:00:00.000Z")];
 		expect(mergeHistories(own, [])).toEqual(own);
 		expect(mergeHistories([], own)).toEqual(own);
+	});
+});
+
+describe("Test 'historyPageParts'", () => {
+	/** Times that mostly grow, with repeats and a clock that sometimes steps back. */
+	const timesOf = (n: number, seed: number) => {
+		let t = 1000 + seed;
+		return Array.from({ length: n }, (_, i) => (t += ((i * 7 + seed * 13) % 5) - 1));
+	};
+
+	it("should cut every page of the merged history exactly where merging everything and slicing would", () => {
+		for (const [ownCount, otherCount, seed] of [[0, 0, 1], [5, 0, 2], [0, 7, 3], [13, 9, 4], [40, 3, 5], [3, 40, 6], [25, 25, 7]]) {
+			const own = timesOf(ownCount, seed).map((t, i) => ({ id: `o${i}`, t }));
+			const other = timesOf(otherCount, seed + 100).map((t, i) => ({ id: `p${i}`, t }));
+			const whole = interleave(mergeOrder(own.map(e => e.t), other.map(e => e.t)), own, other);
+			for (const pageSize of [1, 4, 10]) {
+				for (let offset = 0; offset <= whole.length + pageSize; offset += pageSize) {
+					const parts = historyPageParts(own.map(e => e.t), other.map(e => e.t), offset, pageSize);
+					const page = interleave(
+						parts.sources,
+						own.slice(parts.own.offset, parts.own.offset + parts.own.limit),
+						other.slice(parts.other.offset, parts.other.offset + parts.other.limit)
+					);
+					expect(page).toEqual(whole.slice(offset, offset + pageSize));
+				}
+			}
+		}
+	});
+
+	it("should need only the times of the entries up to the end of the page", () => {
+		const own = [1, 2, 3, 4, 5, 6];
+		const other = [1.5, 2.5, 100];
+		expect(historyPageParts(own, other, 2, 3)).toEqual({
+			sources: ["own", "other", "own"],
+			own: { offset: 1, limit: 2 },
+			other: { offset: 1, limit: 1 }
+		});
+		// Only the first offset + limit times of each list: the same answer.
+		expect(historyPageParts(own.slice(0, 5), other.slice(0, 5), 2, 3)).toEqual(historyPageParts(own, other, 2, 3));
+	});
+
+	it("should give an empty page past the end", () => {
+		expect(historyPageParts([1, 2], [3], 10, 5)).toEqual({ sources: [], own: { offset: 2, limit: 0 }, other: { offset: 1, limit: 0 } });
 	});
 });
 

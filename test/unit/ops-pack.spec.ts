@@ -34,7 +34,8 @@ const BUSINESS_METRICS: Record<string, "counter" | "gauge" | "histogram"> = {
 	outbox_oldest_pending_age_seconds: "gauge",
 	event_retries_total: "counter",
 	dead_letters_total: "counter",
-	dead_letters_pending: "gauge"
+	dead_letters_pending: "gauge",
+	bus_packets_rejected_total: "counter"
 };
 
 /** Names a query may read for each business metric: a histogram only through its series. */

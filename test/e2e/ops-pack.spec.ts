@@ -6,8 +6,9 @@
  *   on a live /metrics page, once orders have completed and failed and an event was dead-lettered.
  * - A real Prometheus (Debian's /usr/bin/prometheus, or PROMETHEUS_BIN) scrapes both nodes every
  *   second with the rules loaded: it counts exactly the orders this test made, evaluates every rule
- *   and every dashboard query without an error, fires DeadLettersArriving for the dead letter, and
- *   nothing else. Without the binary that test is reported as not run — except under CI=true
+ *   and every dashboard query without an error, fires DeadLettersArriving for the dead letters and
+ *   BusPacketsRejected for the one not signed with the cluster key, and nothing else. Without the
+ *   binary that test is reported as not run — except under CI=true
  *   (.ci/run installs it), where it fails, as scripts/test.js does for missing services.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -17,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster } from "./support/cluster";
 import { freePort } from "./support/processes";
-import { apiFetch } from "../../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET, apiFetch } from "../../scripts/support/local-services";
+import { clusterKeys, signPacket } from "../../lib/transport/packet-signing";
 import { waitFor } from "../support/services";
 import { ALERTS_FILE, PROMETHEUS_SYNTHESIZED, dashboardQueries, exposedMetricNames, loadAlertRules, metricsUsed, withGrafanaVariables } from "../support/ops-pack";
 
@@ -122,16 +124,24 @@ describe("The operations pack against a live cluster", () => {
 		const statuses = await cluster.allFinal(madeOrders);
 		expect(madeOrders.map(id => statuses.get(id))).toEqual(ORDERS.map(order => order.status));
 
-		// An order.created the processor must refuse (no order in it): dead-lettered at once.
+		// Two order.created the processor must refuse, each dead-lettered at once: one signed with the
+		// cluster key but with no order in it (validation), and one not signed at all (signature,
+		// counted in bus_packets_rejected_total).
 		const channel = await cluster.channel();
-		const packet = { ver: "5", sender: "ops-pack-e2e", id: randomUUID(), event: "order.created", data: { note: "ops-pack e2e: not an order" }, groups: ["processor"], broadcast: false, meta: {}, level: 1, tracing: false };
-		channel.sendToQueue(cluster.queueName("order.created"), Buffer.from(JSON.stringify(packet)), { persistent: true, messageId: packet.id });
+		const notAnOrder = () => {
+			const packet = { ver: "5", sender: "ops-pack-e2e", id: randomUUID(), event: "order.created", data: { note: "ops-pack e2e: not an order" }, groups: ["processor"], broadcast: false, meta: {}, level: 1, tracing: false };
+			return { id: packet.id, body: Buffer.from(JSON.stringify(packet)) };
+		};
+		const invalid = notAnOrder();
+		channel.sendToQueue(cluster.queueName("order.created"), signPacket(clusterKeys(LOCAL_CLUSTER_SECRET), "EVENT", invalid.body, Date.now()), { persistent: true, messageId: invalid.id });
+		const unsigned = notAnOrder();
+		channel.sendToQueue(cluster.queueName("order.created"), unsigned.body, { persistent: true, messageId: unsigned.id });
 		await channel.close();
 		await waitFor(
-			"the refused order.created among the dead letters",
+			"the refused order.created events among the dead letters",
 			async () => {
 				const res = await apiFetch(`${cluster.baseUrl}/api/admin/dead-letters?event=order.created`);
-				return ((await res.json()) as { count: number }).count === 1;
+				return ((await res.json()) as { count: number }).count === 2;
 			},
 			30_000,
 			200
@@ -190,7 +200,9 @@ describe("The operations pack against a live cluster", () => {
 	});
 
 	withPrometheus(
-		havePrometheus ? "should count exactly these orders in Prometheus, evaluate every rule and query, and fire only DeadLettersArriving" : `should run Prometheus (${MISSING})`,
+		havePrometheus
+			? "should count exactly these orders in Prometheus, evaluate every rule and query, and fire only DeadLettersArriving and BusPacketsRejected"
+			: `should run Prometheus (${MISSING})`,
 		async () => {
 			if (!prometheus) throw new Error(`CI=true and ${MISSING}.`);
 			const p = prometheus;
@@ -244,15 +256,22 @@ describe("The operations pack against a live cluster", () => {
 			}
 			expect(failures).toEqual([]);
 
-			// The dead letter fires DeadLettersArriving; nothing else fires or is pending but the
-			// dead letter's own depth alert.
-			const expectedAlerts = ["DeadLettersArriving", "DeadLettersPending"];
+			// The dead letters fire DeadLettersArriving (validation and signature), the unsigned one
+			// BusPacketsRejected on the processor; nothing else fires or is pending but the dead
+			// letters' own depth alert.
+			const expectedAlerts = ["DeadLettersArriving", "DeadLettersPending", "BusPacketsRejected"];
 			let active: Array<{ labels: Record<string, string>; state: string }> = [];
+			const firing = (alertname: string, reason: string) => active.some(a => a.labels.alertname === alertname && a.labels.reason === reason && a.state === "firing");
 			await waitFor(
-				"DeadLettersArriving to fire, and no other alert",
+				"DeadLettersArriving and BusPacketsRejected to fire, and no other alert",
 				async () => {
 					active = ((await (await fetch(`${p.url}/api/v1/alerts`)).json()) as { data: { alerts: typeof active } }).data.alerts;
-					return active.some(a => a.labels.alertname === "DeadLettersArriving" && a.state === "firing") && active.every(a => expectedAlerts.includes(a.labels.alertname));
+					return (
+						firing("DeadLettersArriving", "validation") &&
+						firing("DeadLettersArriving", "signature") &&
+						firing("BusPacketsRejected", "signature") &&
+						active.every(a => expectedAlerts.includes(a.labels.alertname))
+					);
 				},
 				15_000,
 				250
@@ -260,6 +279,9 @@ describe("The operations pack against a live cluster", () => {
 				throw new Error(`${err.message}; active alerts: ${JSON.stringify(active.map(a => ({ ...a.labels, state: a.state })))}`);
 			});
 			expect(active.find(a => a.labels.alertname === "DeadLettersArriving")?.labels).toMatchObject({ event: "order.created", group: "processor", severity: "warning" });
+			// Counted by the node that refused it: the processor, the only consumer of order.created.
+			const refusals = active.filter(a => a.labels.alertname === "BusPacketsRejected");
+			expect(refusals.map(a => a.labels)).toEqual([expect.objectContaining({ reason: "signature", severity: "warning", nodeID: expect.stringMatching(/processor/) })]);
 		}
 	);
 });

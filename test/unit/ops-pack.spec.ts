@@ -34,7 +34,8 @@ const BUSINESS_METRICS: Record<string, "counter" | "gauge" | "histogram"> = {
 	outbox_oldest_pending_age_seconds: "gauge",
 	event_retries_total: "counter",
 	dead_letters_total: "counter",
-	dead_letters_pending: "gauge"
+	dead_letters_pending: "gauge",
+	bus_packets_rejected_total: "counter"
 };
 
 /** Names a query may read for each business metric: a histogram only through its series. */
@@ -110,7 +111,8 @@ describe("Alerting rules (ops/prometheus/alerts.yml)", () => {
 			OrdersExpiring: ["orders_finished_total"],
 			ActionErrorRateHigh: ["moleculer_request_error_total", "moleculer_request_total"],
 			SagaDurationHigh: ["order_saga_duration_seconds_bucket"],
-			EventRetriesHigh: ["event_retries_total", "moleculer_event_received_total"]
+			EventRetriesHigh: ["event_retries_total", "moleculer_event_received_total"],
+			BusPacketsRejected: ["bus_packets_rejected_total"]
 		};
 		for (const [alert, metrics] of Object.entries(expected)) expect({ alert, reads: readsOf(alert) }).toEqual({ alert, reads: expect.arrayContaining(metrics) });
 	});

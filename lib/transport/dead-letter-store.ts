@@ -12,7 +12,7 @@ export const ERR_DEAD_LETTER_NOT_REPLAYABLE = "DEAD_LETTER_NOT_REPLAYABLE";
 export class DeadLetterNotReplayableError extends Errors.MoleculerClientError {
 	constructor(id: string) {
 		super(
-			`Dead letter '${id}' is not signed with the cluster key: no node of this cluster sent it, so it is not replayed. Inspect it, then purge it with DELETE /api/admin/dead-letters/${id}.`,
+			`Dead letter '${id}' is not signed with the cluster key (CLUSTER_SECRET, or CLUSTER_SECRET_PREVIOUS during a rotation): a process without the key sent it, so it is not replayed. Inspect it, then purge it with DELETE /api/admin/dead-letters/${id}.`,
 			409,
 			ERR_DEAD_LETTER_NOT_REPLAYABLE,
 			{ id }

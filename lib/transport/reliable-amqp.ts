@@ -70,7 +70,12 @@ export interface ReliableAmqpOptions {
 /** The error a refused event message is dead-lettered with: never retried, never replayed. */
 export class BusPacketRejectedError extends Errors.MoleculerClientError {
 	constructor(reason: RejectionReason) {
-		super(`Bus packet rejected (${reason}): it is not signed with the cluster key, so no node of this cluster sent it.`, 403, "BUS_PACKET_REJECTED", { reason });
+		super(
+			`Bus packet rejected (${reason}): it is not signed with the cluster key this node accepts (CLUSTER_SECRET, CLUSTER_SECRET_PREVIOUS): a process without the key sent it, or a node with another key.`,
+			403,
+			"BUS_PACKET_REJECTED",
+			{ reason }
+		);
 		this.name = "BusPacketRejectedError";
 	}
 }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
 import { API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
-import { PROBLEM_CONTENT_TYPE } from "./problem";
+import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
 import { API_PATH, API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
 
 export { REQUEST_SCHEMAS, type JsonSchema };
@@ -301,7 +301,7 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	} else {
 		add(503, own(503, spec.local ? undefined : "The service that handles this request is not available, or too busy (`Retry-After`): try again shortly."));
 	}
-	if (!spec.local) add(504, problemResponse("The request took too long; it may still complete: check before you retry."));
+	if (!spec.local) add(504, problemResponse(REQUEST_TIMEOUT_DETAIL));
 	return responses;
 }
 

@@ -36,6 +36,13 @@ interface ErrorLike {
 
 const problemType = (slug: string) => `urn:order-pipeline:problem:${slug}`;
 
+/**
+ * What a client told "timeout" can do: the request may still run (until its own timeout, never
+ * after), so the way to learn its outcome is to send it again such that it cannot happen twice.
+ */
+export const REQUEST_TIMEOUT_DETAIL =
+	"The request took too long and may still have been carried out. To learn its outcome, send it again: with the same Idempotency-Key header, POST /api/orders answers with the order the first attempt made instead of making another (without one it may make a second order); a cancel or a read is safe to repeat.";
+
 /** Builds the problem document for an error; `unexpected` is true when it deserves an error log. */
 export function toProblem(error: unknown, request: { method?: string; url?: string }): { problem: Problem; unexpected: boolean } {
 	const err = (error ?? {}) as ErrorLike;
@@ -96,7 +103,7 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 				"Too many requests of this kind are waiting on the node that handles them; nothing was done. Try again in a second."
 			);
 		case "REQUEST_TIMEOUT":
-			return make(504, "timeout", "Timeout", "The request took too long; it may still complete — check before you retry.");
+			return make(504, "timeout", "Timeout", REQUEST_TIMEOUT_DETAIL);
 	}
 	if (err.name === "ServiceUnavailableError") {
 		return make(503, "service-unavailable", "Service unavailable", "The service that handles this request is not available; try again shortly.");

@@ -2,10 +2,11 @@
  * A two-node cluster as deployed: `api,orders` in one process, `processor` in another, over the real
  * RabbitMQ, each service on its own real PostgreSQL database.
  */
-import { queryDatabase, waitFor } from "../support/services";
+import { queryDatabase, uniqueSuffix, waitFor } from "../support/services";
+import { apiFetch } from "../../scripts/support/local-services";
 import { eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { Cluster } from "./support/cluster";
-import { startNode } from "./support/processes";
+import { freePort, startNode } from "./support/processes";
 
 describe("Cluster of two processes over RabbitMQ", () => {
 	const cluster = new Cluster();
@@ -64,6 +65,39 @@ describe("Cluster of two processes over RabbitMQ", () => {
 		const node = startNode("processor-old-queue", { ...cluster.nodeEnv(), NAMESPACE: namespace, SERVICES: "processor" });
 		expect(await node.exitWithin(60_000)).toBe(1);
 		expect(node.output()).toContain(`Queue '${queue}' exists with other arguments`);
+	});
+
+	it("should answer 503 at once, and never create the order later, while the orders node is killed and an api-only node takes the request", async () => {
+		const port = await freePort();
+		const gateway = startNode("api-only", { ...cluster.nodeEnv(), SERVICES: "api", PORT: String(port), NODEID: `api-${uniqueSuffix()}` });
+		const base = `http://127.0.0.1:${port}`;
+		const count = async () => ((await (await apiFetch(`${base}/api/orders?pageSize=1`)).json()) as { total: number }).total;
+		try {
+			// The api-only node knows the orders node: it lists orders through it.
+			await waitFor("the api-only node to serve orders", async () => (await apiFetch(`${base}/api/orders?pageSize=1`).catch(() => undefined))?.status === 200, 60_000, 200);
+			const before = await count();
+
+			await cluster.front!.stop("SIGKILL");
+			// RabbitMQ drops a killed node's consumers at once; Moleculer's registry keeps it ~25 s.
+			const channel = await cluster.channel();
+			await waitFor("the orders node's consumers to be gone", async () => (await channel.checkQueue(`MOL-${cluster.namespace}.REQB.orders.create`)).consumerCount === 0);
+			await channel.close();
+			const body = JSON.stringify({ customerId: "e2e", items: [{ sku: "SKU-0012", quantity: 1, unitPrice: 1 }], currency: "EUR" });
+			const attempts = await Promise.all(
+				[1, 2, 3].map(() => apiFetch(`${base}/api/orders`, { method: "POST", headers: { "Content-Type": "application/json" }, body }))
+			);
+			expect(attempts.map(res => res.status)).toEqual([503, 503, 503]);
+			expect(((await attempts[0].json()) as { type: string }).type).toMatch(/service-unavailable$/);
+
+			await cluster.startFront();
+			await waitFor("the api-only node to serve orders again", async () => (await apiFetch(`${base}/api/orders?pageSize=1`).catch(() => undefined))?.status === 200, 60_000, 200);
+			const queue = await cluster.channel();
+			expect((await queue.checkQueue(`MOL-${cluster.namespace}.REQB.orders.create`)).messageCount).toBe(0);
+			await queue.close();
+			expect(await count()).toBe(before);
+		} finally {
+			await gateway.stop("SIGKILL");
+		}
 	});
 
 	it("should stop both nodes cleanly on SIGTERM", async () => {

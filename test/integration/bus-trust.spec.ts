@@ -60,9 +60,9 @@ describe("Trust on the bus: an intruder on the vhost without the cluster key", (
 		await channel.consume(queue, (msg: ConsumeMessage | null) => msg && overheard.push(msg.content), { noAck: true });
 	};
 	/** A request from the intruder's node id, signed with the cluster key when `sign` says so. */
-	const request = (action: string, params: unknown, meta: unknown = {}, sign?: { sentAt: number }) => {
+	const request = (action: string, params: unknown, meta: unknown = {}, sign?: { sentAt: number }, timeout = 0) => {
 		const id = randomUUID();
-		const body = Buffer.from(JSON.stringify({ ver: "5", sender: INTRUDER, id, action, params, meta, timeout: 0, level: 1, requestID: id, stream: false }));
+		const body = Buffer.from(JSON.stringify({ ver: "5", sender: INTRUDER, id, action, params, meta, timeout, level: 1, requestID: id, stream: false }));
 		channel.sendToQueue(`${prefix}.REQB.${action}`, sign ? signPacket(KEYS, "REQ", body, sign.sentAt) : body);
 		return id;
 	};
@@ -153,6 +153,14 @@ describe("Trust on the bus: an intruder on the vhost without the cluster key", (
 		await waitFor("the first copy's answer", () => answers.some(a => a.id === id));
 		expect(answers.filter(a => a.id === id)).toHaveLength(1);
 		expect(answers.some(a => a.id === old)).toBe(false);
+	});
+
+	it("should not run a signed request whose caller's timeout passed before it arrived", async () => {
+		const givenUp = request("orders.list", {}, {}, { sentAt: Date.now() - 5000 }, 1000);
+		const fresh = request("orders.list", {}, {}, { sentAt: Date.now() }, 15_000);
+		// One queue, handled in order: once the second is answered, the first was decided.
+		await waitFor("the answer to the request still awaited", () => answers.some(a => a.id === fresh));
+		expect(answers.some(a => a.id === givenUp)).toBe(false);
 	});
 
 	it("should let no node add a route to the gateway: moleculer-web's own actions are not there", async () => {

@@ -234,6 +234,8 @@ describe("Test 'toProblem'", () => {
 			expect(problem.status).toBe(504);
 			expect(problem.type).toMatch(/timeout$/);
 			expect(problem.detail).not.toContain("node-1");
+			// The way to learn the outcome that works: the same request with the same Idempotency-Key.
+			expect(problem.detail).toMatch(/send it again: with the same Idempotency-Key header, POST \/api\/orders answers with the order the first attempt made/);
 			expect(unexpected).toBe(false);
 		});
 

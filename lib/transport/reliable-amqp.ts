@@ -161,16 +161,16 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		return this.guard.sign(packet.type, super.serialize(packet));
 	}
 
-	/**
-	 * The one receive path of every packet (Moleculer's `receive` calls it, after the transmit
-	 * middlewares): checks its signature, then hands it to Moleculer. A refused packet is counted
-	 * and logged; an event consumer gets a {@link RefusedMessage} back and dead-letters it.
-	 */
 	/** Moleculer's `receive`, passing on the event consumer's third argument (the base drops it). */
 	receive(cmd: string, data: Buffer, delivery?: unknown): Promise<void> {
 		return this.incomingMessage(cmd, data, delivery);
 	}
 
+	/**
+	 * The one receive path of every packet (Moleculer's `receive` calls it, after the transmit
+	 * middlewares): checks its signature, then hands it to Moleculer. A refused packet is counted
+	 * and logged; an event consumer gets a {@link RefusedMessage} back and dead-letters it.
+	 */
 	incomingMessage(cmd: string, msg?: Buffer, delivery?: unknown): Promise<void> {
 		// Moleculer types this Promise<void>; it gives back what the packet's handling resolves to
 		// (true when handled), and for a refused packet a RefusedMessage.

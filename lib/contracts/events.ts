@@ -3,6 +3,7 @@
  * both sides. A consumer validates every incoming payload against its schema before acting on it.
  */
 
+import { moneyAmount } from "./money";
 import { plainText } from "./text";
 
 export const EVENT_SCHEMA_VERSION = 1;
@@ -86,7 +87,7 @@ export const orderItemSchema = {
 	properties: {
 		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
 		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxStoredQuantity },
-		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice, multipleOf: 0.01 }
+		unitPrice: moneyAmount(OrderLimits.maxUnitPrice, "Price of one unit, in the order's currency.")
 	}
 } as const;
 

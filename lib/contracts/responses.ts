@@ -14,22 +14,6 @@ const nullable = (type: "string" | "object") => ({ type: [type, "null"] }) as co
 const count = { type: "integer", minimum: 0 } as const;
 const dateTime = { type: "string", format: "date-time" } as const;
 
-/**
- * One line of an order as it was accepted. `unitPrice` has no `multipleOf: 0.01` here, unlike the
- * request: 0.29 / 0.01 is 28.999999999999996 in floating point, so a validator without
- * ajv's `multipleOfPrecision` would refuse a correct answer.
- */
-const orderItemView = {
-	type: "object",
-	additionalProperties: false,
-	required: ["sku", "quantity", "unitPrice"],
-	properties: {
-		sku: orderItemSchema.properties.sku,
-		quantity: orderItemSchema.properties.quantity,
-		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice }
-	}
-} as const;
-
 /** `OrderView` (lib/contracts/orders.ts), as `toOrderView` makes it. */
 const order = {
 	type: "object",
@@ -198,7 +182,8 @@ const problem = {
 /** The response schemas by the name the OpenAPI document gives them under `components/schemas`. */
 export const responseSchemas = {
 	Order: order,
-	OrderItem: orderItemView,
+	// One line of an order as it was accepted: as events carry it and orders stores it.
+	OrderItem: orderItemSchema,
 	OrderPage: orderPage,
 	OrderHistory: orderHistory,
 	HistoryEntry: historyEntry,

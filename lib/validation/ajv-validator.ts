@@ -1,6 +1,7 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import Ajv, { _, str, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { Errors, Validators } from "moleculer";
+import { MAX_DECIMALS_KEYWORD, hasAtMostDecimals } from "../contracts/money";
 import { PLAIN_TEXT_PATTERN, PLAIN_TEXT_RULE } from "../contracts/text";
 
 type CheckerFunction = ReturnType<InstanceType<typeof Validators.Base>["compile"]>;
@@ -12,11 +13,24 @@ export interface FieldError {
 	type: string;
 }
 
+/** The JSON Schema keywords only this product's validator knows; the OpenAPI document leaves them out. */
+export const PRODUCT_KEYWORDS: readonly string[] = [MAX_DECIMALS_KEYWORD];
+
 /** A shared ajv instance: every schema of the product is compiled by the same rules. */
 export function createAjv(): Ajv {
-	// multipleOfPrecision: 0.29 / 0.01 is 28.999999999999996 in floating point; compare to 9 digits.
-	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false, multipleOfPrecision: 9 });
+	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
 	addFormats(ajv);
+	// `"maxDecimals": n`: what `multipleOf` cannot say of money (lib/contracts/money.ts).
+	ajv.addKeyword({
+		keyword: MAX_DECIMALS_KEYWORD,
+		type: "number",
+		schemaType: "number",
+		validate: (decimals: number, value: number) => hasAtMostDecimals(value, decimals),
+		error: {
+			message: ({ schema }) => str`must have at most ${String(schema)} decimals`,
+			params: ({ schema }) => _`{ maxDecimals: ${schema as number} }`
+		}
+	});
 	return ajv;
 }
 

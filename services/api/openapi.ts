@@ -1,7 +1,8 @@
 /**
  * The API's OpenAPI 3.1 document, made from the route table (`API_ROUTES`) and the very JSON
- * Schemas the actions validate their params with: a schema changed in lib/contracts changes the
- * document, and a route added without saying what its action takes fails to build it. Moleculer-web
+ * Schemas the actions validate their params with (less the keywords only the product's validator
+ * knows, see {@link publishedSchema}): a schema changed in lib/contracts changes the document, and
+ * a route added without saying what its action takes fails to build it. Moleculer-web
  * merges path params, the query string and the JSON body into one params object; the document
  * splits the action's schema back: `:name`s of the path are path parameters, the other properties
  * are the query of a GET or DELETE and the JSON body of a POST or PUT.
@@ -9,6 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
+import { PRODUCT_KEYWORDS } from "../../lib/validation/ajv-validator";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
 import { API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
 import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
@@ -86,7 +88,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
 		tags: TAGS.map(({ name, description }) => ({ name, description })),
 		paths,
 		components: {
-			schemas: { ...responseSchemas },
+			schemas: publishedSchema({ ...responseSchemas }),
 			securitySchemes: {
 				bearerAuth: {
 					type: "http",
@@ -169,7 +171,7 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 		throw new Error(`The OpenAPI document does not know what '${route.action}' takes: add it to REQUEST_SCHEMAS.`);
 	}
 	const params = REQUEST_SCHEMAS[route.action];
-	const split = splitParams(route, params);
+	const split = splitParams(route, params && publishedSchema(params));
 	const parameters: OpenApiOperation["parameters"] = [...split.parameters];
 	if (spec.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
 	parameters.push({ $ref: "#/components/parameters/CorrelationId" });
@@ -198,6 +200,33 @@ function tagOf(route: ApiRoute): string {
 	const tag = TAGS.find(t => route.path === t.prefix || route.path.startsWith(`${t.prefix}/`));
 	if (!tag) throw new Error(`No OpenAPI tag for the route ${route.method} ${route.path}: add one to TAGS.`);
 	return tag.name;
+}
+
+/** Keywords whose value is a map of names to schemas: the names are no keywords. */
+const SCHEMA_MAPS = new Set(["properties", "patternProperties", "$defs", "dependentSchemas"]);
+
+/**
+ * A schema as a standard JSON Schema validator reads it the way the product does, within what
+ * such a validator can check: without the keywords only the product's validator knows
+ * (`maxDecimals`; the field's description says the rule). The very object when it has none of them.
+ */
+export function publishedSchema<T>(schema: T, isMap = false): T {
+	if (Array.isArray(schema)) {
+		const items = schema.map(item => publishedSchema(item));
+		return (items.some((item, i) => item !== schema[i]) ? items : schema) as T;
+	}
+	if (schema === null || typeof schema !== "object") return schema;
+	let changed = false;
+	const copy: Record<string, unknown> = {};
+	for (const [key, value] of Object.entries(schema)) {
+		if (!isMap && PRODUCT_KEYWORDS.includes(key)) {
+			changed = true;
+			continue;
+		}
+		copy[key] = publishedSchema(value, !isMap && SCHEMA_MAPS.has(key));
+		if (copy[key] !== value) changed = true;
+	}
+	return (changed ? copy : schema) as T;
 }
 
 /**

@@ -12,18 +12,22 @@ import {
 	buildOpenApiDocument,
 	openApiDocument,
 	operationIdOf,
+	publishedSchema,
 	toOpenApiPath,
 	type OpenApiDocument,
 	type OpenApiOperation,
 	type OpenApiParameter
 } from "../../../../services/api/openapi";
 import { toProblem } from "../../../../services/api/problem";
+import { AjvValidator } from "../../../../lib/validation/ajv-validator";
 import { API_ROUTES, type ApiRoute } from "../../../../services/api/routes";
 import DeadLettersService from "../../../../services/dead-letters/dead-letters.service";
 import { toOrderView, type OrderRow } from "../../../../services/orders/orders.model";
 import OrdersService from "../../../../services/orders/orders.service";
 import ProcessorService from "../../../../services/processor/processor.service";
 import { createOpenApiAjv, inlineRefs, responseValidatorFor, validateOpenApiDocument } from "../../../support/openapi";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 
 type AnySchema = Partial<ServiceSchema<any, any, any>>;
 
@@ -155,13 +159,35 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(REQUEST_SCHEMAS[action] ?? undefined).toBe(params);
 			if (!params) return;
 
-			const properties = (params as { properties: Record<string, unknown> }).properties;
+			// The same objects, or (where the product's own keywords are left out) equal copies.
+			const published = publishedSchema(params) as { properties: Record<string, unknown> };
 			const operation = operationOf(route);
-			for (const parameter of ownParameters(operation)) expect(parameter.schema).toBe(properties[parameter.name]);
+			for (const parameter of ownParameters(operation)) expect(parameter.schema).toEqual(published.properties[parameter.name]);
 			const body = operation.requestBody?.content["application/json"].schema as { properties: Record<string, unknown> } | undefined;
 			if (!body) return;
-			if (!route.path.includes(":")) expect(body).toBe(params);
-			for (const [name, schema] of Object.entries(body.properties)) expect(schema).toBe(properties[name]);
+			if (!route.path.includes(":")) expect(body).toEqual(published);
+			for (const [name, schema] of Object.entries(body.properties)) expect(schema).toEqual(published.properties[name]);
+		});
+
+		it("should share the action's schema objects where they hold no keyword of the product's own", () => {
+			const history = REQUEST_SCHEMAS["orders.history"] as { properties: Record<string, unknown> };
+			expect(publishedSchema(history)).toBe(history);
+			const pageSize = ownParameters(operationOf(routeOf("orders.history"))).find(p => p.name === "pageSize");
+			expect(pageSize?.schema).toBe(history.properties.pageSize);
+		});
+
+		it("should leave out 'maxDecimals' and nothing else, not even a property of that name", () => {
+			const schema = {
+				type: "object",
+				properties: { price: { type: "number", maxDecimals: 2, description: "cents" }, maxDecimals: { type: "integer" } },
+				anyOf: [{ required: ["price"] }]
+			};
+			expect(publishedSchema(schema)).toEqual({
+				type: "object",
+				properties: { price: { type: "number", description: "cents" }, maxDecimals: { type: "integer" } },
+				anyOf: [{ required: ["price"] }]
+			});
+			expect(schema.properties.price.maxDecimals).toBe(2);
 		});
 
 		it("should put the path's names in the path, the rest of a GET in the query", () => {
@@ -211,6 +237,51 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(create.parameters).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
 			expect(document.components.parameters.IdempotencyKey).toMatchObject({ name: "Idempotency-Key", in: "header" });
 			expect((document.components.parameters.IdempotencyKey as { schema: unknown }).schema).toMatchObject({ pattern: HEADER_TOKEN_PATTERN });
+		});
+	});
+
+	describe("as a standard validator reads it (a plain ajv, Prism)", () => {
+		const plainAjv = () => {
+			const ajv = new Ajv2020();
+			addFormats(ajv);
+			return ajv;
+		};
+		const order = (unitPrice: number) => ({ items: [{ sku: "SKU-0001", quantity: 1, unitPrice }], currency: "EUR" });
+		const productValidator = new AjvValidator({});
+		const productAccepts = (body: unknown) => productValidator.compile(REQUEST_SCHEMAS["orders.create"] as Record<string, unknown>)(body as Record<string, unknown>) === true;
+
+		it("should accept every price from 0.00 to 100.00 in cents that the product accepts, 19.99 among them", () => {
+			const body = operationOf(routeOf("orders.create")).requestBody!.content["application/json"].schema;
+			const standard = plainAjv().compile(inlineRefs(document, body) as object);
+			const refused: number[] = [];
+			for (let cents = 0; cents <= 10_000; cents++) {
+				const price = cents / 100;
+				expect(productAccepts(order(price))).toBe(true);
+				if (!standard(order(price))) refused.push(price);
+			}
+			expect(refused).toEqual([]);
+		});
+
+		it("should still be refused by the product with a 400 naming the field for a price of three decimals", () => {
+			expect(productAccepts(order(19.999))).toBe(false);
+			let error: unknown;
+			try {
+				productValidator.validate(order(19.999), REQUEST_SCHEMAS["orders.create"] as Record<string, unknown>);
+			} catch (err) {
+				error = err;
+			}
+			const { problem } = toProblem(error, { method: "POST", url: "/api/orders" });
+			expect(problem).toMatchObject({ status: 400, errors: [{ field: "items[0].unitPrice", message: "must have at most 2 decimals" }] });
+		});
+
+		it("should say the cents rule in words where it leaves the keyword out, and use no multipleOf anywhere", () => {
+			const text = JSON.stringify(document);
+			expect(text).not.toContain('"multipleOf"');
+			expect(text).not.toContain('"maxDecimals"');
+			const body = operationOf(routeOf("orders.create")).requestBody!.content["application/json"].schema as {
+				properties: { items: { items: { properties: { unitPrice: { description: string } } } } };
+			};
+			expect(body.properties.items.items.properties.unitPrice.description).toMatch(/at most 2 decimals/i);
 		});
 	});
 

@@ -255,13 +255,18 @@ export function splitParams(
 		throw new Error(`The params schema of ${route.method} ${route.path} is not a plain object schema; it cannot be split into parameters.`);
 	}
 
+	// A parameter shows its schema's description where tools look for it: on the parameter.
+	const parameter = (name: string, where: "path" | "query", isRequired: boolean): OpenApiParameter => {
+		const description = (properties[name] as { description?: unknown }).description;
+		return { name, in: where, required: isRequired, ...(typeof description === "string" ? { description } : {}), schema: properties[name] };
+	};
 	const parameters: OpenApiParameter[] = pathNames.map(name => {
 		if (!(name in properties)) throw new Error(`${route.method} ${route.path}: the path param '${name}' is not in its action's params schema.`);
-		return { name, in: "path", required: true, schema: properties[name] };
+		return parameter(name, "path", true);
 	});
 	const rest = Object.keys(properties).filter(name => !pathNames.includes(name));
 	if (!isBody) {
-		for (const name of rest) parameters.push({ name, in: "query", required: required.has(name), schema: properties[name] });
+		for (const name of rest) parameters.push(parameter(name, "query", required.has(name)));
 		return { parameters };
 	}
 	if (rest.length === 0) return { parameters };

@@ -10,6 +10,8 @@ import type { Response } from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import { createOpenApiAjv, inlineRefs, validateOpenApiDocument } from "../support/openapi";
 import { API_PATH, API_ROUTES } from "../../services/api/routes";
 
@@ -19,6 +21,8 @@ interface OutboxService {
 }
 
 interface Operation {
+	parameters?: Array<{ name?: string; in?: string; schema?: object }>;
+	requestBody?: { content: Record<string, { schema: object; example?: unknown }> };
 	responses: Record<string, { content?: Record<string, { schema: object }>; headers?: Record<string, { required?: boolean }> }>;
 }
 
@@ -197,6 +201,32 @@ describe("The API against its OpenAPI document", () => {
 			}
 		}
 		expect(failures).toEqual([]);
+	});
+
+	it("should refuse exactly the paging values a standard validator refuses in the published parameters", async () => {
+		const plain = new Ajv2020();
+		addFormats(plain);
+		const probes: Array<{ template: string; path: string; name: string; maximum: number; as: () => TestAgent; fixed?: string }> = [
+			{ template: "/api/orders", path: "/api/orders", name: "page", maximum: 999_999_999, as: () => alice },
+			{ template: "/api/orders", path: "/api/orders", name: "pageSize", maximum: 100, as: () => alice },
+			// page × pageSize may reach 100,000 entries: with one entry a page, page alone is bounded.
+			{ template: "/api/orders/{id}/history", path: `/api/orders/${aliceOrder}/history`, name: "page", maximum: 100_000, as: () => alice, fixed: "pageSize=1" },
+			{ template: "/api/orders/{id}/history", path: `/api/orders/${aliceOrder}/history`, name: "pageSize", maximum: 500, as: () => alice },
+			{ template: "/api/admin/dead-letters", path: "/api/admin/dead-letters", name: "limit", maximum: 1000, as: () => admin }
+		];
+		const disagreements: string[] = [];
+		for (const probe of probes) {
+			const parameter = document.paths[probe.template].get.parameters!.find(p => p.name === probe.name && p.in === "query")!;
+			const standard = plain.compile(parameter.schema!);
+			const { maximum } = probe;
+			for (const value of ["0", "1", String(maximum), String(maximum + 1), "99999999999999999999", "01", "1e2", "-1"]) {
+				const res = await probe.as().get(`${probe.path}?${probe.fixed ? `${probe.fixed}&` : ""}${probe.name}=${encodeURIComponent(value)}`);
+				const expected = standard(value) ? 200 : 400;
+				if (res.status !== expected) disagreements.push(`${probe.path} ${probe.name}=${value}: the document says ${expected}, the API answered ${res.status}`);
+				else if (res.status === 400 && res.body.errors?.[0]?.field !== probe.name) disagreements.push(`${probe.path} ${probe.name}=${value}: the 400 names ${JSON.stringify(res.body.errors)}`);
+			}
+		}
+		expect(disagreements).toEqual([]);
 	});
 
 	it("should have called every documented route for its success and for each client error it documents", () => {

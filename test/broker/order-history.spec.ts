@@ -75,7 +75,7 @@ describe("Order history, paged over both services' merged entries", () => {
 		for (const pageSize of ["501", "100000"]) {
 			const res = await api().get(`/api/orders/${orderId}/history?pageSize=${pageSize}`);
 			expect(res.status).toBe(400);
-			expect(res.body.errors).toEqual([{ field: "pageSize", message: "must be <= 500" }]);
+			expect(res.body.errors).toEqual([{ field: "pageSize", message: "must be a whole number from 1 to 500, in digits" }]);
 		}
 		const deep = await api().get(`/api/orders/${orderId}/history?page=201&pageSize=500`);
 		expect(deep.status).toBe(400);

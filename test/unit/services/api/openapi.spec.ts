@@ -274,6 +274,24 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(problem).toMatchObject({ status: 400, errors: [{ field: "items[0].unitPrice", message: "must have at most 2 decimals" }] });
 		});
 
+		it.each([
+			["orders.list", "page", 999_999_999],
+			["orders.list", "pageSize", 100],
+			["orders.history", "page", 100_000],
+			["orders.history", "pageSize", 500],
+			["deadLetters.list", "limit", 1000]
+		] as const)("should take %s's %s in both forms exactly as the product's schema does, up to %i", (action, name, maximum) => {
+			const parameter = ownParameters(operationOf(routeOf(action))).find(p => p.name === name)!;
+			expect(parameter).toMatchObject({ in: "query", description: expect.stringContaining(String(maximum)) });
+			const standard = plainAjv().compile(parameter.schema as object);
+			const product = new AjvValidator({}).compile(REQUEST_SCHEMAS[action] as Record<string, unknown>);
+			const id = action === "orders.history" ? { id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427" } : {};
+			const values = [0, 1, maximum, maximum + 1, 1e12, -1, 2.5].flatMap(n => [n, String(n)]).concat(["01", "1e2", "", " 1", "1.0"]);
+			const verdicts = values.map(value => [value, standard(value), product({ ...id, [name]: value }) === true]);
+			expect(verdicts.filter(([, a, b]) => a !== b)).toEqual([]);
+			expect(verdicts.filter(([, ok]) => ok).map(([value]) => value)).toEqual([1, "1", maximum, String(maximum)]);
+		});
+
 		it("should say the cents rule in words where it leaves the keyword out, and use no multipleOf anywhere", () => {
 			const text = JSON.stringify(document);
 			expect(text).not.toContain('"multipleOf"');

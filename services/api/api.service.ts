@@ -9,7 +9,7 @@ import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
 import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
-import { openApiDocument } from "./openapi";
+import { openApiDocument, queryParameterNames, toOpenApiPath } from "./openapi";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, InvalidQueryParameterError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
@@ -21,7 +21,7 @@ import {
 	correlationIdOf,
 	hasBody,
 	nestsDeeperThan,
-	oddQueryParameter,
+	screenQuery,
 	writeProblem,
 	type GatewayRequest
 } from "./gateway-http";
@@ -34,7 +34,8 @@ import {
 	accessOf,
 	allowedMethods,
 	isAllowedOrigin,
-	pathOf
+	pathOf,
+	routeOf
 } from "./routes";
 
 /**
@@ -308,9 +309,15 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			if (this.settings.corsOrigins.length > 0) res.setHeader("Vary", "Origin");
 			if (allow && method === "OPTIONS") return this.answerOptions(req, res, allow, corsOrigin);
 			if (allow && !allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, path, allow));
-			if (allow) {
-				const odd = oddQueryParameter(req.url);
-				if (odd !== undefined) return this.sendError(req, res, new InvalidQueryParameterError(odd));
+			const route = allow ? routeOf(method === "HEAD" ? "GET" : method, path) : undefined;
+			if (route && req.url) {
+				const known = queryParameterNames(route);
+				const screened = screenQuery(req.url, known, route.method === "GET");
+				if (screened.refused) {
+					const { name, reason } = screened.refused;
+					return this.sendError(req, res, new InvalidQueryParameterError(name, reason, `${route.method} ${toOpenApiPath(route.path)}`, known));
+				}
+				req.url = screened.url;
 			}
 			// Node's response to a HEAD request sends no body, whatever is written to it.
 			if (allow && method === "HEAD") req.method = "GET";

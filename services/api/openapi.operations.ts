@@ -172,4 +172,6 @@ export const API_DESCRIPTION = `Orders placed by customers and processed by a sa
 
 **Correlation.** Every answer carries \`X-Correlation-Id\`: the one you sent, or a new one. It follows an order through both services and their logs.
 
+**Query parameters.** A \`GET\` ignores query parameters it does not list, so a cache-buster (\`?_=1700000000\`) is harmless; any other method refuses them with a \`400\`, so that a mistyped filter never widens a purge. A parameter nested (\`a[b]\`) or given twice is a \`400\` everywhere.
+
 **Rate limit.** Each caller (token subject, else address) has a number of requests a minute; past it, \`429\` with \`Retry-After\`.`;

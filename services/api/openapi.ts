@@ -154,6 +154,19 @@ export function openApiDocument(): OpenApiDocument {
 	return cached;
 }
 
+const queryNames = new Map<ApiRoute, ReadonlySet<string>>();
+
+/** The query parameters a route's operation documents: the only ones the gateway hands on to its action. */
+export function queryParameterNames(route: ApiRoute): ReadonlySet<string> {
+	let names = queryNames.get(route);
+	if (!names) {
+		const { parameters } = splitParams(route, REQUEST_SCHEMAS[route.action] ?? null);
+		names = new Set(parameters.filter(p => p.in === "query").map(p => p.name));
+		queryNames.set(route, names);
+	}
+	return names;
+}
+
 /** `/orders/:id/cancel` → `/api/orders/{id}/cancel`. */
 export function toOpenApiPath(routePath: string): string {
 	return API_PATH + routePath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
@@ -179,7 +192,7 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 	const operation: OpenApiOperation = {
 		operationId: operationIdOf(route.action),
 		summary: route.summary,
-		...(spec.description || route.access === "admin" ? { description: describeOperation(route, spec) } : {}),
+		description: describeOperation(route, spec),
 		tags: [tagOf(route)],
 		...(route.access === "public" ? { security: [] } : {}),
 		parameters,
@@ -192,8 +205,15 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 }
 
 function describeOperation(route: ApiRoute, spec: OperationSpec): string {
-	const parts = [spec.description, route.access === "admin" ? "Role `admin` only." : undefined];
+	const parts = [spec.description, route.access === "admin" ? "Role `admin` only." : undefined, queryRule(route)];
 	return parts.filter(Boolean).join(" ");
+}
+
+/** What the gateway does with query parameters the operation does not list (gateway-http.ts, `screenQuery`). */
+function queryRule(route: ApiRoute): string {
+	if (route.method === "GET") return "Query parameters it does not list are ignored (a cache-buster such as `?_=1700000000` is fine); one nested (`a[b]`) or given twice is a 400.";
+	if (queryParameterNames(route).size === 0) return "It takes no query parameters: one sent is a 400.";
+	return "A query parameter it does not list, one nested (`a[b]`) or one given twice is a 400: a mistyped filter never widens what it does.";
 }
 
 function tagOf(route: ApiRoute): string {
@@ -306,12 +326,17 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	};
 
 	const hasBody = BODY_METHODS.has(route.method);
-	if (hasParams || hasBody) {
-		const causes = ["Invalid request: `errors` lists each offending field."];
-		if (hasBody) causes.push("Or the body is not valid JSON, or nested too deep.");
-		if (spec.idempotent) causes.push("Or the Idempotency-Key header breaks its pattern.");
-		add(400, problemResponse(causes.join(" ")));
-	}
+	// Every route screens its query string, so every route may answer 400.
+	const causes: string[] = [];
+	if (hasParams) causes.push("A field is invalid: `errors` lists each offending one (code `VALIDATION_ERROR`).");
+	if (hasBody) causes.push("The body is not valid JSON, is nested too deep, or is not encoded as its `Content-Encoding` says.");
+	if (spec.idempotent) causes.push("The Idempotency-Key header breaks its pattern.");
+	causes.push(
+		route.method === "GET"
+			? "A query parameter is nested (`a[b]`) or given twice (code `INVALID_QUERY`)."
+			: "A query parameter is not one this operation lists, or is nested (`a[b]`), or is given twice (code `INVALID_QUERY`)."
+	);
+	add(400, problemResponse(causes.length === 1 ? causes[0] : `One of:\n${causes.map(cause => `- ${cause}`).join("\n")}`));
 	if (route.access !== "public") {
 		add(401, problemResponse("No bearer token, or one that is invalid or expired.", "Problem", [HeaderNames.WwwAuthenticate]));
 	}

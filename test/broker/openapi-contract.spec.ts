@@ -90,6 +90,7 @@ describe("The API against its OpenAPI document", () => {
 		// --- orders ---
 		{ name: "create, customerId omitted", method: "post", template: "/api/orders", status: 201, call: () => alice.post("/api/orders").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, invalid", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders").send({ items: [], currency: "eur" }) },
+		{ name: "create, a query parameter", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders?customerId=contract-bob").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, no token", method: "post", template: "/api/orders", status: 401, call: () => system.anonymous().post("/api/orders").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, another customer", method: "post", template: "/api/orders", status: 403, call: () => alice.post("/api/orders").send({ customerId: "contract-bob", items: [item], currency: "EUR" }) },
 		{ name: "create, too large", method: "post", template: "/api/orders", status: 413, call: () => alice.post("/api/orders").set("Content-Type", "application/json").send(big) },
@@ -105,6 +106,8 @@ describe("The API against its OpenAPI document", () => {
 			}
 		},
 		{ name: "list", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders?pageSize=5") },
+		{ name: "list, a cache-buster", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders?_=1700000000&pageSize=5") },
+		{ name: "list, a parameter twice", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=5&pageSize=6") },
 		{ name: "list, invalid", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=0") },
 		{ name: "list, no token", method: "get", template: "/api/orders", status: 401, call: () => system.anonymous().get("/api/orders") },
 		{ name: "list, another customer", method: "get", template: "/api/orders", status: 403, call: () => alice.get("/api/orders?customerId=contract-bob") },
@@ -124,9 +127,12 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "history, no token", method: "get", template: "/api/orders/{id}/history", status: 401, call: () => system.anonymous().get(`/api/orders/${aliceOrder}/history`) },
 		{ name: "history, unknown order", method: "get", template: "/api/orders/{id}/history", status: 404, call: () => alice.get(`/api/orders/${missing}/history`) },
 		// --- public ---
-		{ name: "live", method: "get", template: "/api/health/live", status: 200, call: () => system.anonymous().get("/api/health/live") },
+		{ name: "live", method: "get", template: "/api/health/live", status: 200, call: () => system.anonymous().get("/api/health/live?_=1") },
+		{ name: "live, nested query", method: "get", template: "/api/health/live", status: 400, call: () => system.anonymous().get("/api/health/live?a[b]=1") },
 		{ name: "ready", method: "get", template: "/api/health/ready", status: 200, call: () => system.anonymous().get("/api/health/ready") },
+		{ name: "ready, nested query", method: "get", template: "/api/health/ready", status: 400, call: () => system.anonymous().get("/api/health/ready?a%5Bb%5D=1") },
 		{ name: "openapi", method: "get", template: "/api/openapi.json", status: 200, call: () => system.anonymous().get("/api/openapi.json") },
+		{ name: "openapi, a parameter twice", method: "get", template: "/api/openapi.json", status: 400, call: () => system.anonymous().get("/api/openapi.json?v=1&v=2") },
 		// --- admin: stock ---
 		{ name: "stock", method: "get", template: "/api/admin/stock/{sku}", status: 200, call: () => admin.get("/api/admin/stock/SKU-0003") },
 		{ name: "stock, invalid sku", method: "get", template: "/api/admin/stock/{sku}", status: 400, call: () => admin.get("/api/admin/stock/%20bad%20sku") },
@@ -201,6 +207,21 @@ describe("The API against its OpenAPI document", () => {
 			}
 		}
 		expect(failures).toEqual([]);
+	});
+
+	it("should let a GET go on without query parameters it does not list, and refuse them on a purge", async () => {
+		const plain = await alice.get(`/api/orders/${aliceOrder}`);
+		const busted = await alice.get(`/api/orders/${aliceOrder}?_=1700000000&utm_source=mail`);
+		expect([busted.status, busted.body]).toEqual([200, plain.body]);
+		expect((await alice.head(`/api/orders/${aliceOrder}?_=1`)).status).toBe(200);
+
+		const typo = await admin.delete(`/api/admin/dead-letters?orderID=${missing}`);
+		expect(typo.status).toBe(400);
+		expect(typo.body.detail).toContain("orderID");
+		expect(typo.body.detail).toContain("event, orderId, errorContains");
+		// Nothing was purged: the dead letter no earlier call touched is still there.
+		const rows = (await admin.get("/api/admin/dead-letters")).body.rows as Array<{ id: string }>;
+		expect(rows.map(r => r.id)).toContain(deadLetters[1]);
 	});
 
 	it("should refuse exactly the paging values a standard validator refuses in the published parameters", async () => {

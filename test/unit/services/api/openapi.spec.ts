@@ -13,6 +13,7 @@ import {
 	openApiDocument,
 	operationIdOf,
 	publishedSchema,
+	queryParameterNames,
 	toOpenApiPath,
 	type OpenApiDocument,
 	type OpenApiOperation,
@@ -303,6 +304,27 @@ describe("Test 'buildOpenApiDocument'", () => {
 		});
 	});
 
+	describe("query parameters the operation does not list", () => {
+		it("should say in every operation's description what happens to them, and in the document's", () => {
+			for (const route of API_ROUTES) {
+				const { description } = operationOf(route);
+				expect([route.action, description]).toEqual([route.action, expect.stringMatching(route.method === "GET" ? /not list are ignored/ : /is a 400/)]);
+			}
+			expect(document.info.description).toMatch(/\*\*Query parameters\.\*\* A `GET` ignores/);
+		});
+
+		it("should document a 400 for them on every route, naming the code", () => {
+			for (const route of API_ROUTES) expect(operationOf(route).responses["400"].description).toContain("INVALID_QUERY");
+		});
+
+		it("should list as a route's query parameters those its operation documents", () => {
+			expect([...queryParameterNames(routeOf("orders.list"))]).toEqual(["status", "customerId", "page", "pageSize"]);
+			expect([...queryParameterNames(routeOf("orders.history"))]).toEqual(["page", "pageSize"]);
+			expect(queryParameterNames(routeOf("orders.create")).size).toBe(0);
+			expect(queryParameterNames(routeOf("api.live")).size).toBe(0);
+		});
+	});
+
 	describe("security", () => {
 		it("should ask for a bearer JWT by default, and for nothing on public routes", () => {
 			expect(document.components.securitySchemes.bearerAuth).toEqual(
@@ -355,8 +377,9 @@ describe("Test 'buildOpenApiDocument'", () => {
 		});
 
 		it("should document the health routes without 401 or 429 (no token, not counted), and readiness's 503 as a plain problem", () => {
-			expect(statusesOf("api.live")).toEqual(["200"]);
-			expect(statusesOf("api.ready")).toEqual(["200", "503"]);
+			// 400: a nested or repeated query parameter, refused on every route.
+			expect(statusesOf("api.live")).toEqual(["200", "400"]);
+			expect(statusesOf("api.ready")).toEqual(["200", "400", "503"]);
 			expect(operationOf(routeOf("api.ready")).responses["503"].content).toEqual({
 				"application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } }
 			});

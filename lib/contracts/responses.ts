@@ -7,6 +7,7 @@
 import { OrderLimits, orderItemSchema } from "./events";
 import { MAX_HISTORY_PAGE_SIZE } from "./history";
 import { MAX_PAGE_SIZE, OrderStatus } from "./orders";
+import { describeProblemCodes } from "./problems";
 import { skuSchema } from "./stock";
 
 const ref = (name: ResponseSchemaName) => ({ $ref: `#/components/schemas/${name}` }) as const;
@@ -157,10 +158,17 @@ const readiness = {
 /** An RFC 9457 problem document, as services/api/problem.ts makes it. */
 const problem = {
 	type: "object",
-	required: ["type", "title", "status", "detail"],
-	description: "RFC 9457 problem details. Other members may extend it (`header`, `code`, …).",
+	required: ["type", "title", "status", "detail", "code"],
+	description: "RFC 9457 problem details. Other members may extend it (`header`, `parameter`, …).",
 	properties: {
 		type: { type: "string", format: "uri", description: "Stable id of the kind of problem: `urn:order-pipeline:problem:<slug>`." },
+		code: {
+			type: "string",
+			pattern: "^[A-Z][A-Z0-9_]*$",
+			description:
+				"The kind of problem for a program to act on: the `type`'s last part in capitals (`validation-error` → `VALIDATION_ERROR`). " +
+				`Always present. The codes:\n${describeProblemCodes()}\n\nAnother may come from a layer below (the body parser's, say): act on the \`status\` then.`
+		},
 		title: { type: "string" },
 		status: { type: "integer", minimum: 400, maximum: 599 },
 		detail: { type: "string", description: "What went wrong, in words a person can act on." },

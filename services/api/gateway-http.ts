@@ -22,9 +22,6 @@ export const MAX_BODY_DEPTH = 32;
 /** What the gateway accepts in `X-Correlation-Id` and `Idempotency-Key` (the OpenAPI document says the same). */
 export const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
 
-/** Methods whose request may carry a body. */
-export const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-
 /** True when a JSON value nests deeper than `max` arrays or objects (checked without recursion). */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
 	const stack: Array<[unknown, number]> = [[value, 0]];

@@ -43,7 +43,8 @@ export interface OperationSpec {
 	ok: { status: 200 | 201; description: string; schema: ResponseSchemaName | JsonSchema; headers?: string[] };
 	/** Statuses particular to this operation, and when they come. */
 	errors?: Partial<Record<ErrorStatus, string | { description: string; schema: ResponseSchemaName }>>;
-	description?: string;
+	/** What the operation does, for people (Markdown); the document adds who may call it and its query rule. */
+	description: string;
 	/** The gateway answers itself: no other service can be unavailable or slow. */
 	local?: boolean;
 	/** Takes an `Idempotency-Key` header. */
@@ -78,6 +79,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		errors: { 403: "A customer named another customer's `customerId`." }
 	},
 	"orders.get": {
+		description: "The order as it is now: its lines, total and status (`pending` until the processor answered). A customer reads its own orders only.",
 		ok: { status: 200, description: "The order.", schema: "Order" },
 		errors: { 404: FOREIGN_ORDER }
 	},
@@ -99,7 +101,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		},
 		errors: { 404: FOREIGN_ORDER }
 	},
-	"api.live": { local: true, ok: { status: 200, description: "This process answers HTTP.", schema: "Liveness" } },
+	"api.live": { local: true, description: "Answers as long as this process serves HTTP, whatever its dependencies: for a liveness probe.", ok: { status: 200, description: "This process answers HTTP.", schema: "Liveness" } },
 	"api.ready": {
 		local: true,
 		description:
@@ -110,6 +112,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 	},
 	"api.openapi": {
 		local: true,
+		description: "This OpenAPI 3.1 document, built from the routes and the very schemas the API validates requests with. The page at `/api/docs` shows it.",
 		ok: {
 			status: 200,
 			description: "This document.",
@@ -121,6 +124,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		}
 	},
 	"processor.getStock": {
+		description: "A SKU's units: `available` to new orders, and `reserved` by orders that took them.",
 		ok: { status: 200, description: "The SKU's available and reserved units.", schema: "Stock" },
 		errors: { 404: "No SKU has this name." }
 	},
@@ -128,7 +132,7 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		description: "Creates the SKU when it is new; its reserved units stay as they are.",
 		ok: { status: 200, description: "The SKU's stock as it is now.", schema: "Stock" }
 	},
-	"deadLetters.list": { ok: { status: 200, description: "The dead letters matching the filter, oldest first.", schema: "DeadLetterList" } },
+	"deadLetters.list": { description: "Events whose handling failed for good, from RabbitMQ's dead-letter queues or the services' outboxes, filtered by any of the fields given.", ok: { status: 200, description: "The dead letters matching the filter, oldest first.", schema: "DeadLetterList" } },
 	"deadLetters.replayAll": {
 		description:
 			"Sends every dead letter matching the filter (all of them without one) back to be handled again; one not signed with the cluster key (a message no node of this cluster sent) stays where it is.",
@@ -139,14 +143,17 @@ export const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 		ok: { status: 200, description: "How many were purged, and which.", schema: "DeadLettersPurged" }
 	},
 	"deadLetters.get": {
+		description: "One dead letter, with the event's payload, the last error and how often it was tried and replayed.",
 		ok: { status: 200, description: "The dead letter, with its payload, error and attempts.", schema: "DeadLetter" },
 		errors: { 404: "No dead letter has this id." }
 	},
 	"deadLetters.replay": {
+		description: "Sends the dead letter back to be handled again: to its queue, or to its service's outbox. It takes no body.",
 		ok: { status: 200, description: "The dead letter as it was before it went back to its queue (or outbox).", schema: "DeadLetter" },
 		errors: { 404: "No dead letter has this id.", 409: "The dead letter is not signed with the cluster key (no node of this cluster sent it): it is never replayed, only purged." }
 	},
 	"deadLetters.purge": {
+		description: "Deletes the dead letter for good.",
 		ok: { status: 200, description: "The dead letter as it was before it was deleted.", schema: "DeadLetter" },
 		errors: { 404: "No dead letter has this id." }
 	}
@@ -168,10 +175,15 @@ export const API_DESCRIPTION = `Orders placed by customers and processed by a sa
 
 **Roles.** A *customer* places, reads, lists, cancels its own orders and reads their history (another customer's order is a \`404\`). An *admin* may do all that for any customer, and alone reads and sets stock and works on dead letters (\`/admin/...\`). The health routes and this document need no token.
 
-**Errors** are \`application/problem+json\` (RFC 9457): \`type\`, \`title\`, \`status\`, \`detail\`, \`instance\`, \`correlationId\`, and for an invalid request \`errors\`, one entry per offending field.
+**Errors** are \`application/problem+json\` (RFC 9457): \`type\`, \`title\`, \`status\`, \`detail\`, \`code\` (the \`type\`'s last part in capitals, always present: the \`Problem\` schema lists them), \`instance\`, \`correlationId\`, and for an invalid request \`errors\`, one entry per offending field.
 
 **Correlation.** Every answer carries \`X-Correlation-Id\`: the one you sent, or a new one. It follows an order through both services and their logs.
 
 **Query parameters.** A \`GET\` ignores query parameters it does not list, so a cache-buster (\`?_=1700000000\`) is harmless; any other method refuses them with a \`400\`, so that a mistyped filter never widens a purge. A parameter nested (\`a[b]\`) or given twice is a \`400\` everywhere.
 
-**Rate limit.** Each caller (token subject, else address) has a number of requests a minute; past it, \`429\` with \`Retry-After\`.`;
+**Rate limit.** Each caller (token subject, else address) has a number of requests a minute; past it, \`429\` with \`Retry-After\`. Every answer to a counted request (any route but the health routes and this document) carries \`RateLimit-Limit\`, \`RateLimit-Remaining\` and \`RateLimit-Reset\` while limiting is on.
+
+**Methods.** Every path that answers \`GET\` answers \`HEAD\` too (the same status and headers, no body). \`OPTIONS\` on any path of the API answers \`204\` with \`Allow\` listing its methods, and to a browser's preflight from an origin in CORS_ORIGINS the CORS headers; it never runs an operation. Another method on a known path is a \`405\` problem (code \`METHOD_NOT_ALLOWED\`) with \`Allow\`; a path that is no route is a \`404\` (code \`NOT_FOUND\`).`;
+
+/** Who answers for this API. No address is named: the product has no public one to give. */
+export const API_CONTACT = { name: "The order pipeline team" };

@@ -12,7 +12,7 @@ import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
 import { PRODUCT_KEYWORDS } from "../../lib/validation/ajv-validator";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
-import { API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
+import { API_CONTACT, API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
 import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
 import { API_PATH, API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
 
@@ -80,6 +80,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
 			title: "Order pipeline API",
 			version: packageVersion(),
 			description: API_DESCRIPTION,
+			contact: API_CONTACT,
 			license: { name: "MIT", identifier: "MIT" }
 		},
 		// Relative: the document works from whatever host and scheme serve it.
@@ -140,6 +141,21 @@ export function buildOpenApiDocument(): OpenApiDocument {
 					description: "`Bearer`, with the reason a token was refused when one was sent.",
 					required: true,
 					schema: { type: "string", pattern: "^Bearer" }
+				},
+				[HeaderNames.RateLimitLimit]: {
+					description: "Requests this caller may make a minute (RATE_LIMIT_PER_MINUTE). On every answer to a counted request while rate limiting is on.",
+					required: false,
+					schema: { type: "integer", minimum: 1 }
+				},
+				[HeaderNames.RateLimitRemaining]: {
+					description: "Requests this caller has left in the current minute.",
+					required: false,
+					schema: { type: "integer", minimum: 0 }
+				},
+				[HeaderNames.RateLimitReset]: {
+					description: "Seconds until this caller's count starts again.",
+					required: false,
+					schema: { type: "integer", minimum: 0 }
 				}
 			}
 		}
@@ -165,6 +181,11 @@ export function queryParameterNames(route: ApiRoute): ReadonlySet<string> {
 		queryNames.set(route, names);
 	}
 	return names;
+}
+
+/** True when a route's operation documents a request body: the gateway reads a body for those only. */
+export function takesBody(route: ApiRoute): boolean {
+	return splitParams(route, REQUEST_SCHEMAS[route.action] ?? null).body !== undefined;
 }
 
 /** `/orders/:id/cancel` → `/api/orders/{id}/cancel`. */
@@ -197,7 +218,7 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 		...(route.access === "public" ? { security: [] } : {}),
 		parameters,
 		...(split.body ? { requestBody: split.body } : {}),
-		responses: responsesOf(route, spec, params !== null),
+		responses: responsesOf(route, spec, params !== null, split.body !== undefined),
 		"x-moleculer-action": route.action,
 		"x-access": route.access
 	};
@@ -308,12 +329,14 @@ function problemResponse(description: string, schema: ResponseSchemaName = "Prob
 	};
 }
 
-function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): Record<string, OpenApiResponse> {
+function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean, hasBody: boolean): Record<string, OpenApiResponse> {
 	const responses: Record<string, OpenApiResponse> = {};
 	const { ok } = spec;
+	// A counted request's answer carries the caller's budget (when rate limiting is on).
+	const budget = route.access === "public" ? [] : [HeaderNames.RateLimitLimit, HeaderNames.RateLimitRemaining, HeaderNames.RateLimitReset];
 	responses[String(ok.status)] = {
 		description: ok.description,
-		headers: Object.fromEntries([HeaderNames.CorrelationId, ...(ok.headers ?? [])].map(name => [name, headerRef(name)])),
+		headers: Object.fromEntries([HeaderNames.CorrelationId, ...(ok.headers ?? []), ...budget].map(name => [name, headerRef(name)])),
 		content: { "application/json": { schema: typeof ok.schema === "string" ? schemaRef(ok.schema) : ok.schema } }
 	};
 	const own = (status: ErrorStatus, fallback?: string): OpenApiResponse | undefined => {
@@ -325,7 +348,6 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 		if (response) responses[String(status)] = response;
 	};
 
-	const hasBody = BODY_METHODS.has(route.method);
 	// Every route screens its query string, so every route may answer 400.
 	const causes: string[] = [];
 	if (hasParams) causes.push("A field is invalid: `errors` lists each offending one (code `VALIDATION_ERROR`).");
@@ -350,7 +372,7 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	add(422, own(422));
 	// Public routes (health, this document) are not counted against any caller.
 	if (route.access !== "public") {
-		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
+		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter, ...budget]));
 	}
 	if (route.access !== "public") {
 		// Every authenticated route needs the identity provider's keys, whatever service answers it.

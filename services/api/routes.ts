@@ -45,7 +45,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
 ];
 
 /** "METHOD /path" → action, as moleculer-web's `aliases` take them. */
-export const API_ALIASES: Record<string, string> = Object.fromEntries(API_ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
+export function aliasesOf(routes: readonly ApiRoute[]): Record<string, string> {
+	return Object.fromEntries(routes.map(r => [`${r.method} ${r.path}`, r.action]));
+}
 
 const ACCESS_BY_ACTION = new Map(API_ROUTES.map(r => [r.action, r.access]));
 

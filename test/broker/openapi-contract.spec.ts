@@ -93,6 +93,7 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "create, a query parameter", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders?customerId=contract-bob").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, no token", method: "post", template: "/api/orders", status: 401, call: () => system.anonymous().post("/api/orders").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, another customer", method: "post", template: "/api/orders", status: 403, call: () => alice.post("/api/orders").send({ customerId: "contract-bob", items: [item], currency: "EUR" }) },
+		{ name: "create, malformed JSON", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders").set("Content-Type", "application/json").send('{"items": ') },
 		{ name: "create, too large", method: "post", template: "/api/orders", status: 413, call: () => alice.post("/api/orders").set("Content-Type", "application/json").send(big) },
 		{ name: "create, not JSON", method: "post", template: "/api/orders", status: 415, call: () => alice.post("/api/orders").set("Content-Type", "text/plain").send("items=1") },
 		{
@@ -109,6 +110,8 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "list, a cache-buster", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders?_=1700000000&pageSize=5") },
 		{ name: "list, a parameter twice", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=5&pageSize=6") },
 		{ name: "list, invalid", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=0") },
+		// A GET takes no body: a JSON one is never read into its parameters.
+		{ name: "list, a body", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders").set("Content-Type", "application/json").send({ pageSize: 0 }) },
 		{ name: "list, no token", method: "get", template: "/api/orders", status: 401, call: () => system.anonymous().get("/api/orders") },
 		{ name: "list, another customer", method: "get", template: "/api/orders", status: 403, call: () => alice.get("/api/orders?customerId=contract-bob") },
 		{ name: "get", method: "get", template: "/api/orders/{id}", status: 200, call: () => alice.get(`/api/orders/${aliceOrder}`) },
@@ -160,8 +163,9 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "replay one, no token", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 401, call: () => system.anonymous().post(`/api/admin/dead-letters/${deadLetters[1]}/replay`) },
 		{ name: "replay one, customer", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 403, call: () => alice.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`) },
 		{ name: "replay one, unknown", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay") },
-		{ name: "replay one, too large", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 413, call: () => admin.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`).set("Content-Type", "application/json").send(big) },
-		{ name: "replay one, not JSON", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 415, call: () => admin.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`).set("Content-Type", "text/plain").send("x") },
+		// It takes no body: one sent is never read, whatever its size or type.
+		{ name: "replay one, a large body", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay").set("Content-Type", "application/json").send(big) },
+		{ name: "replay one, a text body", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay").set("Content-Type", "text/plain").send("x") },
 		{ name: "replay all", method: "post", template: "/api/admin/dead-letters/replay", status: 200, call: () => admin.post("/api/admin/dead-letters/replay").send({ orderId: missing }) },
 		{ name: "replay all, invalid", method: "post", template: "/api/admin/dead-letters/replay", status: 400, call: () => admin.post("/api/admin/dead-letters/replay").send({ event: 5 }) },
 		{ name: "replay all, no token", method: "post", template: "/api/admin/dead-letters/replay", status: 401, call: () => system.anonymous().post("/api/admin/dead-letters/replay").send({}) },
@@ -222,6 +226,17 @@ describe("The API against its OpenAPI document", () => {
 		// Nothing was purged: the dead letter no earlier call touched is still there.
 		const rows = (await admin.get("/api/admin/dead-letters")).body.rows as Array<{ id: string }>;
 		expect(rows.map(r => r.id)).toContain(deadLetters[1]);
+	});
+
+	it("should answer a method a path does not take with the documented 405 problem and Allow, HEAD like GET, OPTIONS with Allow", async () => {
+		const validate = createOpenApiAjv().compile(inlineRefs(document, { $ref: "#/components/schemas/Problem" }) as object);
+		const wrong = await alice.patch("/api/orders").send({});
+		expect([wrong.status, wrong.headers.allow, wrong.body.code]).toEqual([405, "GET, HEAD, POST, OPTIONS", "METHOD_NOT_ALLOWED"]);
+		expect(validate(wrong.body)).toBe(true);
+		const head = await alice.head(`/api/orders/${aliceOrder}`);
+		expect([head.status, head.text ?? ""]).toEqual([200, ""]);
+		const options = await system.anonymous().options(`/api/orders/${aliceOrder}/cancel`);
+		expect([options.status, options.headers.allow]).toEqual([204, "POST, OPTIONS"]);
 	});
 
 	it("should refuse exactly the paging values a standard validator refuses in the published parameters", async () => {

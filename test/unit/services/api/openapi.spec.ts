@@ -14,6 +14,7 @@ import {
 	operationIdOf,
 	publishedSchema,
 	queryParameterNames,
+	takesBody,
 	toOpenApiPath,
 	type OpenApiDocument,
 	type OpenApiOperation,
@@ -356,7 +357,54 @@ describe("Test 'buildOpenApiDocument'", () => {
 		it("should document what POST /orders answers", () => {
 			expect(statusesOf("orders.create")).toEqual(["201", "400", "401", "403", "409", "413", "415", "422", "429", "503", "504"]);
 			const created = operationOf(routeOf("orders.create")).responses["201"];
-			expect(Object.keys(created.headers!)).toEqual(["X-Correlation-Id", "Location", "Idempotent-Replayed"]);
+			expect(Object.keys(created.headers!)).toEqual(["X-Correlation-Id", "Location", "Idempotent-Replayed", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]);
+		});
+
+		it("should document 413 and 415 only where the operation takes a body", () => {
+			for (const route of API_ROUTES) {
+				const operation = operationOf(route);
+				const statuses = Object.keys(operation.responses);
+				const expected = operation.requestBody ? ["413", "415"] : [];
+				expect([route.action, statuses.filter(status => status === "413" || status === "415")]).toEqual([route.action, expected]);
+				expect(takesBody(route)).toBe(operation.requestBody !== undefined);
+			}
+			expect(statusesOf("deadLetters.replay")).toEqual(["200", "400", "401", "403", "404", "409", "429", "503", "504"]);
+		});
+
+		it("should document the RateLimit headers, optional, on the answers of every counted route", () => {
+			for (const name of ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]) {
+				expect(document.components.headers[name]).toMatchObject({ required: false, schema: { type: "integer" } });
+			}
+			for (const route of API_ROUTES) {
+				const { responses } = operationOf(route);
+				const ok = Object.keys(responses)[0];
+				for (const status of [ok, "429"]) {
+					if (route.access === "public") expect(responses[status]?.headers ?? {}).not.toHaveProperty(["RateLimit-Limit"]);
+					else expect(responses[status].headers).toHaveProperty(["RateLimit-Remaining"]);
+				}
+			}
+		});
+
+		it("should say that HEAD, OPTIONS and 405 with Allow answer every path, and give a contact", () => {
+			expect(document.info.description).toMatch(/answers `HEAD` too/);
+			expect(document.info.description).toMatch(/`OPTIONS` on any path of the API answers `204` with `Allow`/);
+			expect(document.info.description).toMatch(/`405` problem \(code `METHOD_NOT_ALLOWED`\) with `Allow`/);
+			expect(document.info.contact).toEqual({ name: expect.any(String) });
+		});
+
+		it("should describe every operation in words of its own, beyond who may call it and its query rule", () => {
+			for (const route of API_ROUTES) {
+				const { description } = operationOf(route);
+				const own = description!.replace("Role `admin` only.", "").replace(/(Query parameters it does not list|It takes no query parameters|A query parameter it does not list).*$/, "").trim();
+				expect([route.action, own.length > 15]).toEqual([route.action, true]);
+			}
+		});
+
+		it("should require a problem's code and list the codes it may take", () => {
+			const problem = document.components.schemas.Problem as { required: string[]; properties: { code: { pattern: string; description: string } } };
+			expect(problem.required).toContain("code");
+			expect(problem.properties.code.description).toContain("`VALIDATION_ERROR` (400)");
+			expect(problem.properties.code.description).toContain("`METHOD_NOT_ALLOWED` (405)");
 		});
 
 		it("should document 404 where a path names something that may not exist, and 409 on cancel", () => {

@@ -28,6 +28,7 @@ import { toOrderView, type OrderRow } from "../../../../services/orders/orders.m
 import OrdersService from "../../../../services/orders/orders.service";
 import ProcessorService from "../../../../services/processor/processor.service";
 import { createOpenApiAjv, inlineRefs, responseValidatorFor, validateOpenApiDocument } from "../../../support/openapi";
+import { lintOpenApiDocument } from "../../../support/openapi-lint";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 
@@ -89,6 +90,20 @@ describe("Test 'buildOpenApiDocument'", () => {
 			const result = await validateOpenApiDocument(broken);
 			expect(result.valid).toBe(false);
 			expect(JSON.stringify(result.errors)).toMatch(/version/);
+		});
+
+		it("should pass Redocly's recommended rules and Spectral's spectral:oas with no error, warning or hint", async () => {
+			const findings = await lintOpenApiDocument(document);
+			expect(findings.map(f => `${f.tool} ${f.severity} ${f.rule} at ${f.at}: ${f.message}`)).toEqual([]);
+		});
+
+		it("should have the linters find what is wrong in a broken copy: the check really runs", async () => {
+			const broken = JSON.parse(JSON.stringify(document)) as OpenApiDocument;
+			delete (broken.info as Partial<OpenApiDocument["info"]>).contact;
+			delete broken.paths["/api/orders/{id}"].get.description;
+			broken.paths["/api/orders/{id}"].get.operationId = "ordersList";
+			const rules = new Set((await lintOpenApiDocument(broken)).map(f => `${f.tool} ${f.rule}`));
+			expect(rules).toEqual(new Set(["spectral info-contact", "spectral operation-description", "redocly operation-operationId-unique", "spectral operation-operationId-unique"]));
 		});
 
 		it("should carry the package's version, a title, and roles in its description", () => {

@@ -61,9 +61,9 @@ export const createOrderSchema = {
 	// customerId may be omitted by an authenticated caller: the order is then its own.
 	required: ["items", "currency"],
 	properties: {
-		customerId: plainText(100),
+		customerId: { ...plainText(100), description: "Whose order it is. Omit it: the order is the token subject's own (a customer may name only itself)." },
 		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: newOrderItemSchema },
-		currency: { type: "string", pattern: "^[A-Z]{3}$" }
+		currency: { type: "string", pattern: "^[A-Z]{3}$", description: "ISO 4217 code of the currency, in capitals.", examples: ["EUR"] }
 	}
 } as const;
 

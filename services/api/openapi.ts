@@ -12,8 +12,11 @@ import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
 import { PRODUCT_KEYWORDS } from "../../lib/validation/ajv-validator";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
-import { API_CONTACT, API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
-import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
+import { API_CONTACT, API_DESCRIPTION, EXAMPLE_ORDER_ID, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
+import { ForbiddenRoleError, MissingTokenError } from "../../lib/auth/auth.errors";
+import { RateLimitExceededError } from "../../lib/http/errors";
+import { InvalidQueryParameterError, UnsupportedMediaTypeError } from "./api.errors";
+import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL, toProblem, type Problem } from "./problem";
 import { API_PATH, API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
 
 export { REQUEST_SCHEMAS, type JsonSchema };
@@ -45,7 +48,7 @@ export interface OpenApiParameter {
 export interface OpenApiResponse {
 	description: string;
 	headers?: Record<string, unknown>;
-	content?: Record<string, { schema: unknown }>;
+	content?: Record<string, { schema: unknown; example?: unknown }>;
 }
 
 export interface OpenApiOperation {
@@ -55,7 +58,7 @@ export interface OpenApiOperation {
 	tags: string[];
 	security?: Array<Record<string, string[]>>;
 	parameters: Array<OpenApiParameter | { $ref: string }>;
-	requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
+	requestBody?: { required: boolean; content: Record<string, { schema: unknown; example?: unknown }> };
 	responses: Record<string, OpenApiResponse>;
 	"x-moleculer-action": string;
 	"x-access": ApiRoute["access"];
@@ -206,6 +209,10 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 	}
 	const params = REQUEST_SCHEMAS[route.action];
 	const split = splitParams(route, params && publishedSchema(params));
+	if (split.body) {
+		if (!spec.requestExample) throw new Error(`The OpenAPI document has no example body for '${route.action}': add a requestExample to OPERATIONS.`);
+		split.body = { ...split.body, content: { "application/json": { ...split.body.content["application/json"], example: spec.requestExample } } };
+	}
 	const parameters: OpenApiOperation["parameters"] = [...split.parameters];
 	if (spec.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
 	parameters.push({ $ref: "#/components/parameters/CorrelationId" });
@@ -321,6 +328,46 @@ export function splitParams(
 	return { parameters, body: { required: bodyRequired.length > 0, content: { "application/json": { schema: bodySchema } } } };
 }
 
+/** A correlation id for the examples. */
+const EXAMPLE_CORRELATION_ID = "3f1c9a2e-6b7d-4e0a-9c55-2d8e7f1b4a60";
+
+/** The example of an answer with `status`: the problem the gateway makes of the error behind it. */
+function problemExample(route: ApiRoute, spec: OperationSpec, status: number): Problem {
+	const instance = toOpenApiPath(route.path).replace(/\{(\w+)\}/g, (_, name: string) => {
+		if (name === "sku") return "SKU-0001";
+		return route.path.startsWith("/admin/dead-letters") ? "orders-outbox-7" : EXAMPLE_ORDER_ID;
+	});
+	const { problem } = toProblem(exampleError(route, spec, status), { method: route.method, url: instance });
+	if (problem.status !== status) throw new Error(`The example of ${route.action}'s ${status} answer is a ${problem.status}.`);
+	return { ...problem, instance, correlationId: EXAMPLE_CORRELATION_ID };
+}
+
+/** The error behind an answer with `status`: the operation's own, else the one any operation meets. */
+function exampleError(route: ApiRoute, spec: OperationSpec, status: number): unknown {
+	const own = spec.errorExamples?.[status as keyof NonNullable<OperationSpec["errorExamples"]>];
+	if (own !== undefined) return own;
+	switch (status) {
+		case 400:
+			return new InvalidQueryParameterError("a[b]", "nested", `${route.method} ${toOpenApiPath(route.path)}`, queryParameterNames(route));
+		case 401:
+			return new MissingTokenError();
+		case 403:
+			if (route.access === "admin") return new ForbiddenRoleError("admin", "customer");
+			break;
+		case 413:
+			return { type: "entity.too.large", limit: BODY_LIMIT_BYTES };
+		case 415:
+			return new UnsupportedMediaTypeError("text/plain");
+		case 429:
+			return new RateLimitExceededError(600, 42);
+		case 503:
+			return { type: "SERVICE_NOT_AVAILABLE" };
+		case 504:
+			return { type: "REQUEST_TIMEOUT" };
+	}
+	throw new Error(`The OpenAPI document has no example of ${route.action}'s ${status} answer: add one to its errorExamples.`);
+}
+
 function problemResponse(description: string, schema: ResponseSchemaName = "Problem", headers: string[] = []): OpenApiResponse {
 	return {
 		description,
@@ -345,7 +392,11 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean, h
 		return typeof given === "string" ? problemResponse(fallback ? `${fallback} ${given}` : given) : problemResponse(given.description, given.schema);
 	};
 	const add = (status: number, response: OpenApiResponse | undefined) => {
-		if (response) responses[String(status)] = response;
+		if (!response) return;
+		// The example a docs page shows is the very problem the gateway writes for this status.
+		const problem = response.content?.[PROBLEM_CONTENT_TYPE];
+		if (problem) problem.example = problemExample(route, spec, status);
+		responses[String(status)] = response;
 	};
 
 	// Every route screens its query string, so every route may answer 400.

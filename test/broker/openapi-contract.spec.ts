@@ -228,6 +228,19 @@ describe("The API against its OpenAPI document", () => {
 		expect(rows.map(r => r.id)).toContain(deadLetters[1]);
 	});
 
+	it("should succeed with each operation's example body sent as the docs page pre-fills it", async () => {
+		const example = (template: string, method: string) => document.paths[template][method].requestBody!.content["application/json"].example as object;
+		// A customer's token, as "Try it out" sends it with the pre-filled body.
+		const created = await bob.post("/api/orders").send(example("/api/orders", "post"));
+		expect([created.status, created.body.customerId, created.body.status]).toEqual([201, "contract-bob", "pending"]);
+		const cancelled = await bob.post(`/api/orders/${created.body.id}/cancel`).send(example("/api/orders/{id}/cancel", "post"));
+		expect(cancelled.status).toBe(200);
+		// An admin's, on the admin routes.
+		expect((await admin.put("/api/admin/stock/SKU-0098").send(example("/api/admin/stock/{sku}", "put"))).status).toBe(200);
+		const replayed = await admin.post("/api/admin/dead-letters/replay").send(example("/api/admin/dead-letters/replay", "post"));
+		expect([replayed.status, replayed.body.replayed]).toEqual([200, 0]);
+	});
+
 	it("should answer a method a path does not take with the documented 405 problem and Allow, HEAD like GET, OPTIONS with Allow", async () => {
 		const validate = createOpenApiAjv().compile(inlineRefs(document, { $ref: "#/components/schemas/Problem" }) as object);
 		const wrong = await alice.patch("/api/orders").send({});

@@ -236,7 +236,12 @@ describe("Test 'buildOpenApiDocument'", () => {
 			const cancel = operationOf(routeOf("orders.cancel"));
 			expect(cancel.requestBody).toEqual({
 				required: false,
-				content: { "application/json": { schema: { type: "object", additionalProperties: false, properties: { reason: expect.any(Object) } } } }
+				content: {
+					"application/json": {
+						schema: { type: "object", additionalProperties: false, properties: { reason: expect.any(Object) } },
+						example: { reason: expect.any(String) }
+					}
+				}
 			});
 			const setStock = operationOf(routeOf("processor.setStock"));
 			expect(setStock.requestBody?.required).toBe(true);
@@ -444,7 +449,7 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(statusesOf("api.live")).toEqual(["200", "400"]);
 			expect(statusesOf("api.ready")).toEqual(["200", "400", "503"]);
 			expect(operationOf(routeOf("api.ready")).responses["503"].content).toEqual({
-				"application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } }
+				"application/problem+json": { schema: { $ref: "#/components/schemas/Problem" }, example: expect.objectContaining({ status: 503, code: "NOT_READY" }) }
 			});
 		});
 
@@ -457,6 +462,55 @@ describe("Test 'buildOpenApiDocument'", () => {
 				}
 				if (route.access !== "public") expect(operationOf(route).responses["429"].headers).toHaveProperty(["Retry-After"]);
 			}
+		});
+	});
+
+	describe("examples, as the docs page pre-fills and shows them", () => {
+		const plainAjv = () => {
+			const ajv = new Ajv2020();
+			addFormats(ajv);
+			return ajv;
+		};
+		const pathSample = (route: ApiRoute) =>
+			Object.fromEntries([...route.path.matchAll(/:(\w+)/g)].map(([, name]) => [name, name === "sku" ? "SKU-0001" : "1b4e28ba-2fa1-41d2-883f-0016d3cca427"]));
+
+		it("should give each operation that takes a body an example valid against the published schema and the action's own", () => {
+			const validator = new AjvValidator({});
+			const withBody = API_ROUTES.filter(route => operationOf(route).requestBody);
+			expect(withBody.map(r => r.action).sort()).toEqual(["deadLetters.replayAll", "orders.cancel", "orders.create", "processor.setStock"]);
+			for (const route of withBody) {
+				const { schema, example } = operationOf(route).requestBody!.content["application/json"];
+				expect([route.action, example]).toEqual([route.action, expect.any(Object)]);
+				const standard = plainAjv().compile(schema as object);
+				expect([route.action, standard(example), standard.errors ?? null]).toEqual([route.action, true, null]);
+				const own = validator.compile(REQUEST_SCHEMAS[route.action] as Record<string, unknown>)({ ...pathSample(route), ...(example as object) });
+				expect([route.action, own]).toEqual([route.action, true]);
+			}
+		});
+
+		it("should pre-fill POST /orders with a demo SKU, one unit at 9.99 EUR and no customerId (the token's own)", () => {
+			const { example } = operationOf(routeOf("orders.create")).requestBody!.content["application/json"];
+			expect(example).toEqual({ items: [{ sku: "SKU-0001", quantity: 1, unitPrice: 9.99 }], currency: "EUR" });
+			const item = (REQUEST_SCHEMAS["orders.create"] as { properties: { items: { items: { properties: Record<string, { examples?: unknown[] }> } } } }).properties.items.items.properties;
+			expect([item.sku.examples, item.quantity.examples, item.unitPrice.examples]).toEqual([["SKU-0001"], [1], [9.99]]);
+		});
+
+		it("should show with every error answer a problem of that very status, as the gateway writes it", () => {
+			const validate = plainAjv().compile(inlineRefs(document, { $ref: "#/components/schemas/Problem" }) as object);
+			const wrong: string[] = [];
+			for (const route of API_ROUTES) {
+				for (const [status, response] of Object.entries(operationOf(route).responses)) {
+					if (Number(status) < 400) continue;
+					const example = response.content!["application/problem+json"].example as { status: number; code: string; type: string; instance: string };
+					if (example?.status !== Number(status)) wrong.push(`${route.action} ${status}: example status ${example?.status}`);
+					if (!validate(example)) wrong.push(`${route.action} ${status}: ${JSON.stringify(validate.errors)}`);
+					if (!example.type.toUpperCase().replace(/-/g, "_").endsWith(`:${example.code}`)) wrong.push(`${route.action} ${status}: code ${example.code}`);
+					if (!example.instance.startsWith("/api/") || example.instance.includes("{")) wrong.push(`${route.action} ${status}: instance ${example.instance}`);
+				}
+			}
+			expect(wrong).toEqual([]);
+			const unauthorized = operationOf(routeOf("orders.create")).responses["401"].content!["application/problem+json"].example;
+			expect(unauthorized).toMatchObject({ status: 401, code: "MISSING_TOKEN", title: "Unauthorized" });
 		});
 	});
 

@@ -4,6 +4,7 @@
  * process). The dead-letter service and the outbox mixin both speak these types.
  */
 import { ConsumerGroups } from "./events";
+import { positiveIntegerParam } from "./numbers";
 import { plainText } from "./text";
 
 /** One dead letter. */
@@ -51,7 +52,7 @@ export const listDeadLettersSchema = {
 	additionalProperties: false,
 	properties: {
 		...filterProperties,
-		limit: { anyOf: [{ type: "integer", minimum: 1, maximum: 1000 }, { type: "string", pattern: "^[1-9][0-9]{0,2}$|^1000$" }] }
+		limit: positiveIntegerParam(1000, "Most dead letters to show: 100 unless given, 1000 at most.")
 	}
 } as const;
 

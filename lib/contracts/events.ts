@@ -3,6 +3,7 @@
  * both sides. A consumer validates every incoming payload against its schema before acting on it.
  */
 
+import { moneyAmount } from "./money";
 import { plainText } from "./text";
 
 export const EVENT_SCHEMA_VERSION = 1;
@@ -84,9 +85,9 @@ export const orderItemSchema = {
 	additionalProperties: false,
 	required: ["sku", "quantity", "unitPrice"],
 	properties: {
-		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
-		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxStoredQuantity },
-		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice, multipleOf: 0.01 }
+		sku: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$", examples: ["SKU-0001"] },
+		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxStoredQuantity, examples: [1] },
+		unitPrice: { ...moneyAmount(OrderLimits.maxUnitPrice, "Price of one unit, in the order's currency."), examples: [9.99] }
 	}
 } as const;
 
@@ -95,7 +96,7 @@ export const newOrderItemSchema = {
 	...orderItemSchema,
 	properties: {
 		...orderItemSchema.properties,
-		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity, description: `Units of the SKU, 1 to ${OrderLimits.maxQuantity}.` }
+		quantity: { type: "integer", minimum: 1, maximum: OrderLimits.maxQuantity, description: `Units of the SKU, 1 to ${OrderLimits.maxQuantity}.`, examples: [1] }
 	}
 } as const;
 

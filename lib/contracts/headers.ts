@@ -15,5 +15,8 @@ export const HeaderNames = {
 	IdempotentReplayed: "Idempotent-Replayed",
 	RetryAfter: "Retry-After",
 	Location: "Location",
-	WwwAuthenticate: "WWW-Authenticate"
+	WwwAuthenticate: "WWW-Authenticate",
+	RateLimitLimit: "RateLimit-Limit",
+	RateLimitRemaining: "RateLimit-Remaining",
+	RateLimitReset: "RateLimit-Reset"
 } as const;

@@ -3,7 +3,7 @@
  * `GET /api/orders/:id/history` shows it, one page at a time. Each service records its own
  * entries; orders merges them.
  */
-import { positiveIntegerParam } from "./orders";
+import { positiveIntegerParam } from "./numbers";
 
 /** One step of an order, in one service. */
 export interface HistoryEntry {
@@ -61,8 +61,9 @@ export const orderHistorySchema = {
 	required: ["id"],
 	properties: {
 		id: { type: "string", minLength: 1, maxLength: 100 },
-		page: positiveIntegerParam(),
-		pageSize: positiveIntegerParam(MAX_HISTORY_PAGE_SIZE)
+		// page × pageSize may reach MAX_HISTORY_DEPTH at most: a bound across both, which orders checks.
+		page: positiveIntegerParam(MAX_HISTORY_DEPTH, `Which page, from 1; \`page × pageSize\` may be ${MAX_HISTORY_DEPTH} at most.`),
+		pageSize: positiveIntegerParam(MAX_HISTORY_PAGE_SIZE, `Entries a page holds: ${DEFAULT_HISTORY_PAGE_SIZE} unless given, ${MAX_HISTORY_PAGE_SIZE} at most.`)
 	}
 } as const;
 

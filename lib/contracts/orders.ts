@@ -1,4 +1,5 @@
 import { MAX_CANCEL_REASON_LENGTH, OrderLimits, newOrderItemSchema, type OrderItem } from "./events";
+import { positiveIntegerParam } from "./numbers";
 import { plainText } from "./text";
 
 /** Order statuses, as the REST API shows them. */
@@ -51,25 +52,20 @@ export interface OrderPage {
 
 export const MAX_PAGE_SIZE = 100;
 
+/** Highest page number of a list: nine digits, well inside 32 bits. */
+export const MAX_PAGE_NUMBER = 999_999_999;
+
 export const createOrderSchema = {
 	type: "object",
 	additionalProperties: false,
 	// customerId may be omitted by an authenticated caller: the order is then its own.
 	required: ["items", "currency"],
 	properties: {
-		customerId: plainText(100),
+		customerId: { ...plainText(100), description: "Whose order it is. Omit it: the order is the token subject's own (a customer may name only itself)." },
 		items: { type: "array", minItems: 1, maxItems: OrderLimits.maxItems, items: newOrderItemSchema },
-		currency: { type: "string", pattern: "^[A-Z]{3}$" }
+		currency: { type: "string", pattern: "^[A-Z]{3}$", description: "ISO 4217 code of the currency, in capitals.", examples: ["EUR"] }
 	}
 } as const;
-
-/** Query-string numbers arrive as strings: accept digits or integers. */
-export const positiveIntegerParam = (maximum?: number) => ({
-	anyOf: [
-		{ type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) },
-		{ type: "string", pattern: "^[1-9][0-9]{0,8}$" }
-	]
-});
 
 export const listOrdersSchema = {
 	type: "object",
@@ -77,8 +73,8 @@ export const listOrdersSchema = {
 	properties: {
 		status: { enum: Object.values(OrderStatus) },
 		customerId: plainText(100),
-		page: positiveIntegerParam(),
-		pageSize: positiveIntegerParam(MAX_PAGE_SIZE)
+		page: positiveIntegerParam(MAX_PAGE_NUMBER, `Which page, from 1 to ${MAX_PAGE_NUMBER}.`),
+		pageSize: positiveIntegerParam(MAX_PAGE_SIZE, `Orders a page holds: 20 unless given, ${MAX_PAGE_SIZE} at most.`)
 	}
 } as const;
 

@@ -7,28 +7,13 @@
 import { OrderLimits, orderItemSchema } from "./events";
 import { MAX_HISTORY_PAGE_SIZE } from "./history";
 import { MAX_PAGE_SIZE, OrderStatus } from "./orders";
+import { describeProblemCodes } from "./problems";
 import { skuSchema } from "./stock";
 
 const ref = (name: ResponseSchemaName) => ({ $ref: `#/components/schemas/${name}` }) as const;
 const nullable = (type: "string" | "object") => ({ type: [type, "null"] }) as const;
 const count = { type: "integer", minimum: 0 } as const;
 const dateTime = { type: "string", format: "date-time" } as const;
-
-/**
- * One line of an order as it was accepted. `unitPrice` has no `multipleOf: 0.01` here, unlike the
- * request: 0.29 / 0.01 is 28.999999999999996 in floating point, so a validator without
- * ajv's `multipleOfPrecision` would refuse a correct answer.
- */
-const orderItemView = {
-	type: "object",
-	additionalProperties: false,
-	required: ["sku", "quantity", "unitPrice"],
-	properties: {
-		sku: orderItemSchema.properties.sku,
-		quantity: orderItemSchema.properties.quantity,
-		unitPrice: { type: "number", minimum: 0, maximum: OrderLimits.maxUnitPrice }
-	}
-} as const;
 
 /** `OrderView` (lib/contracts/orders.ts), as `toOrderView` makes it. */
 const order = {
@@ -173,10 +158,17 @@ const readiness = {
 /** An RFC 9457 problem document, as services/api/problem.ts makes it. */
 const problem = {
 	type: "object",
-	required: ["type", "title", "status", "detail"],
-	description: "RFC 9457 problem details. Other members may extend it (`header`, `code`, …).",
+	required: ["type", "title", "status", "detail", "code"],
+	description: "RFC 9457 problem details. Other members may extend it (`header`, `parameter`, …).",
 	properties: {
 		type: { type: "string", format: "uri", description: "Stable id of the kind of problem: `urn:order-pipeline:problem:<slug>`." },
+		code: {
+			type: "string",
+			pattern: "^[A-Z][A-Z0-9_]*$",
+			description:
+				"The kind of problem for a program to act on: the `type`'s last part in capitals (`validation-error` → `VALIDATION_ERROR`). " +
+				`Always present. The codes:\n${describeProblemCodes()}\n\nAnother may come from a layer below (the body parser's, say): act on the \`status\` then.`
+		},
 		title: { type: "string" },
 		status: { type: "integer", minimum: 400, maximum: 599 },
 		detail: { type: "string", description: "What went wrong, in words a person can act on." },
@@ -198,7 +190,8 @@ const problem = {
 /** The response schemas by the name the OpenAPI document gives them under `components/schemas`. */
 export const responseSchemas = {
 	Order: order,
-	OrderItem: orderItemView,
+	// One line of an order as it was accepted: as events carry it and orders stores it.
+	OrderItem: orderItemSchema,
 	OrderPage: orderPage,
 	OrderHistory: orderHistory,
 	HistoryEntry: historyEntry,

@@ -1,6 +1,8 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import Ajv, { _, str, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { Errors, Validators } from "moleculer";
+import { MAX_DECIMALS_KEYWORD, hasAtMostDecimals } from "../contracts/money";
+import { maximumOfPositiveIntegerPattern } from "../contracts/numbers";
 import { PLAIN_TEXT_PATTERN, PLAIN_TEXT_RULE } from "../contracts/text";
 
 type CheckerFunction = ReturnType<InstanceType<typeof Validators.Base>["compile"]>;
@@ -12,11 +14,24 @@ export interface FieldError {
 	type: string;
 }
 
+/** The JSON Schema keywords only this product's validator knows; the OpenAPI document leaves them out. */
+export const PRODUCT_KEYWORDS: readonly string[] = [MAX_DECIMALS_KEYWORD];
+
 /** A shared ajv instance: every schema of the product is compiled by the same rules. */
 export function createAjv(): Ajv {
-	// multipleOfPrecision: 0.29 / 0.01 is 28.999999999999996 in floating point; compare to 9 digits.
-	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false, multipleOfPrecision: 9 });
+	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
 	addFormats(ajv);
+	// `"maxDecimals": n`: what `multipleOf` cannot say of money (lib/contracts/money.ts).
+	ajv.addKeyword({
+		keyword: MAX_DECIMALS_KEYWORD,
+		type: "number",
+		schemaType: "number",
+		validate: (decimals: number, value: number) => hasAtMostDecimals(value, decimals),
+		error: {
+			message: ({ schema }) => str`must have at most ${String(schema)} decimals`,
+			params: ({ schema }) => _`{ maxDecimals: ${schema as number} }`
+		}
+	});
 	return ajv;
 }
 
@@ -24,9 +39,11 @@ export function createAjv(): Ajv {
 export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
 	const seen = new Set<string>();
 	const result: FieldError[] = [];
-	for (const err of errors ?? []) {
+	const all = errors ?? [];
+	for (const err of all) {
 		// anyOf reports each branch; its own summary says enough.
 		if (err.keyword === "anyOf") continue;
+		if (isOtherTypesBranch(err, all)) continue;
 		const field = fieldPath(err);
 		const message = describe(err);
 		const key = `${field}|${message}`;
@@ -35,6 +52,17 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldEr
 		result.push({ field, message, type: err.keyword });
 	}
 	return result;
+}
+
+/**
+ * True for the `type` error of an anyOf branch when another branch of the same anyOf, the one for
+ * the type that was sent, says what is wrong: `pageSize=0` is "must be a whole number from 1 to
+ * 100", not also "must be integer".
+ */
+function isOtherTypesBranch(err: ErrorObject, all: ErrorObject[]): boolean {
+	const branch = /^(.*\/anyOf\/)\d+\/type$/.exec(err.schemaPath);
+	if (!branch || err.keyword !== "type") return false;
+	return all.some(other => other !== err && other.instancePath === err.instancePath && other.keyword !== "type" && other.schemaPath.startsWith(branch[1]));
 }
 
 function fieldPath(err: ErrorObject): string {
@@ -62,9 +90,13 @@ function describe(err: ErrorObject): string {
 			return "is not an allowed field";
 		case "enum":
 			return `must be one of: ${(err.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
-		case "pattern":
-			if ((err.params as { pattern: string }).pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_RULE;
-			return `has an invalid format (expected pattern ${(err.params as { pattern: string }).pattern})`;
+		case "pattern": {
+			const { pattern } = err.params as { pattern: string };
+			if (pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_RULE;
+			const maximum = maximumOfPositiveIntegerPattern(pattern);
+			if (maximum !== undefined) return `must be a whole number from 1 to ${maximum}, in digits`;
+			return `has an invalid format (expected pattern ${pattern})`;
+		}
 		default:
 			return err.message ?? "is invalid";
 	}

@@ -1,4 +1,5 @@
 import { Errors } from "moleculer";
+import type { QueryRefusal } from "./gateway-http";
 
 export const ERR_UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE";
 export const ERR_INVALID_HEADER = "INVALID_HEADER";
@@ -26,16 +27,17 @@ export class InvalidHeaderError extends Errors.MoleculerClientError {
 	}
 }
 
-/** A query parameter no route of this API can have: nested (`a[b]`), or not a plain name (400). */
+/** A query parameter the operation does not take: nested (`a[b]`), given twice, or (but on a GET) not one it lists (400). */
 export class InvalidQueryParameterError extends Errors.MoleculerClientError {
-	constructor(name: string) {
-		const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-		super(
-			`Query parameter '${shown.replace(/[^\x20-\x7e]/g, "?")}' is not accepted: this API's parameters are plain names of letters and digits (e.g. status, page), each given once.`,
-			400,
-			ERR_INVALID_QUERY,
-			{ parameter: shown }
-		);
+	constructor(name: string, reason: QueryRefusal, operation: string, known: ReadonlySet<string>) {
+		const shown = (name.length > 40 ? `${name.slice(0, 40)}…` : name).replace(/[^\x20-\x7e]/g, "?");
+		const takes = known.size > 0 ? `it takes ${[...known].join(", ")}` : "it takes none";
+		const why = {
+			nested: "a query parameter of this API is a plain name, never nested",
+			repeated: "give it once",
+			unknown: `it is not one ${operation} takes (${takes})`
+		}[reason];
+		super(`Query parameter '${shown}' is not accepted: ${why}.`, 400, ERR_INVALID_QUERY, { parameter: shown, reason });
 	}
 }
 

@@ -10,31 +10,34 @@ import { setHttpRoute } from "../../lib/tracing";
 import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
 import { openApiDocument } from "./openapi";
+import { queryParameterNames, takesBody, toOpenApiPath } from "./openapi.params";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
 import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
 import { BodyTooDeepError, InvalidHeaderError, InvalidQueryParameterError, MethodNotAllowedError, NotReadyError, UnsupportedMediaTypeError } from "./api.errors";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem";
 import {
-	BODY_METHODS,
 	HEADER_TOKEN,
 	MAX_BODY_DEPTH,
 	correlationIdOf,
 	hasBody,
 	nestsDeeperThan,
-	oddQueryParameter,
+	screenQuery,
 	writeProblem,
 	type GatewayRequest
 } from "./gateway-http";
 import {
-	API_ALIASES,
 	API_PATH,
+	API_ROUTES,
 	BODY_LIMIT_BYTES,
 	CORS_ALLOWED_HEADERS,
 	CORS_EXPOSED_HEADERS,
 	accessOf,
+	aliasesOf,
 	allowedMethods,
 	isAllowedOrigin,
-	pathOf
+	pathOf,
+	routeOf,
+	type ApiRoute
 } from "./routes";
 
 /**
@@ -119,6 +122,49 @@ function sendProblem(this: Service<ApiSettings>, req: GatewayRequest, res: Serve
 	writeProblem(req, res, err, this.logger);
 }
 
+/** A moleculer-web route under {@link API_PATH} for `routes`, reading JSON bodies when `readsBody`. */
+function apiRoute(name: string, routes: readonly ApiRoute[], readsBody: boolean) {
+	return {
+		name,
+		path: API_PATH,
+		mappingPolicy: "restrict" as const,
+		autoAliases: false,
+		aliases: aliasesOf(routes),
+		bodyParsers: readsBody
+			? {
+					// Any JSON media type, `application/merge-patch+json` say, is read as JSON.
+					json: { strict: true, limit: BODY_LIMIT_BYTES, type: ["application/json", "application/*+json"] },
+					urlencoded: false
+				}
+			: false,
+		callOptions: { timeout: 15_000 },
+		authentication: true,
+		authorization: true,
+		onBeforeCall(this: Service<ApiSettings>, ctx: Context<unknown, Record<string, unknown>>, _route: unknown, req: GatewayRequest, res: ServerResponse) {
+			const correlationId = correlationIdOf(req);
+			ctx.meta.correlationId = correlationId;
+			res.setHeader("X-Correlation-Id", correlationId);
+
+			if (readsBody && hasBody(req)) {
+				const type = req.headers["content-type"];
+				if (!type || !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
+					throw new UnsupportedMediaTypeError(type);
+				}
+			}
+			// Validation walks the body recursively, and so does the serializer of a remote call.
+			if (nestsDeeperThan((req as { body?: unknown }).body, MAX_BODY_DEPTH)) throw new BodyTooDeepError(MAX_BODY_DEPTH);
+			const key = req.headers["idempotency-key"];
+			if (key !== undefined) {
+				if (typeof key !== "string" || !HEADER_TOKEN.test(key)) {
+					throw new InvalidHeaderError("Idempotency-Key", "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'");
+				}
+				ctx.meta.idempotencyKey = key;
+			}
+		},
+		onError: sendProblem
+	};
+}
+
 const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	name: "api",
 	mixins: [ApiGateway],
@@ -136,49 +182,13 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		logRequest: "debug",
 		logResponse: "debug",
 		onError: sendProblem,
+		// A body is read only for the operations that document one: elsewhere it is never parsed nor
+		// merged into the params (a JSON body on a GET or on a replay changes nothing), and so never
+		// answered with 413 or 415. moleculer-web matches aliases across routes; the one without body
+		// parsers comes first, so that a path no route has is answered 404 without reading a body.
 		routes: [
-			{
-				path: API_PATH,
-				mappingPolicy: "restrict",
-				autoAliases: false,
-				aliases: { ...API_ALIASES },
-				bodyParsers: {
-					// Any JSON media type, `application/merge-patch+json` say, is read as JSON.
-					json: { strict: true, limit: BODY_LIMIT_BYTES, type: ["application/json", "application/*+json"] },
-					urlencoded: false
-				},
-				callOptions: { timeout: 15_000 },
-				authentication: true,
-				authorization: true,
-				onBeforeCall(
-					this: Service<ApiSettings>,
-					ctx: Context<unknown, Record<string, unknown>>,
-					_route: unknown,
-					req: GatewayRequest,
-					res: ServerResponse
-				) {
-					const correlationId = correlationIdOf(req);
-					ctx.meta.correlationId = correlationId;
-					res.setHeader("X-Correlation-Id", correlationId);
-
-					if (BODY_METHODS.has(req.method ?? "") && hasBody(req)) {
-						const type = req.headers["content-type"];
-						if (!type || !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
-							throw new UnsupportedMediaTypeError(type);
-						}
-					}
-					// Validation walks the body recursively, and so does the serializer of a remote call.
-					if (nestsDeeperThan((req as { body?: unknown }).body, MAX_BODY_DEPTH)) throw new BodyTooDeepError(MAX_BODY_DEPTH);
-					const key = req.headers["idempotency-key"];
-					if (key !== undefined) {
-						if (typeof key !== "string" || !HEADER_TOKEN.test(key)) {
-							throw new InvalidHeaderError("Idempotency-Key", "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'");
-						}
-						ctx.meta.idempotencyKey = key;
-					}
-				},
-				onError: sendProblem
-			}
+			apiRoute("api", API_ROUTES.filter(route => !takesBody(route)), false),
+			apiRoute("api-json", API_ROUTES.filter(takesBody), true)
 		]
 	},
 
@@ -308,9 +318,15 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			if (this.settings.corsOrigins.length > 0) res.setHeader("Vary", "Origin");
 			if (allow && method === "OPTIONS") return this.answerOptions(req, res, allow, corsOrigin);
 			if (allow && !allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, path, allow));
-			if (allow) {
-				const odd = oddQueryParameter(req.url);
-				if (odd !== undefined) return this.sendError(req, res, new InvalidQueryParameterError(odd));
+			const route = allow ? routeOf(method === "HEAD" ? "GET" : method, path) : undefined;
+			if (route && req.url) {
+				const known = queryParameterNames(route);
+				const screened = screenQuery(req.url, known, route.method === "GET");
+				if (screened.refused) {
+					const { name, reason } = screened.refused;
+					return this.sendError(req, res, new InvalidQueryParameterError(name, reason, `${route.method} ${toOpenApiPath(route.path)}`, known));
+				}
+				req.url = screened.url;
 			}
 			// Node's response to a HEAD request sends no body, whatever is written to it.
 			if (allow && method === "HEAD") req.method = "GET";

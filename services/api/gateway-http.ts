@@ -1,6 +1,6 @@
 /**
  * The gateway's checks of a raw request and its problem writer, apart from the service schema (as
- * moleculer-web keeps `alias.js` apart from its gateway): the correlation id, odd query parameters,
+ * moleculer-web keeps `alias.js` apart from its gateway): the correlation id, the query's parameters,
  * a body's presence and depth, and the RFC 9457 answer of any error.
  */
 import { randomUUID } from "node:crypto";
@@ -21,9 +21,6 @@ export const MAX_BODY_DEPTH = 32;
 
 /** What the gateway accepts in `X-Correlation-Id` and `Idempotency-Key` (the OpenAPI document says the same). */
 export const HEADER_TOKEN = new RegExp(HEADER_TOKEN_PATTERN);
-
-/** Methods whose request may carry a body. */
-export const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /** True when a JSON value nests deeper than `max` arrays or objects (checked without recursion). */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
@@ -46,22 +43,36 @@ export function correlationIdOf(req: GatewayRequest): string {
 	return value;
 }
 
-/** A query parameter's name as every route of this API spells them. */
-const QUERY_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+/** Why a query parameter is refused. */
+export type QueryRefusal = "nested" | "repeated" | "unknown";
 
 /**
- * The first query parameter no route can have — nested (`customerId[$ne]`, `__proto__[x]`, which the
- * query parser would turn into objects or silently drop) or repeated — or undefined.
+ * What the gateway does with a request's query string, given the names its operation documents.
+ * A parameter nested (`customerId[$ne]`, `__proto__[x]`: the query parser would make an object of
+ * it, or drop it) or given twice is refused. One the operation does not list is refused too, unless
+ * `ignoreUnknown` (a GET): the request then goes on without it, so that a cache-buster
+ * (`?_=1700000000`) does not break a read, while a typo cannot widen a purge.
  */
-export function oddQueryParameter(url: string | undefined): string | undefined {
-	const at = url?.indexOf("?") ?? -1;
-	if (at < 0) return undefined;
+export function screenQuery(
+	url: string,
+	known: ReadonlySet<string>,
+	ignoreUnknown: boolean
+): { url: string; refused?: undefined } | { refused: { name: string; reason: QueryRefusal } } {
+	const at = url.indexOf("?");
+	if (at < 0) return { url };
+	const kept: string[] = [];
 	const seen = new Set<string>();
-	for (const name of new URLSearchParams(url!.slice(at + 1)).keys()) {
-		if (!QUERY_NAME.test(name) || seen.has(name)) return name;
+	for (const piece of url.slice(at + 1).split("&")) {
+		if (piece === "") continue;
+		// The name as the query parser reads it: percent- and plus-decoded.
+		const name = new URLSearchParams(piece).keys().next().value ?? "";
+		if (/[[\]]/.test(name)) return { refused: { name, reason: "nested" } };
+		if (seen.has(name)) return { refused: { name, reason: "repeated" } };
 		seen.add(name);
+		if (known.has(name)) kept.push(piece);
+		else if (!ignoreUnknown) return { refused: { name, reason: "unknown" } };
 	}
-	return undefined;
+	return { url: kept.length > 0 ? `${url.slice(0, at)}?${kept.join("&")}` : url.slice(0, at) };
 }
 
 /** True when the request carries a body. */

@@ -1,20 +1,24 @@
 /**
  * The API's OpenAPI 3.1 document, made from the route table (`API_ROUTES`) and the very JSON
- * Schemas the actions validate their params with: a schema changed in lib/contracts changes the
- * document, and a route added without saying what its action takes fails to build it. Moleculer-web
- * merges path params, the query string and the JSON body into one params object; the document
- * splits the action's schema back: `:name`s of the path are path parameters, the other properties
- * are the query of a GET or DELETE and the JSON body of a POST or PUT.
+ * Schemas the actions validate their params with (less the keywords only the product's validator
+ * knows, see {@link publishedSchema}): a schema changed in lib/contracts changes the document, and
+ * a route added without saying what its action takes fails to build it. openapi.params.ts splits
+ * each action's schema into parameters and body.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
-import { API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
-import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
-import { API_PATH, API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
+import { API_CONTACT, API_DESCRIPTION, EXAMPLE_ORDER_ID, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
+import { ForbiddenRoleError, MissingTokenError } from "../../lib/auth/auth.errors";
+import { RateLimitExceededError } from "../../lib/http/errors";
+import { InvalidQueryParameterError, UnsupportedMediaTypeError } from "./api.errors";
+import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL, toProblem, type Problem } from "./problem";
+import { publishedSchema, queryParameterNames, splitParams, toOpenApiPath, type OpenApiParameter, type OpenApiRequestBody } from "./openapi.params";
+import { API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
 
 export { REQUEST_SCHEMAS, type JsonSchema };
+export { publishedSchema, queryParameterNames, splitParams, takesBody, toOpenApiPath, type OpenApiParameter } from "./openapi.params";
 
 /** An OpenAPI document, typed as far as this module and its tests read it. */
 export interface OpenApiDocument {
@@ -32,18 +36,10 @@ export interface OpenApiDocument {
 	};
 }
 
-export interface OpenApiParameter {
-	name: string;
-	in: "path" | "query" | "header";
-	required: boolean;
-	description?: string;
-	schema: unknown;
-}
-
 export interface OpenApiResponse {
 	description: string;
 	headers?: Record<string, unknown>;
-	content?: Record<string, { schema: unknown }>;
+	content?: Record<string, { schema: unknown; example?: unknown }>;
 }
 
 export interface OpenApiOperation {
@@ -53,13 +49,11 @@ export interface OpenApiOperation {
 	tags: string[];
 	security?: Array<Record<string, string[]>>;
 	parameters: Array<OpenApiParameter | { $ref: string }>;
-	requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
+	requestBody?: OpenApiRequestBody;
 	responses: Record<string, OpenApiResponse>;
 	"x-moleculer-action": string;
 	"x-access": ApiRoute["access"];
 }
-
-const BODY_METHODS = new Set<ApiRoute["method"]>(["POST", "PUT"]);
 
 const schemaRef = (name: ResponseSchemaName) => ({ $ref: `#/components/schemas/${name}` });
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
@@ -78,6 +72,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
 			title: "Order pipeline API",
 			version: packageVersion(),
 			description: API_DESCRIPTION,
+			contact: API_CONTACT,
 			license: { name: "MIT", identifier: "MIT" }
 		},
 		// Relative: the document works from whatever host and scheme serve it.
@@ -86,7 +81,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
 		tags: TAGS.map(({ name, description }) => ({ name, description })),
 		paths,
 		components: {
-			schemas: { ...responseSchemas },
+			schemas: publishedSchema({ ...responseSchemas }),
 			securitySchemes: {
 				bearerAuth: {
 					type: "http",
@@ -138,6 +133,21 @@ export function buildOpenApiDocument(): OpenApiDocument {
 					description: "`Bearer`, with the reason a token was refused when one was sent.",
 					required: true,
 					schema: { type: "string", pattern: "^Bearer" }
+				},
+				[HeaderNames.RateLimitLimit]: {
+					description: "Requests this caller may make a minute (RATE_LIMIT_PER_MINUTE). On every answer to a counted request while rate limiting is on.",
+					required: false,
+					schema: { type: "integer", minimum: 1 }
+				},
+				[HeaderNames.RateLimitRemaining]: {
+					description: "Requests this caller has left in the current minute.",
+					required: false,
+					schema: { type: "integer", minimum: 0 }
+				},
+				[HeaderNames.RateLimitReset]: {
+					description: "Seconds until this caller's count starts again.",
+					required: false,
+					schema: { type: "integer", minimum: 0 }
 				}
 			}
 		}
@@ -152,11 +162,6 @@ export function openApiDocument(): OpenApiDocument {
 	return cached;
 }
 
-/** `/orders/:id/cancel` → `/api/orders/{id}/cancel`. */
-export function toOpenApiPath(routePath: string): string {
-	return API_PATH + routePath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
-}
-
 /** `orders.create` → `ordersCreate`: an identifier code generators take as it is. */
 export function operationIdOf(action: string): string {
 	return action.replace(/\.([a-zA-Z])/g, (_, letter: string) => letter.toUpperCase());
@@ -169,7 +174,11 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 		throw new Error(`The OpenAPI document does not know what '${route.action}' takes: add it to REQUEST_SCHEMAS.`);
 	}
 	const params = REQUEST_SCHEMAS[route.action];
-	const split = splitParams(route, params);
+	const split = splitParams(route, params && publishedSchema(params));
+	if (split.body) {
+		if (!spec.requestExample) throw new Error(`The OpenAPI document has no example body for '${route.action}': add a requestExample to OPERATIONS.`);
+		split.body = { ...split.body, content: { "application/json": { ...split.body.content["application/json"], example: spec.requestExample } } };
+	}
 	const parameters: OpenApiOperation["parameters"] = [...split.parameters];
 	if (spec.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
 	parameters.push({ $ref: "#/components/parameters/CorrelationId" });
@@ -177,12 +186,12 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 	const operation: OpenApiOperation = {
 		operationId: operationIdOf(route.action),
 		summary: route.summary,
-		...(spec.description || route.access === "admin" ? { description: describeOperation(route, spec) } : {}),
+		description: describeOperation(route, spec),
 		tags: [tagOf(route)],
 		...(route.access === "public" ? { security: [] } : {}),
 		parameters,
 		...(split.body ? { requestBody: split.body } : {}),
-		responses: responsesOf(route, spec, params !== null),
+		responses: responsesOf(route, spec, params !== null, split.body !== undefined),
 		"x-moleculer-action": route.action,
 		"x-access": route.access
 	};
@@ -190,8 +199,15 @@ function operationOf(route: ApiRoute): OpenApiOperation {
 }
 
 function describeOperation(route: ApiRoute, spec: OperationSpec): string {
-	const parts = [spec.description, route.access === "admin" ? "Role `admin` only." : undefined];
+	const parts = [spec.description, route.access === "admin" ? "Role `admin` only." : undefined, queryRule(route)];
 	return parts.filter(Boolean).join(" ");
+}
+
+/** What the gateway does with query parameters the operation does not list (gateway-http.ts, `screenQuery`). */
+function queryRule(route: ApiRoute): string {
+	if (route.method === "GET") return "Query parameters it does not list are ignored (a cache-buster such as `?_=1700000000` is fine); one nested (`a[b]`) or given twice is a 400.";
+	if (queryParameterNames(route).size === 0) return "It takes no query parameters: one sent is a 400.";
+	return "A query parameter it does not list, one nested (`a[b]`) or one given twice is a 400: a mistyped filter never widens what it does.";
 }
 
 function tagOf(route: ApiRoute): string {
@@ -200,50 +216,44 @@ function tagOf(route: ApiRoute): string {
 	return tag.name;
 }
 
-/**
- * Splits an action's params schema the way moleculer-web merges a request: the path's `:name`s,
- * then the query (GET, DELETE) or the JSON body (POST, PUT). A body that is the whole schema is
- * the schema object itself; one without the path params is a new object of the same property schemas.
- */
-export function splitParams(
-	route: Pick<ApiRoute, "method" | "path">,
-	schema: JsonSchema | null
-): { parameters: OpenApiParameter[]; body?: NonNullable<OpenApiOperation["requestBody"]> } {
-	const pathNames = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map(match => match[1]);
-	if (!schema) {
-		if (pathNames.length > 0) throw new Error(`${route.method} ${route.path} has path params but its action takes none.`);
-		return { parameters: [] };
-	}
-	const properties = (schema.properties ?? {}) as Record<string, unknown>;
-	const required = new Set((schema.required ?? []) as string[]);
-	const isBody = BODY_METHODS.has(route.method);
-	// No path params: the whole schema is the body, whatever its shape.
-	if (isBody && pathNames.length === 0) {
-		return { parameters: [], body: { required: required.size > 0, content: { "application/json": { schema } } } };
-	}
-	const unknownKeys = Object.keys(schema).filter(key => !["type", "properties", "required", "additionalProperties"].includes(key));
-	if (schema.type !== "object" || unknownKeys.length > 0) {
-		throw new Error(`The params schema of ${route.method} ${route.path} is not a plain object schema; it cannot be split into parameters.`);
-	}
+/** A correlation id for the examples. */
+const EXAMPLE_CORRELATION_ID = "3f1c9a2e-6b7d-4e0a-9c55-2d8e7f1b4a60";
 
-	const parameters: OpenApiParameter[] = pathNames.map(name => {
-		if (!(name in properties)) throw new Error(`${route.method} ${route.path}: the path param '${name}' is not in its action's params schema.`);
-		return { name, in: "path", required: true, schema: properties[name] };
+/** The example of an answer with `status`: the problem the gateway makes of the error behind it. */
+function problemExample(route: ApiRoute, spec: OperationSpec, status: number): Problem {
+	const instance = toOpenApiPath(route.path).replace(/\{(\w+)\}/g, (_, name: string) => {
+		if (name === "sku") return "SKU-0001";
+		return route.path.startsWith("/admin/dead-letters") ? "orders-outbox-7" : EXAMPLE_ORDER_ID;
 	});
-	const rest = Object.keys(properties).filter(name => !pathNames.includes(name));
-	if (!isBody) {
-		for (const name of rest) parameters.push({ name, in: "query", required: required.has(name), schema: properties[name] });
-		return { parameters };
+	const { problem } = toProblem(exampleError(route, spec, status), { method: route.method, url: instance });
+	if (problem.status !== status) throw new Error(`The example of ${route.action}'s ${status} answer is a ${problem.status}.`);
+	return { ...problem, instance, correlationId: EXAMPLE_CORRELATION_ID };
+}
+
+/** The error behind an answer with `status`: the operation's own, else the one any operation meets. */
+function exampleError(route: ApiRoute, spec: OperationSpec, status: number): unknown {
+	const own = spec.errorExamples?.[status as keyof NonNullable<OperationSpec["errorExamples"]>];
+	if (own !== undefined) return own;
+	switch (status) {
+		case 400:
+			return new InvalidQueryParameterError("a[b]", "nested", `${route.method} ${toOpenApiPath(route.path)}`, queryParameterNames(route));
+		case 401:
+			return new MissingTokenError();
+		case 403:
+			if (route.access === "admin") return new ForbiddenRoleError("admin", "customer");
+			break;
+		case 413:
+			return { type: "entity.too.large", limit: BODY_LIMIT_BYTES };
+		case 415:
+			return new UnsupportedMediaTypeError("text/plain");
+		case 429:
+			return new RateLimitExceededError(600, 42);
+		case 503:
+			return { type: "SERVICE_NOT_AVAILABLE" };
+		case 504:
+			return { type: "REQUEST_TIMEOUT" };
 	}
-	if (rest.length === 0) return { parameters };
-	const bodyRequired = rest.filter(name => required.has(name));
-	const bodySchema: JsonSchema = {
-		type: "object",
-		...(schema.additionalProperties !== undefined ? { additionalProperties: schema.additionalProperties } : {}),
-		...(bodyRequired.length > 0 ? { required: bodyRequired } : {}),
-		properties: Object.fromEntries(rest.map(name => [name, properties[name]]))
-	};
-	return { parameters, body: { required: bodyRequired.length > 0, content: { "application/json": { schema: bodySchema } } } };
+	throw new Error(`The OpenAPI document has no example of ${route.action}'s ${status} answer: add one to its errorExamples.`);
 }
 
 function problemResponse(description: string, schema: ResponseSchemaName = "Problem", headers: string[] = []): OpenApiResponse {
@@ -254,12 +264,14 @@ function problemResponse(description: string, schema: ResponseSchemaName = "Prob
 	};
 }
 
-function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): Record<string, OpenApiResponse> {
+function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean, hasBody: boolean): Record<string, OpenApiResponse> {
 	const responses: Record<string, OpenApiResponse> = {};
 	const { ok } = spec;
+	// A counted request's answer carries the caller's budget (when rate limiting is on).
+	const budget = route.access === "public" ? [] : [HeaderNames.RateLimitLimit, HeaderNames.RateLimitRemaining, HeaderNames.RateLimitReset];
 	responses[String(ok.status)] = {
 		description: ok.description,
-		headers: Object.fromEntries([HeaderNames.CorrelationId, ...(ok.headers ?? [])].map(name => [name, headerRef(name)])),
+		headers: Object.fromEntries([HeaderNames.CorrelationId, ...(ok.headers ?? []), ...budget].map(name => [name, headerRef(name)])),
 		content: { "application/json": { schema: typeof ok.schema === "string" ? schemaRef(ok.schema) : ok.schema } }
 	};
 	const own = (status: ErrorStatus, fallback?: string): OpenApiResponse | undefined => {
@@ -268,16 +280,24 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 		return typeof given === "string" ? problemResponse(fallback ? `${fallback} ${given}` : given) : problemResponse(given.description, given.schema);
 	};
 	const add = (status: number, response: OpenApiResponse | undefined) => {
-		if (response) responses[String(status)] = response;
+		if (!response) return;
+		// The example a docs page shows is the very problem the gateway writes for this status.
+		const problem = response.content?.[PROBLEM_CONTENT_TYPE];
+		if (problem) problem.example = problemExample(route, spec, status);
+		responses[String(status)] = response;
 	};
 
-	const hasBody = BODY_METHODS.has(route.method);
-	if (hasParams || hasBody) {
-		const causes = ["Invalid request: `errors` lists each offending field."];
-		if (hasBody) causes.push("Or the body is not valid JSON, or nested too deep.");
-		if (spec.idempotent) causes.push("Or the Idempotency-Key header breaks its pattern.");
-		add(400, problemResponse(causes.join(" ")));
-	}
+	// Every route screens its query string, so every route may answer 400.
+	const causes: string[] = [];
+	if (hasParams) causes.push("A field is invalid: `errors` lists each offending one (code `VALIDATION_ERROR`).");
+	if (hasBody) causes.push("The body is not valid JSON, is nested too deep, or is not encoded as its `Content-Encoding` says.");
+	if (spec.idempotent) causes.push("The Idempotency-Key header breaks its pattern.");
+	causes.push(
+		route.method === "GET"
+			? "A query parameter is nested (`a[b]`) or given twice (code `INVALID_QUERY`)."
+			: "A query parameter is not one this operation lists, or is nested (`a[b]`), or is given twice (code `INVALID_QUERY`)."
+	);
+	add(400, problemResponse(causes.length === 1 ? causes[0] : `One of:\n${causes.map(cause => `- ${cause}`).join("\n")}`));
 	if (route.access !== "public") {
 		add(401, problemResponse("No bearer token, or one that is invalid or expired.", "Problem", [HeaderNames.WwwAuthenticate]));
 	}
@@ -291,7 +311,7 @@ function responsesOf(route: ApiRoute, spec: OperationSpec, hasParams: boolean): 
 	add(422, own(422));
 	// Public routes (health, this document) are not counted against any caller.
 	if (route.access !== "public") {
-		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter]));
+		add(429, problemResponse("Too many requests from this caller: wait as `Retry-After` says.", "Problem", [HeaderNames.RetryAfter, ...budget]));
 	}
 	if (route.access !== "public") {
 		// Every authenticated route needs the identity provider's keys, whatever service answers it.

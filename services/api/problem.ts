@@ -18,6 +18,8 @@ export interface Problem {
 	title: string;
 	status: number;
 	detail: string;
+	/** The `type`'s last part in capitals (lib/contracts/problems.ts lists them). */
+	code: string;
 	instance?: string;
 	correlationId?: string;
 	errors?: ProblemFieldError[];
@@ -36,6 +38,9 @@ interface ErrorLike {
 
 const problemType = (slug: string) => `urn:order-pipeline:problem:${slug}`;
 
+/** `validation-error` → `VALIDATION_ERROR`: a problem's `code`, one to one with its `type`. */
+export const problemCode = (slug: string) => slug.toUpperCase().replace(/-/g, "_");
+
 /**
  * What a client told "timeout" can do: the request may still run (until its own timeout, never
  * after), so the way to learn its outcome is to send it again such that it cannot happen twice.
@@ -48,7 +53,7 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 	const err = (error ?? {}) as ErrorLike;
 	const make = (status: number, slug: string, title: string, detail: string, extra: Partial<Problem> = {}) => ({
 		// Extensions first: nothing in them may override the core members.
-		problem: { ...extra, type: problemType(slug), title, status, detail },
+		problem: { ...extra, type: problemType(slug), title, status, detail, code: problemCode(slug) },
 		unexpected: false
 	});
 
@@ -112,13 +117,12 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 	// moleculer-web's errors carry the status as `code`; others (body-parser's) as `status`.
 	const status = Number.isInteger(err.code) ? Number(err.code) : Number(err.status);
 	if (Number.isInteger(status) && status >= 400 && status < 500) {
-		// The error code lets a client tell refusals apart (e.g. MISSING_TOKEN, TOKEN_EXPIRED).
-		const code = typeof err.type === "string" && err.type ? { code: err.type } : {};
-		return make(status, slugOf(err.type, status), titleOf(status), String(err.message), code);
+		// The code (the error's type) lets a client tell refusals apart (e.g. MISSING_TOKEN, TOKEN_EXPIRED).
+		return make(status, slugOf(err.type, status), titleOf(status), String(err.message));
 	}
 	// No token can be checked: the detail says when to come back (Retry-After says it too).
 	if (err.type === ERR_IDENTITY_PROVIDER_UNAVAILABLE) {
-		return make(503, "identity-provider-unavailable", titleOf(503), String(err.message), { code: err.type });
+		return make(503, "identity-provider-unavailable", titleOf(503), String(err.message));
 	}
 	// Our own readiness answer: a 503 that is expected, not logged as unexpected, and names nothing.
 	if (err.type === "NOT_READY") {
@@ -129,7 +133,8 @@ export function toProblem(error: unknown, request: { method?: string; url?: stri
 			type: problemType("internal-error"),
 			title: "Internal error",
 			status: 500,
-			detail: "An unexpected error occurred. It has been logged; quote the correlation id when you report it."
+			detail: "An unexpected error occurred. It has been logged; quote the correlation id when you report it.",
+			code: problemCode("internal-error")
 		},
 		unexpected: true
 	};

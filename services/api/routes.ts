@@ -45,7 +45,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
 ];
 
 /** "METHOD /path" → action, as moleculer-web's `aliases` take them. */
-export const API_ALIASES: Record<string, string> = Object.fromEntries(API_ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
+export function aliasesOf(routes: readonly ApiRoute[]): Record<string, string> {
+	return Object.fromEntries(routes.map(r => [`${r.method} ${r.path}`, r.action]));
+}
 
 const ACCESS_BY_ACTION = new Map(API_ROUTES.map(r => [r.action, r.access]));
 
@@ -57,20 +59,25 @@ export function accessOf(action: string | undefined): RouteAccess {
 interface RoutePattern {
 	method: string;
 	pattern: RegExp;
+	route: ApiRoute;
 }
 
-function compile(aliases: Record<string, string>, base: string): RoutePattern[] {
-	return Object.keys(aliases).map(key => {
-		const [method, path] = key.split(" ");
-		const source = (base + path)
+function compile(routes: readonly ApiRoute[], base: string): RoutePattern[] {
+	return routes.map(route => {
+		const source = (base + route.path)
 			.split("/")
 			.map(part => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
 			.join("/");
-		return { method, pattern: new RegExp(`^${source}$`) };
+		return { method: route.method, pattern: new RegExp(`^${source}$`), route };
 	});
 }
 
-const ROUTES = compile(API_ALIASES, API_PATH);
+const ROUTES = compile(API_ROUTES, API_PATH);
+
+/** The route a request's method and path (as {@link pathOf} gives it) call, if any. */
+export function routeOf(method: string, path: string): ApiRoute | undefined {
+	return ROUTES.find(candidate => candidate.method === method && candidate.pattern.test(path))?.route;
+}
 
 /** The path of a request URL as moleculer-web matches it: no query string, no trailing slash. */
 export function pathOf(url: string | undefined): string {

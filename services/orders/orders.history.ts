@@ -45,12 +45,8 @@ interface HostMethods extends DbMethods {
 	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
 }
 
-/** The page a request asks for: a 400 naming the parameter past its bound. */
+/** The page a request asks for: a 400 naming `page` when the page reaches deeper than a history page may. */
 function requestedPage(params: OrderHistoryParams) {
-	// The schema takes digits as a string too: its maximum bounds only a number.
-	if (params.pageSize !== undefined && Number(params.pageSize) > MAX_HISTORY_PAGE_SIZE) {
-		throw new PageParameterError("pageSize", `must be <= ${MAX_HISTORY_PAGE_SIZE}`);
-	}
 	const window = pageWindow(params.page, params.pageSize, MAX_HISTORY_PAGE_SIZE, DEFAULT_HISTORY_PAGE_SIZE);
 	if (window.offset + window.pageSize > MAX_HISTORY_DEPTH) {
 		throw new PageParameterError("page", `must be <= ${Math.floor(MAX_HISTORY_DEPTH / window.pageSize)} for a pageSize of ${window.pageSize}: a page may reach ${MAX_HISTORY_DEPTH} entries deep at most`);

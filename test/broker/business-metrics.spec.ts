@@ -252,7 +252,8 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 			// The public answer says the node is not ready, and nothing about why.
 			const publicAnswer = await system.anonymous().get("/api/health/ready");
 			expect(publicAnswer.status).toBe(503);
-			expect(Object.keys(publicAnswer.body).sort()).toEqual(["detail", "instance", "status", "title", "type"]);
+			// `code` is NOT_READY: it names no dependency either.
+			expect(Object.keys(publicAnswer.body).sort()).toEqual(["code", "detail", "instance", "status", "title", "type"]);
 			expect(JSON.stringify(publicAnswer.body)).not.toMatch(/outbox|lagging|READY_MAX|orders|pending/i);
 		} finally {
 			outbox("orders").outboxStopped = false;

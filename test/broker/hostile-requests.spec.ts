@@ -192,7 +192,8 @@ describe("Hostile requests", () => {
 		{ name: "status twice (an array)", status: 400, send: get("/api/orders?status=pending&status=failed") },
 		{ name: "an operator object in the query", status: 400, send: get("/api/orders?customerId[$ne]=x") },
 		{ name: "__proto__ in the query", status: 400, send: get("/api/orders?__proto__[admin]=1") },
-		{ name: "an unknown query field", status: 400, send: get("/api/orders?sort=id;DROP%20TABLE%20orders") },
+		// A GET goes on without a parameter it does not list (a cache-buster must not break a read).
+		{ name: "an unknown query field", status: 200, send: get("/api/orders?sort=id;DROP%20TABLE%20orders") },
 		{ name: "cancel reason of 501 characters", status: 400, send: () => customer.post(`/api/orders/${otherOrder}/cancel`).send({ reason: "r".repeat(501) }) },
 		// --- admin routes ---
 		{ name: "SQL in a sku path", status: 400, send: asAdmin("get", "/api/admin/stock/SKU'%3B%20DROP%20TABLE%20stock%3B--") },

@@ -10,6 +10,8 @@ import type { Response } from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import { createOpenApiAjv, inlineRefs, validateOpenApiDocument } from "../support/openapi";
 import { API_PATH, API_ROUTES } from "../../services/api/routes";
 
@@ -19,6 +21,8 @@ interface OutboxService {
 }
 
 interface Operation {
+	parameters?: Array<{ name?: string; in?: string; schema?: object }>;
+	requestBody?: { content: Record<string, { schema: object; example?: unknown }> };
 	responses: Record<string, { content?: Record<string, { schema: object }>; headers?: Record<string, { required?: boolean }> }>;
 }
 
@@ -86,8 +90,10 @@ describe("The API against its OpenAPI document", () => {
 		// --- orders ---
 		{ name: "create, customerId omitted", method: "post", template: "/api/orders", status: 201, call: () => alice.post("/api/orders").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, invalid", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders").send({ items: [], currency: "eur" }) },
+		{ name: "create, a query parameter", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders?customerId=contract-bob").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, no token", method: "post", template: "/api/orders", status: 401, call: () => system.anonymous().post("/api/orders").send({ items: [item], currency: "EUR" }) },
 		{ name: "create, another customer", method: "post", template: "/api/orders", status: 403, call: () => alice.post("/api/orders").send({ customerId: "contract-bob", items: [item], currency: "EUR" }) },
+		{ name: "create, malformed JSON", method: "post", template: "/api/orders", status: 400, call: () => alice.post("/api/orders").set("Content-Type", "application/json").send('{"items": ') },
 		{ name: "create, too large", method: "post", template: "/api/orders", status: 413, call: () => alice.post("/api/orders").set("Content-Type", "application/json").send(big) },
 		{ name: "create, not JSON", method: "post", template: "/api/orders", status: 415, call: () => alice.post("/api/orders").set("Content-Type", "text/plain").send("items=1") },
 		{
@@ -101,7 +107,11 @@ describe("The API against its OpenAPI document", () => {
 			}
 		},
 		{ name: "list", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders?pageSize=5") },
+		{ name: "list, a cache-buster", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders?_=1700000000&pageSize=5") },
+		{ name: "list, a parameter twice", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=5&pageSize=6") },
 		{ name: "list, invalid", method: "get", template: "/api/orders", status: 400, call: () => alice.get("/api/orders?pageSize=0") },
+		// A GET takes no body: a JSON one is never read into its parameters.
+		{ name: "list, a body", method: "get", template: "/api/orders", status: 200, call: () => alice.get("/api/orders").set("Content-Type", "application/json").send({ pageSize: 0 }) },
 		{ name: "list, no token", method: "get", template: "/api/orders", status: 401, call: () => system.anonymous().get("/api/orders") },
 		{ name: "list, another customer", method: "get", template: "/api/orders", status: 403, call: () => alice.get("/api/orders?customerId=contract-bob") },
 		{ name: "get", method: "get", template: "/api/orders/{id}", status: 200, call: () => alice.get(`/api/orders/${aliceOrder}`) },
@@ -120,9 +130,12 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "history, no token", method: "get", template: "/api/orders/{id}/history", status: 401, call: () => system.anonymous().get(`/api/orders/${aliceOrder}/history`) },
 		{ name: "history, unknown order", method: "get", template: "/api/orders/{id}/history", status: 404, call: () => alice.get(`/api/orders/${missing}/history`) },
 		// --- public ---
-		{ name: "live", method: "get", template: "/api/health/live", status: 200, call: () => system.anonymous().get("/api/health/live") },
+		{ name: "live", method: "get", template: "/api/health/live", status: 200, call: () => system.anonymous().get("/api/health/live?_=1") },
+		{ name: "live, nested query", method: "get", template: "/api/health/live", status: 400, call: () => system.anonymous().get("/api/health/live?a[b]=1") },
 		{ name: "ready", method: "get", template: "/api/health/ready", status: 200, call: () => system.anonymous().get("/api/health/ready") },
+		{ name: "ready, nested query", method: "get", template: "/api/health/ready", status: 400, call: () => system.anonymous().get("/api/health/ready?a%5Bb%5D=1") },
 		{ name: "openapi", method: "get", template: "/api/openapi.json", status: 200, call: () => system.anonymous().get("/api/openapi.json") },
+		{ name: "openapi, a parameter twice", method: "get", template: "/api/openapi.json", status: 400, call: () => system.anonymous().get("/api/openapi.json?v=1&v=2") },
 		// --- admin: stock ---
 		{ name: "stock", method: "get", template: "/api/admin/stock/{sku}", status: 200, call: () => admin.get("/api/admin/stock/SKU-0003") },
 		{ name: "stock, invalid sku", method: "get", template: "/api/admin/stock/{sku}", status: 400, call: () => admin.get("/api/admin/stock/%20bad%20sku") },
@@ -150,8 +163,9 @@ describe("The API against its OpenAPI document", () => {
 		{ name: "replay one, no token", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 401, call: () => system.anonymous().post(`/api/admin/dead-letters/${deadLetters[1]}/replay`) },
 		{ name: "replay one, customer", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 403, call: () => alice.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`) },
 		{ name: "replay one, unknown", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay") },
-		{ name: "replay one, too large", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 413, call: () => admin.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`).set("Content-Type", "application/json").send(big) },
-		{ name: "replay one, not JSON", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 415, call: () => admin.post(`/api/admin/dead-letters/${deadLetters[1]}/replay`).set("Content-Type", "text/plain").send("x") },
+		// It takes no body: one sent is never read, whatever its size or type.
+		{ name: "replay one, a large body", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay").set("Content-Type", "application/json").send(big) },
+		{ name: "replay one, a text body", method: "post", template: "/api/admin/dead-letters/{id}/replay", status: 404, call: () => admin.post("/api/admin/dead-letters/orders-outbox-999999999/replay").set("Content-Type", "text/plain").send("x") },
 		{ name: "replay all", method: "post", template: "/api/admin/dead-letters/replay", status: 200, call: () => admin.post("/api/admin/dead-letters/replay").send({ orderId: missing }) },
 		{ name: "replay all, invalid", method: "post", template: "/api/admin/dead-letters/replay", status: 400, call: () => admin.post("/api/admin/dead-letters/replay").send({ event: 5 }) },
 		{ name: "replay all, no token", method: "post", template: "/api/admin/dead-letters/replay", status: 401, call: () => system.anonymous().post("/api/admin/dead-letters/replay").send({}) },
@@ -197,6 +211,71 @@ describe("The API against its OpenAPI document", () => {
 			}
 		}
 		expect(failures).toEqual([]);
+	});
+
+	it("should let a GET go on without query parameters it does not list, and refuse them on a purge", async () => {
+		const plain = await alice.get(`/api/orders/${aliceOrder}`);
+		const busted = await alice.get(`/api/orders/${aliceOrder}?_=1700000000&utm_source=mail`);
+		expect([busted.status, busted.body]).toEqual([200, plain.body]);
+		expect((await alice.head(`/api/orders/${aliceOrder}?_=1`)).status).toBe(200);
+
+		const typo = await admin.delete(`/api/admin/dead-letters?orderID=${missing}`);
+		expect(typo.status).toBe(400);
+		expect(typo.body.detail).toContain("orderID");
+		expect(typo.body.detail).toContain("event, orderId, errorContains");
+		// Nothing was purged: the dead letter no earlier call touched is still there.
+		const rows = (await admin.get("/api/admin/dead-letters")).body.rows as Array<{ id: string }>;
+		expect(rows.map(r => r.id)).toContain(deadLetters[1]);
+	});
+
+	it("should succeed with each operation's example body sent as the docs page pre-fills it", async () => {
+		const example = (template: string, method: string) => document.paths[template][method].requestBody!.content["application/json"].example as object;
+		// A customer's token, as "Try it out" sends it with the pre-filled body.
+		const created = await bob.post("/api/orders").send(example("/api/orders", "post"));
+		expect([created.status, created.body.customerId, created.body.status]).toEqual([201, "contract-bob", "pending"]);
+		const cancelled = await bob.post(`/api/orders/${created.body.id}/cancel`).send(example("/api/orders/{id}/cancel", "post"));
+		expect(cancelled.status).toBe(200);
+		// An admin's, on the admin routes.
+		expect((await admin.put("/api/admin/stock/SKU-0098").send(example("/api/admin/stock/{sku}", "put"))).status).toBe(200);
+		const replayed = await admin.post("/api/admin/dead-letters/replay").send(example("/api/admin/dead-letters/replay", "post"));
+		expect([replayed.status, replayed.body.replayed]).toEqual([200, 0]);
+	});
+
+	it("should answer a method a path does not take with the documented 405 problem and Allow, HEAD like GET, OPTIONS with Allow", async () => {
+		const validate = createOpenApiAjv().compile(inlineRefs(document, { $ref: "#/components/schemas/Problem" }) as object);
+		const wrong = await alice.patch("/api/orders").send({});
+		expect([wrong.status, wrong.headers.allow, wrong.body.code]).toEqual([405, "GET, HEAD, POST, OPTIONS", "METHOD_NOT_ALLOWED"]);
+		expect(validate(wrong.body)).toBe(true);
+		const head = await alice.head(`/api/orders/${aliceOrder}`);
+		expect([head.status, head.text ?? ""]).toEqual([200, ""]);
+		const options = await system.anonymous().options(`/api/orders/${aliceOrder}/cancel`);
+		expect([options.status, options.headers.allow]).toEqual([204, "POST, OPTIONS"]);
+	});
+
+	it("should refuse exactly the paging values a standard validator refuses in the published parameters", async () => {
+		const plain = new Ajv2020();
+		addFormats(plain);
+		const probes: Array<{ template: string; path: string; name: string; maximum: number; as: () => TestAgent; fixed?: string }> = [
+			{ template: "/api/orders", path: "/api/orders", name: "page", maximum: 999_999_999, as: () => alice },
+			{ template: "/api/orders", path: "/api/orders", name: "pageSize", maximum: 100, as: () => alice },
+			// page × pageSize may reach 100,000 entries: with one entry a page, page alone is bounded.
+			{ template: "/api/orders/{id}/history", path: `/api/orders/${aliceOrder}/history`, name: "page", maximum: 100_000, as: () => alice, fixed: "pageSize=1" },
+			{ template: "/api/orders/{id}/history", path: `/api/orders/${aliceOrder}/history`, name: "pageSize", maximum: 500, as: () => alice },
+			{ template: "/api/admin/dead-letters", path: "/api/admin/dead-letters", name: "limit", maximum: 1000, as: () => admin }
+		];
+		const disagreements: string[] = [];
+		for (const probe of probes) {
+			const parameter = document.paths[probe.template].get.parameters!.find(p => p.name === probe.name && p.in === "query")!;
+			const standard = plain.compile(parameter.schema!);
+			const { maximum } = probe;
+			for (const value of ["0", "1", String(maximum), String(maximum + 1), "99999999999999999999", "01", "1e2", "-1"]) {
+				const res = await probe.as().get(`${probe.path}?${probe.fixed ? `${probe.fixed}&` : ""}${probe.name}=${encodeURIComponent(value)}`);
+				const expected = standard(value) ? 200 : 400;
+				if (res.status !== expected) disagreements.push(`${probe.path} ${probe.name}=${value}: the document says ${expected}, the API answered ${res.status}`);
+				else if (res.status === 400 && res.body.errors?.[0]?.field !== probe.name) disagreements.push(`${probe.path} ${probe.name}=${value}: the 400 names ${JSON.stringify(res.body.errors)}`);
+			}
+		}
+		expect(disagreements).toEqual([]);
 	});
 
 	it("should have called every documented route for its success and for each client error it documents", () => {

@@ -34,6 +34,11 @@ describe("Test 'createOrderSchema'", () => {
 
 	it("should refuse a unit price with three decimals", () => {
 		expect(validCreate(withItem({ unitPrice: 1.005 }))).toBe(false);
+		expect(validCreate(withItem({ unitPrice: 19.999 }))).toBe(false);
+	});
+
+	it("should take a price a float sum left a hair off its cents, as before (0.1 + 0.2)", () => {
+		expect(validCreate(withItem({ unitPrice: 0.1 + 0.2 }))).toBe(true);
 	});
 
 	it("should refuse a negative unit price", () => {

@@ -12,18 +12,25 @@ import {
 	buildOpenApiDocument,
 	openApiDocument,
 	operationIdOf,
+	publishedSchema,
+	queryParameterNames,
+	takesBody,
 	toOpenApiPath,
 	type OpenApiDocument,
 	type OpenApiOperation,
 	type OpenApiParameter
 } from "../../../../services/api/openapi";
 import { toProblem } from "../../../../services/api/problem";
+import { AjvValidator } from "../../../../lib/validation/ajv-validator";
 import { API_ROUTES, type ApiRoute } from "../../../../services/api/routes";
 import DeadLettersService from "../../../../services/dead-letters/dead-letters.service";
 import { toOrderView, type OrderRow } from "../../../../services/orders/orders.model";
 import OrdersService from "../../../../services/orders/orders.service";
 import ProcessorService from "../../../../services/processor/processor.service";
 import { createOpenApiAjv, inlineRefs, responseValidatorFor, validateOpenApiDocument } from "../../../support/openapi";
+import { lintOpenApiDocument } from "../../../support/openapi-lint";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 
 type AnySchema = Partial<ServiceSchema<any, any, any>>;
 
@@ -83,6 +90,20 @@ describe("Test 'buildOpenApiDocument'", () => {
 			const result = await validateOpenApiDocument(broken);
 			expect(result.valid).toBe(false);
 			expect(JSON.stringify(result.errors)).toMatch(/version/);
+		});
+
+		it("should pass Redocly's recommended rules and Spectral's spectral:oas with no error, warning or hint", async () => {
+			const findings = await lintOpenApiDocument(document);
+			expect(findings.map(f => `${f.tool} ${f.severity} ${f.rule} at ${f.at}: ${f.message}`)).toEqual([]);
+		});
+
+		it("should have the linters find what is wrong in a broken copy: the check really runs", async () => {
+			const broken = JSON.parse(JSON.stringify(document)) as OpenApiDocument;
+			delete (broken.info as Partial<OpenApiDocument["info"]>).contact;
+			delete broken.paths["/api/orders/{id}"].get.description;
+			broken.paths["/api/orders/{id}"].get.operationId = "ordersList";
+			const rules = new Set((await lintOpenApiDocument(broken)).map(f => `${f.tool} ${f.rule}`));
+			expect(rules).toEqual(new Set(["spectral info-contact", "spectral operation-description", "redocly operation-operationId-unique", "spectral operation-operationId-unique"]));
 		});
 
 		it("should carry the package's version, a title, and roles in its description", () => {
@@ -155,13 +176,35 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(REQUEST_SCHEMAS[action] ?? undefined).toBe(params);
 			if (!params) return;
 
-			const properties = (params as { properties: Record<string, unknown> }).properties;
+			// The same objects, or (where the product's own keywords are left out) equal copies.
+			const published = publishedSchema(params) as { properties: Record<string, unknown> };
 			const operation = operationOf(route);
-			for (const parameter of ownParameters(operation)) expect(parameter.schema).toBe(properties[parameter.name]);
+			for (const parameter of ownParameters(operation)) expect(parameter.schema).toEqual(published.properties[parameter.name]);
 			const body = operation.requestBody?.content["application/json"].schema as { properties: Record<string, unknown> } | undefined;
 			if (!body) return;
-			if (!route.path.includes(":")) expect(body).toBe(params);
-			for (const [name, schema] of Object.entries(body.properties)) expect(schema).toBe(properties[name]);
+			if (!route.path.includes(":")) expect(body).toEqual(published);
+			for (const [name, schema] of Object.entries(body.properties)) expect(schema).toEqual(published.properties[name]);
+		});
+
+		it("should share the action's schema objects where they hold no keyword of the product's own", () => {
+			const history = REQUEST_SCHEMAS["orders.history"] as { properties: Record<string, unknown> };
+			expect(publishedSchema(history)).toBe(history);
+			const pageSize = ownParameters(operationOf(routeOf("orders.history"))).find(p => p.name === "pageSize");
+			expect(pageSize?.schema).toBe(history.properties.pageSize);
+		});
+
+		it("should leave out 'maxDecimals' and nothing else, not even a property of that name", () => {
+			const schema = {
+				type: "object",
+				properties: { price: { type: "number", maxDecimals: 2, description: "cents" }, maxDecimals: { type: "integer" } },
+				anyOf: [{ required: ["price"] }]
+			};
+			expect(publishedSchema(schema)).toEqual({
+				type: "object",
+				properties: { price: { type: "number", description: "cents" }, maxDecimals: { type: "integer" } },
+				anyOf: [{ required: ["price"] }]
+			});
+			expect(schema.properties.price.maxDecimals).toBe(2);
 		});
 
 		it("should put the path's names in the path, the rest of a GET in the query", () => {
@@ -193,7 +236,12 @@ describe("Test 'buildOpenApiDocument'", () => {
 			const cancel = operationOf(routeOf("orders.cancel"));
 			expect(cancel.requestBody).toEqual({
 				required: false,
-				content: { "application/json": { schema: { type: "object", additionalProperties: false, properties: { reason: expect.any(Object) } } } }
+				content: {
+					"application/json": {
+						schema: { type: "object", additionalProperties: false, properties: { reason: expect.any(Object) } },
+						example: { reason: expect.any(String) }
+					}
+				}
 			});
 			const setStock = operationOf(routeOf("processor.setStock"));
 			expect(setStock.requestBody?.required).toBe(true);
@@ -211,6 +259,90 @@ describe("Test 'buildOpenApiDocument'", () => {
 			expect(create.parameters).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
 			expect(document.components.parameters.IdempotencyKey).toMatchObject({ name: "Idempotency-Key", in: "header" });
 			expect((document.components.parameters.IdempotencyKey as { schema: unknown }).schema).toMatchObject({ pattern: HEADER_TOKEN_PATTERN });
+		});
+	});
+
+	describe("as a standard validator reads it (a plain ajv, Prism)", () => {
+		const plainAjv = () => {
+			const ajv = new Ajv2020();
+			addFormats(ajv);
+			return ajv;
+		};
+		const order = (unitPrice: number) => ({ items: [{ sku: "SKU-0001", quantity: 1, unitPrice }], currency: "EUR" });
+		const productValidator = new AjvValidator({});
+		const productAccepts = (body: unknown) => productValidator.compile(REQUEST_SCHEMAS["orders.create"] as Record<string, unknown>)(body as Record<string, unknown>) === true;
+
+		it("should accept every price from 0.00 to 100.00 in cents that the product accepts, 19.99 among them", () => {
+			const body = operationOf(routeOf("orders.create")).requestBody!.content["application/json"].schema;
+			const standard = plainAjv().compile(inlineRefs(document, body) as object);
+			const refused: number[] = [];
+			for (let cents = 0; cents <= 10_000; cents++) {
+				const price = cents / 100;
+				expect(productAccepts(order(price))).toBe(true);
+				if (!standard(order(price))) refused.push(price);
+			}
+			expect(refused).toEqual([]);
+		});
+
+		it("should still be refused by the product with a 400 naming the field for a price of three decimals", () => {
+			expect(productAccepts(order(19.999))).toBe(false);
+			let error: unknown;
+			try {
+				productValidator.validate(order(19.999), REQUEST_SCHEMAS["orders.create"] as Record<string, unknown>);
+			} catch (err) {
+				error = err;
+			}
+			const { problem } = toProblem(error, { method: "POST", url: "/api/orders" });
+			expect(problem).toMatchObject({ status: 400, errors: [{ field: "items[0].unitPrice", message: "must have at most 2 decimals" }] });
+		});
+
+		it.each([
+			["orders.list", "page", 999_999_999],
+			["orders.list", "pageSize", 100],
+			["orders.history", "page", 100_000],
+			["orders.history", "pageSize", 500],
+			["deadLetters.list", "limit", 1000]
+		] as const)("should take %s's %s in both forms exactly as the product's schema does, up to %i", (action, name, maximum) => {
+			const parameter = ownParameters(operationOf(routeOf(action))).find(p => p.name === name)!;
+			expect(parameter).toMatchObject({ in: "query", description: expect.stringContaining(String(maximum)) });
+			const standard = plainAjv().compile(parameter.schema as object);
+			const product = new AjvValidator({}).compile(REQUEST_SCHEMAS[action] as Record<string, unknown>);
+			const id = action === "orders.history" ? { id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427" } : {};
+			const values = [0, 1, maximum, maximum + 1, 1e12, -1, 2.5].flatMap(n => [n, String(n)]).concat(["01", "1e2", "", " 1", "1.0"]);
+			const verdicts = values.map(value => [value, standard(value), product({ ...id, [name]: value }) === true]);
+			expect(verdicts.filter(([, a, b]) => a !== b)).toEqual([]);
+			expect(verdicts.filter(([, ok]) => ok).map(([value]) => value)).toEqual([1, "1", maximum, String(maximum)]);
+		});
+
+		it("should say the cents rule in words where it leaves the keyword out, and use no multipleOf anywhere", () => {
+			const text = JSON.stringify(document);
+			expect(text).not.toContain('"multipleOf"');
+			expect(text).not.toContain('"maxDecimals"');
+			const body = operationOf(routeOf("orders.create")).requestBody!.content["application/json"].schema as {
+				properties: { items: { items: { properties: { unitPrice: { description: string } } } } };
+			};
+			expect(body.properties.items.items.properties.unitPrice.description).toMatch(/at most 2 decimals/i);
+		});
+	});
+
+	describe("query parameters the operation does not list", () => {
+		it("should say in every operation's description what happens to them, and in the document's", () => {
+			for (const route of API_ROUTES) {
+				const { description } = operationOf(route);
+				expect([route.action, description]).toEqual([route.action, expect.stringMatching(route.method === "GET" ? /not list are ignored/ : /is a 400/)]);
+			}
+			expect(document.info.description).toMatch(/\*\*Query parameters\.\*\* A `GET` ignores/);
+		});
+
+		it("should document a 400 for them on every route, naming the code", () => {
+			for (const route of API_ROUTES) expect(operationOf(route).responses["400"].description).toContain("INVALID_QUERY");
+		});
+
+		it("should list as a route's query parameters those its operation documents", () => {
+			expect([...queryParameterNames(routeOf("orders.list"))]).toEqual(["status", "customerId", "page", "pageSize"]);
+			expect([...queryParameterNames(routeOf("orders.history"))]).toEqual(["page", "pageSize"]);
+			expect(queryParameterNames(routeOf("orders.create")).size).toBe(0);
+			expect(queryParameterNames(routeOf("api.live")).size).toBe(0);
 		});
 	});
 
@@ -245,7 +377,54 @@ describe("Test 'buildOpenApiDocument'", () => {
 		it("should document what POST /orders answers", () => {
 			expect(statusesOf("orders.create")).toEqual(["201", "400", "401", "403", "409", "413", "415", "422", "429", "503", "504"]);
 			const created = operationOf(routeOf("orders.create")).responses["201"];
-			expect(Object.keys(created.headers!)).toEqual(["X-Correlation-Id", "Location", "Idempotent-Replayed"]);
+			expect(Object.keys(created.headers!)).toEqual(["X-Correlation-Id", "Location", "Idempotent-Replayed", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]);
+		});
+
+		it("should document 413 and 415 only where the operation takes a body", () => {
+			for (const route of API_ROUTES) {
+				const operation = operationOf(route);
+				const statuses = Object.keys(operation.responses);
+				const expected = operation.requestBody ? ["413", "415"] : [];
+				expect([route.action, statuses.filter(status => status === "413" || status === "415")]).toEqual([route.action, expected]);
+				expect(takesBody(route)).toBe(operation.requestBody !== undefined);
+			}
+			expect(statusesOf("deadLetters.replay")).toEqual(["200", "400", "401", "403", "404", "409", "429", "503", "504"]);
+		});
+
+		it("should document the RateLimit headers, optional, on the answers of every counted route", () => {
+			for (const name of ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]) {
+				expect(document.components.headers[name]).toMatchObject({ required: false, schema: { type: "integer" } });
+			}
+			for (const route of API_ROUTES) {
+				const { responses } = operationOf(route);
+				const ok = Object.keys(responses)[0];
+				for (const status of [ok, "429"]) {
+					if (route.access === "public") expect(responses[status]?.headers ?? {}).not.toHaveProperty(["RateLimit-Limit"]);
+					else expect(responses[status].headers).toHaveProperty(["RateLimit-Remaining"]);
+				}
+			}
+		});
+
+		it("should say that HEAD, OPTIONS and 405 with Allow answer every path, and give a contact", () => {
+			expect(document.info.description).toMatch(/answers `HEAD` too/);
+			expect(document.info.description).toMatch(/`OPTIONS` on any path of the API answers `204` with `Allow`/);
+			expect(document.info.description).toMatch(/`405` problem \(code `METHOD_NOT_ALLOWED`\) with `Allow`/);
+			expect(document.info.contact).toEqual({ name: expect.any(String) });
+		});
+
+		it("should describe every operation in words of its own, beyond who may call it and its query rule", () => {
+			for (const route of API_ROUTES) {
+				const { description } = operationOf(route);
+				const own = description!.replace("Role `admin` only.", "").replace(/(Query parameters it does not list|It takes no query parameters|A query parameter it does not list).*$/, "").trim();
+				expect([route.action, own.length > 15]).toEqual([route.action, true]);
+			}
+		});
+
+		it("should require a problem's code and list the codes it may take", () => {
+			const problem = document.components.schemas.Problem as { required: string[]; properties: { code: { pattern: string; description: string } } };
+			expect(problem.required).toContain("code");
+			expect(problem.properties.code.description).toContain("`VALIDATION_ERROR` (400)");
+			expect(problem.properties.code.description).toContain("`METHOD_NOT_ALLOWED` (405)");
 		});
 
 		it("should document 404 where a path names something that may not exist, and 409 on cancel", () => {
@@ -266,10 +445,11 @@ describe("Test 'buildOpenApiDocument'", () => {
 		});
 
 		it("should document the health routes without 401 or 429 (no token, not counted), and readiness's 503 as a plain problem", () => {
-			expect(statusesOf("api.live")).toEqual(["200"]);
-			expect(statusesOf("api.ready")).toEqual(["200", "503"]);
+			// 400: a nested or repeated query parameter, refused on every route.
+			expect(statusesOf("api.live")).toEqual(["200", "400"]);
+			expect(statusesOf("api.ready")).toEqual(["200", "400", "503"]);
 			expect(operationOf(routeOf("api.ready")).responses["503"].content).toEqual({
-				"application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } }
+				"application/problem+json": { schema: { $ref: "#/components/schemas/Problem" }, example: expect.objectContaining({ status: 503, code: "NOT_READY" }) }
 			});
 		});
 
@@ -282,6 +462,55 @@ describe("Test 'buildOpenApiDocument'", () => {
 				}
 				if (route.access !== "public") expect(operationOf(route).responses["429"].headers).toHaveProperty(["Retry-After"]);
 			}
+		});
+	});
+
+	describe("examples, as the docs page pre-fills and shows them", () => {
+		const plainAjv = () => {
+			const ajv = new Ajv2020();
+			addFormats(ajv);
+			return ajv;
+		};
+		const pathSample = (route: ApiRoute) =>
+			Object.fromEntries([...route.path.matchAll(/:(\w+)/g)].map(([, name]) => [name, name === "sku" ? "SKU-0001" : "1b4e28ba-2fa1-41d2-883f-0016d3cca427"]));
+
+		it("should give each operation that takes a body an example valid against the published schema and the action's own", () => {
+			const validator = new AjvValidator({});
+			const withBody = API_ROUTES.filter(route => operationOf(route).requestBody);
+			expect(withBody.map(r => r.action).sort()).toEqual(["deadLetters.replayAll", "orders.cancel", "orders.create", "processor.setStock"]);
+			for (const route of withBody) {
+				const { schema, example } = operationOf(route).requestBody!.content["application/json"];
+				expect([route.action, example]).toEqual([route.action, expect.any(Object)]);
+				const standard = plainAjv().compile(schema as object);
+				expect([route.action, standard(example), standard.errors ?? null]).toEqual([route.action, true, null]);
+				const own = validator.compile(REQUEST_SCHEMAS[route.action] as Record<string, unknown>)({ ...pathSample(route), ...(example as object) });
+				expect([route.action, own]).toEqual([route.action, true]);
+			}
+		});
+
+		it("should pre-fill POST /orders with a demo SKU, one unit at 9.99 EUR and no customerId (the token's own)", () => {
+			const { example } = operationOf(routeOf("orders.create")).requestBody!.content["application/json"];
+			expect(example).toEqual({ items: [{ sku: "SKU-0001", quantity: 1, unitPrice: 9.99 }], currency: "EUR" });
+			const item = (REQUEST_SCHEMAS["orders.create"] as { properties: { items: { items: { properties: Record<string, { examples?: unknown[] }> } } } }).properties.items.items.properties;
+			expect([item.sku.examples, item.quantity.examples, item.unitPrice.examples]).toEqual([["SKU-0001"], [1], [9.99]]);
+		});
+
+		it("should show with every error answer a problem of that very status, as the gateway writes it", () => {
+			const validate = plainAjv().compile(inlineRefs(document, { $ref: "#/components/schemas/Problem" }) as object);
+			const wrong: string[] = [];
+			for (const route of API_ROUTES) {
+				for (const [status, response] of Object.entries(operationOf(route).responses)) {
+					if (Number(status) < 400) continue;
+					const example = response.content!["application/problem+json"].example as { status: number; code: string; type: string; instance: string };
+					if (example?.status !== Number(status)) wrong.push(`${route.action} ${status}: example status ${example?.status}`);
+					if (!validate(example)) wrong.push(`${route.action} ${status}: ${JSON.stringify(validate.errors)}`);
+					if (!example.type.toUpperCase().replace(/-/g, "_").endsWith(`:${example.code}`)) wrong.push(`${route.action} ${status}: code ${example.code}`);
+					if (!example.instance.startsWith("/api/") || example.instance.includes("{")) wrong.push(`${route.action} ${status}: instance ${example.instance}`);
+				}
+			}
+			expect(wrong).toEqual([]);
+			const unauthorized = operationOf(routeOf("orders.create")).responses["401"].content!["application/problem+json"].example;
+			expect(unauthorized).toMatchObject({ status: 401, code: "MISSING_TOKEN", title: "Unauthorized" });
 		});
 	});
 

@@ -1,6 +1,14 @@
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { toProblem } from "../../../../services/api/problem";
+import { problemCode, toProblem } from "../../../../services/api/problem";
+import { PROBLEM_CODES } from "../../../../lib/contracts/problems";
+import * as authErrors from "../../../../lib/auth/auth.errors";
+import * as httpErrors from "../../../../lib/http/errors";
+import * as apiErrors from "../../../../services/api/api.errors";
+import * as ordersErrors from "../../../../services/orders/orders.errors";
+import * as processorErrors from "../../../../services/processor/processor.errors";
+import * as deadLettersErrors from "../../../../services/dead-letters/dead-letters.errors";
+import * as deadLetterStore from "../../../../lib/transport/dead-letter-store";
 import { ForbiddenCustomerError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, OrderNotFoundError } from "../../../../services/orders/orders.errors";
 import { ForbiddenRoleError, IdentityProviderUnavailableError, InvalidTokenError, MissingTokenError, TokenExpiredError } from "../../../../lib/auth/auth.errors";
 import { RateLimitExceededError } from "../../../../lib/http/rate-limit";
@@ -198,7 +206,7 @@ describe("Test 'toProblem'", () => {
 			const { problem, unexpected } = toProblem(new NotReadyError(), { method: "GET", url: "/health/ready" });
 			expect(problem.status).toBe(503);
 			expect(problem.type).toMatch(/not-ready$/);
-			expect(Object.keys(problem).sort()).toEqual(["detail", "status", "title", "type"]);
+			expect(Object.keys(problem).sort()).toEqual(["code", "detail", "status", "title", "type"]);
 			expect(problem.detail).toBe("This node is not ready to serve requests; retry shortly (or through another node).");
 			expect(unexpected).toBe(false);
 		});
@@ -310,5 +318,59 @@ describe("Test 'toProblem'", () => {
 			expect(toProblem(undefined, request).problem.status).toBe(500);
 			expect(toProblem("oops", request).problem.status).toBe(500);
 		});
+	});
+});
+
+describe("Test the problems' 'code'", () => {
+	// One error for each way toProblem makes a problem.
+	const errors: unknown[] = [
+		new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ field: "currency", message: "is required", type: "required" }]),
+		{ type: "entity.parse.failed", status: 400, message: "Unexpected token" },
+		{ type: "entity.too.large", status: 413, limit: 102400 },
+		Object.assign(new Error("incorrect header check"), { code: "Z_DATA_ERROR", status: 400 }),
+		{ type: "encoding.unsupported", status: 415, message: "unsupported content encoding" },
+		{ type: "charset.unsupported", status: 415, message: "unsupported charset" },
+		{ type: "UNABLE_DECODE_PARAM", code: 400, message: "bad" },
+		new ApiGateway.Errors.NotFoundError("NOT_FOUND", {}),
+		new Errors.ServiceNotFoundError({ action: "orders.create" }),
+		new Errors.QueueIsFullError({ action: "orders.create", nodeID: "n", size: 1, limit: 1 }),
+		new Errors.RequestTimeoutError({ action: "orders.create", nodeID: "n" }),
+		new MissingTokenError(),
+		new InvalidTokenError("bad signature"),
+		new TokenExpiredError(),
+		new ForbiddenRoleError("admin", "customer"),
+		new IdentityProviderUnavailableError(8),
+		new ForbiddenCustomerError("a", "b", "place orders only for itself"),
+		new OrderNotFoundError("x"),
+		new IdempotencyKeyInFlightError("k"),
+		new IdempotencyKeyReusedError("k"),
+		new RateLimitExceededError(60, 5),
+		new MethodNotAllowedError("PATCH", "/api/orders", ["GET", "POST"]),
+		new BodyTooDeepError(32),
+		new InvalidHeaderError("Idempotency-Key", "is too long"),
+		new UnsupportedMediaTypeError("text/plain"),
+		new NotReadyError(),
+		new Error("boom")
+	];
+
+	it("should be on every problem, the type's last part in capitals", () => {
+		for (const error of errors) {
+			const { problem } = toProblem(error, request);
+			expect(problem.code).toBe(problemCode(problem.type.replace("urn:order-pipeline:problem:", "")));
+		}
+	});
+
+	it("should be one the document lists, with the status it lists", () => {
+		for (const error of errors) {
+			const { problem } = toProblem(error, request);
+			expect([problem.code, PROBLEM_CODES[problem.code as keyof typeof PROBLEM_CODES]?.[0]]).toEqual([problem.code, problem.status]);
+		}
+	});
+
+	it("should list the code of every error class of the product", () => {
+		const modules = [authErrors, httpErrors, apiErrors, ordersErrors, processorErrors, deadLettersErrors, deadLetterStore];
+		const codes = modules.flatMap(module => Object.entries(module).filter(([name]) => name.startsWith("ERR_")).map(([, value]) => value as string));
+		expect(codes.length).toBeGreaterThan(15);
+		expect(codes.filter(code => !(code in PROBLEM_CODES))).toEqual([]);
 	});
 });

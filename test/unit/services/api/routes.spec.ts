@@ -1,5 +1,5 @@
-import { allowedMethods, isAllowedOrigin, pathOf } from "../../../../services/api/routes";
-import { nestsDeeperThan } from "../../../../services/api/gateway-http";
+import { allowedMethods, isAllowedOrigin, pathOf, routeOf } from "../../../../services/api/routes";
+import { nestsDeeperThan, screenQuery } from "../../../../services/api/gateway-http";
 
 describe("Test 'allowedMethods'", () => {
 	it("should list the methods of a path, with HEAD for GET and OPTIONS always", () => {
@@ -56,5 +56,41 @@ describe("Test 'nestsDeeperThan'", () => {
 		let deep: unknown[] = [];
 		for (let i = 0; i < 100_000; i++) deep = [deep];
 		expect(nestsDeeperThan(deep, 32)).toBe(true);
+	});
+});
+
+describe("Test 'routeOf'", () => {
+	it("should find the route a method and path call, and none for another method or path", () => {
+		expect(routeOf("GET", "/api/orders/1b4e28ba-2fa1-11d2-883f-0016d3cca427/history")?.action).toBe("orders.history");
+		expect(routeOf("POST", "/api/admin/dead-letters/replay")?.action).toBe("deadLetters.replayAll");
+		expect(routeOf("GET", "/api/admin/dead-letters/replay")?.action).toBe("deadLetters.get");
+		expect(routeOf("PATCH", "/api/orders")).toBeUndefined();
+		expect(routeOf("GET", "/api/nothing")).toBeUndefined();
+	});
+});
+
+describe("Test 'screenQuery'", () => {
+	const known = new Set(["status", "page"]);
+
+	it("should let a GET go on without the parameters its operation does not list, keeping the others as sent", () => {
+		expect(screenQuery("/api/orders?_=1700000000&status=pending&utm_source=x&page=2", known, true)).toEqual({ url: "/api/orders?status=pending&page=2" });
+		expect(screenQuery("/api/orders?_=1", known, true)).toEqual({ url: "/api/orders" });
+		expect(screenQuery("/api/orders?status=a%20b+c&&", known, true)).toEqual({ url: "/api/orders?status=a%20b+c" });
+		expect(screenQuery("/api/orders", known, true)).toEqual({ url: "/api/orders" });
+		expect(screenQuery("/api/orders?=1&__proto__=x", known, true)).toEqual({ url: "/api/orders" });
+	});
+
+	it("should refuse on any other method a parameter the operation does not list", () => {
+		expect(screenQuery("/api/admin/dead-letters?orderID=x", known, false)).toEqual({ refused: { name: "orderID", reason: "unknown" } });
+		expect(screenQuery("/api/admin/dead-letters?status=x", known, false)).toEqual({ url: "/api/admin/dead-letters?status=x" });
+	});
+
+	it("should refuse a nested or repeated parameter on every method, known or not, encoded or not", () => {
+		for (const ignoreUnknown of [true, false]) {
+			expect(screenQuery("/api/orders?customerId[$ne]=x", known, ignoreUnknown)).toEqual({ refused: { name: "customerId[$ne]", reason: "nested" } });
+			expect(screenQuery("/api/orders?__proto__%5Badmin%5D=1", known, ignoreUnknown)).toEqual({ refused: { name: "__proto__[admin]", reason: "nested" } });
+			expect(screenQuery("/api/orders?status=a&status=b", known, ignoreUnknown)).toEqual({ refused: { name: "status", reason: "repeated" } });
+			expect(screenQuery("/api/orders?_=1&_=2", known, ignoreUnknown)).toEqual({ refused: { name: "_", reason: ignoreUnknown ? "repeated" : "unknown" } });
+		}
 	});
 });

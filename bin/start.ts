@@ -10,12 +10,28 @@ import { isStartupError } from "../lib/startup-error";
 import { startTracing } from "../lib/tracing";
 import { readTracingConfig } from "../lib/tracing/config";
 
+/** Writes one log line of the start itself: the broker's logger may not exist yet. */
+function writeStartLine(level: string, message: string): void {
+	process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level, logger: "start", message }) + "\n");
+}
+
 /** Reports a failed start as one JSON line and exits 1. */
 function failStart(err: unknown): never {
-	// The broker's logger may not exist yet: this is the one place that writes to stderr itself.
-	const message = isStartupError(err) ? err.message : `Start failed: ${(err as Error)?.stack ?? err}`;
-	process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: "fatal", logger: "start", message }) + "\n");
+	writeStartLine("fatal", isStartupError(err) ? err.message : `Start failed: ${(err as Error)?.stack ?? err}`);
 	process.exit(1);
+}
+
+/** The exit code of a process ended by the signal, as shells report it (128 + its number). */
+const INTERRUPTED_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Ctrl-C (or a SIGTERM) while the node starts ends the process at once, with one line: whatever was
+ * under way (the first start's database creation, say) would otherwise fail because of the signal and
+ * be reported as a failed start. Once the node runs, Moleculer's own handlers stop it gracefully.
+ */
+function interruptStart(signal: keyof typeof INTERRUPTED_EXIT_CODES): void {
+	writeStartLine("info", "Start interrupted.");
+	process.exit(INTERRUPTED_EXIT_CODES[signal]);
 }
 
 try {
@@ -26,4 +42,8 @@ try {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- after tracing started: see above
 const { startNode } = require("./start-node") as typeof import("./start-node");
-startNode().catch(failStart);
+// Registered before the broker's: this one runs first and exits.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, interruptStart);
+startNode().then(() => {
+	for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeListener(signal, interruptStart);
+}, failStart);

@@ -3,6 +3,7 @@
  * anyway or retrying for ever: the product's own process (`node dist/bin/start.js`), as an operator
  * runs it.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -132,6 +133,33 @@ describe("Starting the product with a setting that cannot work", () => {
 			expect(fatalLine(node).message).toBe(
 				`PORT=${port} is in use: another process listens on 127.0.0.1:${port}. Stop that process, or start this node with PORT=<a free port>.`
 			);
+		});
+	});
+
+	describe("When the first start is interrupted while it creates its database", () => {
+		const dataDirs: string[] = [];
+		afterAll(() => {
+			for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+		});
+
+		it.each([
+			["SIGINT", 130],
+			["SIGTERM", 143]
+		] as const)("should print only 'Start interrupted.' on %s and exit %i, leaving no process behind", async (signal, code) => {
+			const dataDir = mkdtempSync(join(tmpdir(), "interrupted-"));
+			dataDirs.push(dataDir);
+			const node = startOrdersNode(`interrupted-${signal}`, { DATA_DIR: dataDir });
+			// The lock is taken just before the embedded database is created in a child process.
+			await waitFor("the orders folder's lock", () => existsSync(join(dataDir, "orders", LOCK_FILE_NAME)), 30_000, 20);
+
+			await node.stop(signal);
+			expect(await node.exited).toBe(code);
+			const lines = node.stderr().trim().split("\n");
+			expect(lines).toHaveLength(1);
+			expect(JSON.parse(lines[0])).toMatchObject({ logger: "start", message: "Start interrupted." });
+			expect(node.output()).not.toContain("could not create its database");
+			// The child creating the database is gone too: nothing writes into the folder any more.
+			await waitFor("no process naming the data folder", () => !execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).includes(dataDir), 5000);
 		});
 	});
 

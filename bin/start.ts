@@ -6,13 +6,20 @@
  * patch `http`, `pg` and `amqplib` as they are required, so the node itself (./start-node.ts, with
  * Moleculer and everything it loads) is required only afterwards. Off, nothing of the SDK is loaded.
  */
+import { LOG_FORMATS, defaultLogFormat, renderLine, type LogFormat } from "../lib/logging/log-format";
 import { isStartupError } from "../lib/startup-error";
 import { startTracing } from "../lib/tracing";
 import { readTracingConfig } from "../lib/tracing/config";
 
-/** Writes one log line of the start itself: the broker's logger may not exist yet. */
+/**
+ * Writes one log line of the start itself, in the node's LOG_FORMAT: the broker's logger may not
+ * exist yet. A LOG_FORMAT that is not valid gets its default here; readEnvironment reports it.
+ */
 function writeStartLine(level: string, message: string): void {
-	process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level, logger: "start", message }) + "\n");
+	const terminal = process.stdout.isTTY === true;
+	const asked = process.env.LOG_FORMAT?.trim() as LogFormat;
+	const format = LOG_FORMATS.includes(asked) ? asked : defaultLogFormat(terminal);
+	process.stderr.write(renderLine({ format, colors: format === "pretty" && terminal }, level, [message], { mod: "start" }) + "\n");
 }
 
 /** Reports a failed start as one JSON line and exits 1. */

@@ -4,6 +4,7 @@
  * module once tracing started (lib/tracing), so that what it loads can be instrumented.
  */
 import { resolve } from "node:path";
+import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions, readEnvironment, serviceSettings, type AppConfig } from "../moleculer.config";
 import { servicesToCreate } from "../services";
@@ -11,6 +12,8 @@ import { makeSecret, mintToken } from "../lib/auth/tokens";
 import { checkDataDirsFree } from "../lib/database/data-dir-lock";
 import { checkCanListen, type ListenTarget } from "../lib/http/listen-check";
 import { METRICS_LISTEN_VARIABLES } from "../lib/metrics/prometheus-reporter";
+import { LineLogger } from "../lib/logging/line-logger";
+import { logsAbovePrompt } from "../lib/repl/logs-above-prompt";
 
 /** How long the tokens printed at a start without JWT_SECRET stay valid. */
 const FIRST_RUN_TOKEN_TTL_SECONDS = 3600;
@@ -66,7 +69,8 @@ export async function startNode(): Promise<void> {
 	// DATA_DIR is told so first, then a port another process holds; each as one line.
 	checkDataDirsFree(embeddedDataDirs(config, settings));
 	for (const target of listenTargets(config)) await checkCanListen(target);
-	const broker = new ServiceBroker(createBrokerOptions(config));
+	const options = createBrokerOptions(config);
+	const broker = new ServiceBroker(options);
 	for (const schema of servicesToCreate(config.services, settings)) broker.createService(schema);
 	await broker.start();
 	broker.logger.info(`Node started with services: ${config.services.join(", ")}.`, {
@@ -79,5 +83,9 @@ export async function startNode(): Promise<void> {
 		}
 		await printFirstRunTokens(runSecret, config.port, config.jwt.maxTokenLifetimeSeconds);
 	}
-	if (process.argv.includes("--repl")) await broker.repl();
+	if (process.argv.includes("--repl")) {
+		// Moleculer's typings say void; moleculer-repl returns Node's REPL server.
+		const repl = broker.repl() as unknown as REPLServer;
+		if (options.logger instanceof LineLogger) options.logger.output = logsAbovePrompt(repl);
+	}
 }

@@ -36,7 +36,8 @@ export class ParamsValidationError extends Errors.ValidationError {
 /** A shared ajv instance: every schema of the product is compiled by the same rules. */
 export function createAjv(): Ajv {
 	// multipleOfPrecision: 0.29 / 0.01 is 28.999999999999996 in floating point; compare to 9 digits.
-	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false, multipleOfPrecision: 9 });
+	// verbose: an error carries its schema, which toFieldErrors reads to say an anyOf in one rule.
+	const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false, multipleOfPrecision: 9, verbose: true });
 	addFormats(ajv);
 	return ajv;
 }
@@ -45,17 +46,36 @@ export function createAjv(): Ajv {
 export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
 	const seen = new Set<string>();
 	const result: FieldError[] = [];
+	// A whole number given as a number or as query-string digits fails both branches of its anyOf
+	// ("must be integer", then a pattern): it is reported once, as the number's rule with its bounds.
+	const wholeNumbers = (errors ?? []).filter(err => err.keyword === "anyOf" && wholeNumberRule(err.schema) !== undefined);
 	for (const err of errors ?? []) {
-		// anyOf reports each branch; its own summary says enough.
-		if (err.keyword === "anyOf") continue;
+		if (wholeNumbers.some(anyOf => err.schemaPath.startsWith(`${anyOf.schemaPath}/`))) continue;
+		// Any other anyOf reports each branch; its own summary says less.
+		if (err.keyword === "anyOf" && !wholeNumbers.includes(err)) continue;
 		const field = fieldPath(err);
-		const message = describe(err);
+		const message = err.keyword === "anyOf" ? wholeNumberRule(err.schema)! : describe(err);
 		const key = `${field}|${message}`;
 		if (seen.has(key)) continue;
 		seen.add(key);
 		result.push({ field, message, type: err.keyword });
 	}
 	return result;
+}
+
+/**
+ * The rule of an anyOf that takes an integer or its digits as a string (a query parameter), e.g.
+ * "must be a whole number from 1 to 100"; undefined for any other anyOf.
+ */
+function wholeNumberRule(branches: unknown): string | undefined {
+	if (!Array.isArray(branches)) return undefined;
+	const types = branches.map(b => (b as { type?: unknown }).type);
+	if (!types.includes("integer") || !types.every(t => t === "integer" || t === "string")) return undefined;
+	const { minimum: min, maximum: max } = branches.find(b => b.type === "integer") as { minimum?: number; maximum?: number };
+	if (min !== undefined && max !== undefined) return `must be a whole number from ${min} to ${max}`;
+	if (min !== undefined) return `must be a whole number of ${min} or more`;
+	if (max !== undefined) return `must be a whole number of at most ${max}`;
+	return "must be a whole number";
 }
 
 function fieldPath(err: ErrorObject): string {

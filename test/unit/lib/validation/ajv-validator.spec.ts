@@ -1,4 +1,5 @@
 import { ServiceBroker } from "moleculer";
+import { listOrdersSchema } from "../../../../lib/contracts/orders";
 import { AjvValidator, createAjv, toFieldErrors, type FieldError } from "../../../../lib/validation/ajv-validator";
 
 const itemSchema = {
@@ -78,19 +79,50 @@ describe("Test 'toFieldErrors'", () => {
 		expect(errorsOf("not an object")).toEqual([{ field: "(body)", message: "must be object", type: "type" }]);
 	});
 
-	it("should leave out anyOf summaries and repeated errors", () => {
+	it("should leave out the summaries of an anyOf, and repeated errors", () => {
 		const validate = createAjv().compile({
 			type: "object",
-			properties: { n: { anyOf: [{ type: "integer" }, { type: "string", pattern: "^[0-9]+$" }] } }
+			properties: { n: { anyOf: [{ type: "string", maxLength: 2 }, { type: "array" }] } }
 		});
-		expect(validate({ n: "x" })).toBe(false);
+		expect(validate({ n: "long" })).toBe(false);
 		const errors = toFieldErrors(validate.errors);
-		expect(errors.map(e => e.type)).not.toContain("anyOf");
 		expect(errors).toEqual([
-			{ field: "n", message: "must be integer", type: "type" },
-			{ field: "n", message: "has an invalid format (expected pattern ^[0-9]+$)", type: "pattern" }
+			{ field: "n", message: "must NOT have more than 2 characters", type: "maxLength" },
+			{ field: "n", message: "must be array", type: "type" }
 		]);
 		expect(toFieldErrors([...validate.errors!, ...validate.errors!])).toEqual(errors);
+	});
+
+	describe("a whole number given as a number or as digits (a query parameter)", () => {
+		const validate = createAjv().compile({
+			type: "object",
+			properties: {
+				page: { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[1-9][0-9]{0,8}$" }] },
+				pageSize: { anyOf: [{ type: "integer", minimum: 1, maximum: 100 }, { type: "string", pattern: "^[1-9][0-9]{0,8}$" }] },
+				any: { anyOf: [{ type: "integer" }, { type: "string", pattern: "^[0-9]+$" }] }
+			}
+		});
+		const errorsOfParams = (params: Record<string, unknown>) => {
+			expect(validate(params)).toBe(false);
+			return toFieldErrors(validate.errors);
+		};
+
+		it.each(["0", 0, "x", 1.5])("should report %j once, naming the bound", page => {
+			expect(errorsOfParams({ page })).toEqual([{ field: "page", message: "must be a whole number of 1 or more", type: "anyOf" }]);
+		});
+
+		it("should name both bounds when there are two, and none when there is none", () => {
+			expect(errorsOfParams({ pageSize: 500 })).toEqual([{ field: "pageSize", message: "must be a whole number from 1 to 100", type: "anyOf" }]);
+			expect(errorsOfParams({ any: "x" })).toEqual([{ field: "any", message: "must be a whole number", type: "anyOf" }]);
+		});
+	});
+
+	it("should answer page=0 of the orders list with one error naming the bound", () => {
+		const validate = createAjv().compile(listOrdersSchema);
+		expect(validate({ page: "0" })).toBe(false);
+		expect(toFieldErrors(validate.errors)).toEqual([
+			{ field: "page", message: expect.stringMatching(/^must be a whole number (of 1 or more|from 1 to \d+)$/), type: "anyOf" }
+		]);
 	});
 
 	it("should return no errors for null or undefined", () => {

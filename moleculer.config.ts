@@ -135,6 +135,8 @@ type Env = Record<string, string | undefined>;
 export interface JwtConfig {
 	/** HS256 secret shared with whoever mints tokens. */
 	secret?: string;
+	/** Set by the start when it made `secret` for the run (no JWT_SECRET): its tokens die with the process. */
+	secretMadeForRun?: boolean;
 	/** An identity provider's key set; issuer and audience are then required. */
 	jwksUrl?: string;
 	issuer?: string;

@@ -63,7 +63,7 @@ function listenTargets(config: AppConfig): ListenTarget[] {
 export async function startNode(): Promise<void> {
 	const config = readEnvironment(process.env);
 	const runSecret = config.services.includes("api") && !config.jwt.secret && !config.jwt.jwksUrl ? makeSecret() : undefined;
-	if (runSecret) config.jwt.secret = runSecret;
+	if (runSecret) Object.assign(config.jwt, { secret: runSecret, secretMadeForRun: true });
 	const settings = serviceSettings(config);
 	// Before the broker exists (its constructor opens the metrics port): a second start on the same
 	// DATA_DIR is told so first, then a port another process holds; each as one line.

@@ -40,6 +40,7 @@
  * | RETRY_BASE_DELAY_MS      | 1000                                     |
  * | RETRY_MAX_DELAY_MS       | 60000                                    |
  * | LOG_LEVEL                | info                                     |
+ * | LOG_FORMAT               | pretty when stdout is a terminal, else json (one JSON object a line) |
  * | FAULT_POINTS             | (empty; failure tests only, see lib/fault-points.ts) |
  * | OTEL_EXPORTER_OTLP_ENDPOINT | none: tracing off; set, spans go to `<endpoint>/v1/traces` (docs/tracing.md) |
  * | OTEL_SERVICE_NAME        | order-pipeline-<services>, e.g. order-pipeline-api-orders |
@@ -50,7 +51,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { BrokerOptions } from "moleculer";
 import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
-import { jsonLineFormatter } from "./lib/logging/json-line";
+import { LineLogger } from "./lib/logging/line-logger";
+import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "./lib/logging/log-format";
 import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
@@ -113,7 +115,11 @@ export interface AppConfig {
 	delivery: DeliveryPolicy;
 	/** Readiness fails when a local outbox's oldest unpublished event is older than this; 0: not checked. */
 	readyMaxOutboxLagSeconds: number;
-	logLevel: string;
+	logLevel: (typeof LOG_LEVELS)[number];
+	/** JSON lines for machines, or one readable line an entry for a person at a terminal. */
+	logFormat: LogFormat;
+	/** Colours in pretty lines: only when stdout is a terminal. */
+	logColors: boolean;
 	/** Crash points for the failure tests; empty in any real deployment. */
 	faultPoints: string[];
 	/** Where spans are exported (OpenTelemetry); undefined: tracing is off. */
@@ -129,6 +135,8 @@ type Env = Record<string, string | undefined>;
 export interface JwtConfig {
 	/** HS256 secret shared with whoever mints tokens. */
 	secret?: string;
+	/** Set by the start when it made `secret` for the run (no JWT_SECRET): its tokens die with the process. */
+	secretMadeForRun?: boolean;
 	/** An identity provider's key set; issuer and audience are then required. */
 	jwksUrl?: string;
 	issuer?: string;
@@ -293,8 +301,11 @@ function origins(env: Env, name: string): string[] {
 	return list;
 }
 
-/** Reads and checks every variable; a bad value stops the start with a message naming it. */
-export function readEnvironment(env: Env = process.env): AppConfig {
+/**
+ * Reads and checks every variable; a bad value stops the start with a message naming it.
+ * `stdoutIsTerminal` decides what LOG_FORMAT defaults to, and whether pretty lines have colours.
+ */
+export function readEnvironment(env: Env = process.env, stdoutIsTerminal = process.stdout.isTTY === true): AppConfig {
 	const servicesRaw = text(env, "SERVICES");
 	const services = servicesRaw
 		? servicesRaw.split(",").map(s => s.trim()).filter(Boolean)
@@ -310,6 +321,7 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		throw new ConfigError("TRANSPORTER", redactUrl(transporter), "an amqp:// or amqps:// URL (RabbitMQ)");
 	}
 	const dataDir = text(env, "DATA_DIR") ?? "./data";
+	const logFormat = oneOf(env, "LOG_FORMAT", LOG_FORMATS, defaultLogFormat(stdoutIsTerminal));
 	return {
 		transporter,
 		cluster: clusterSecrets(env, transporter),
@@ -344,6 +356,8 @@ export function readEnvironment(env: Env = process.env): AppConfig {
 		},
 		readyMaxOutboxLagSeconds: integer(env, "READY_MAX_OUTBOX_LAG_S", 300, 0, 86_400),
 		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
+		logFormat,
+		logColors: logFormat === "pretty" && stdoutIsTerminal,
 		faultPoints: (text(env, "FAULT_POINTS") ?? "").split(",").map(s => s.trim()).filter(Boolean),
 		tracing: readTracingConfig(env)
 	};
@@ -367,10 +381,7 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 	return {
 		namespace: config.namespace,
 		nodeID: config.nodeID,
-		logger: {
-			type: "Console",
-			options: { level: config.logLevel, formatter: jsonLineFormatter, colors: false }
-		},
+		logger: new LineLogger({ level: config.logLevel, format: config.logFormat, colors: config.logColors }),
 		transporter: config.transporter
 			? new ReliableAmqpTransporter({
 					url: config.transporter,

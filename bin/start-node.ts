@@ -3,10 +3,17 @@
  * environment. `--repl` opens Moleculer's REPL once the node runs. bin/start.ts requires this
  * module once tracing started (lib/tracing), so that what it loads can be instrumented.
  */
+import { resolve } from "node:path";
+import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
-import { createBrokerOptions, readEnvironment, serviceSettings } from "../moleculer.config";
+import { createBrokerOptions, readEnvironment, serviceSettings, type AppConfig } from "../moleculer.config";
 import { servicesToCreate } from "../services";
 import { makeSecret, mintToken } from "../lib/auth/tokens";
+import { checkDataDirsFree } from "../lib/database/data-dir-lock";
+import { checkCanListen, type ListenTarget } from "../lib/http/listen-check";
+import { METRICS_LISTEN_VARIABLES } from "../lib/metrics/prometheus-reporter";
+import { LineLogger } from "../lib/logging/line-logger";
+import { logsAbovePrompt } from "../lib/repl/logs-above-prompt";
 
 /** How long the tokens printed at a start without JWT_SECRET stay valid. */
 const FIRST_RUN_TOKEN_TTL_SECONDS = 3600;
@@ -37,13 +44,33 @@ async function printFirstRunTokens(secret: string, port: number, maxTtlSeconds: 
 	);
 }
 
+/** The folders of the embedded databases this node opens: those of its services given no database URL. */
+function embeddedDataDirs(config: AppConfig, settings: ReturnType<typeof serviceSettings>): string[] {
+	return (["orders", "processor"] as const)
+		.filter(name => config.services.includes(name) && !settings[name].databaseUrl)
+		.map(name => resolve(String(settings[name].embeddedDataDir)));
+}
+
+/** Where this node listens: the api's port, and the metrics port unless it is off. */
+function listenTargets(config: AppConfig): ListenTarget[] {
+	return [
+		...(config.services.includes("api") ? [{ portVariable: "PORT", hostVariable: "HOST", port: config.port, host: config.host }] : []),
+		...(config.metricsPort !== null ? [{ ...METRICS_LISTEN_VARIABLES, port: config.metricsPort, host: config.metricsHost }] : [])
+	];
+}
+
 /** Starts the node; a rejection is a failed start, which bin/start.ts reports. */
 export async function startNode(): Promise<void> {
 	const config = readEnvironment(process.env);
 	const runSecret = config.services.includes("api") && !config.jwt.secret && !config.jwt.jwksUrl ? makeSecret() : undefined;
-	if (runSecret) config.jwt.secret = runSecret;
-	const broker = new ServiceBroker(createBrokerOptions(config));
+	if (runSecret) Object.assign(config.jwt, { secret: runSecret, secretMadeForRun: true });
 	const settings = serviceSettings(config);
+	// Before the broker exists (its constructor opens the metrics port): a second start on the same
+	// DATA_DIR is told so first, then a port another process holds; each as one line.
+	checkDataDirsFree(embeddedDataDirs(config, settings));
+	for (const target of listenTargets(config)) await checkCanListen(target);
+	const options = createBrokerOptions(config);
+	const broker = new ServiceBroker(options);
 	for (const schema of servicesToCreate(config.services, settings)) broker.createService(schema);
 	await broker.start();
 	broker.logger.info(`Node started with services: ${config.services.join(", ")}.`, {
@@ -56,5 +83,9 @@ export async function startNode(): Promise<void> {
 		}
 		await printFirstRunTokens(runSecret, config.port, config.jwt.maxTokenLifetimeSeconds);
 	}
-	if (process.argv.includes("--repl")) await broker.repl();
+	if (process.argv.includes("--repl")) {
+		// Moleculer's typings say void; moleculer-repl returns Node's REPL server.
+		const repl = broker.repl() as unknown as REPLServer;
+		if (options.logger instanceof LineLogger) options.logger.output = logsAbovePrompt(repl);
+	}
 }

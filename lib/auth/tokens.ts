@@ -17,6 +17,11 @@ import { createRemoteKeySet, type KeySetLogger, type KeySetTimings, type RemoteK
 /** How tokens are checked; the `jwt` part of the node's configuration. */
 export interface TokenSettings {
 	secret?: string;
+	/**
+	 * The secret was made at this node's start (no JWT_SECRET): a token of an earlier run, signed
+	 * with that run's secret, fails its signature, and the refusal says so.
+	 */
+	secretMadeForRun?: boolean;
 	jwksUrl?: string;
 	issuer?: string;
 	audience?: string;
@@ -114,7 +119,7 @@ export function createTokenVerifier(settings: TokenSettings, verifierOptions: To
 				// Both overloads of jwtVerify: one for a key, one for a key set.
 				payload = (typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
 			} catch (err) {
-				throw refusal(err);
+				throw refusal(err, settings);
 			}
 			checkLifetime(payload, Math.floor(at / 1000), settings);
 			return callerFromClaims(payload);
@@ -124,17 +129,22 @@ export function createTokenVerifier(settings: TokenSettings, verifierOptions: To
 	};
 }
 
+/** A compact JWS: header, payload and signature, base64url, separated by dots (an empty signature gets jose's answer). */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 /** The token of an `Authorization: Bearer <token>` header. */
 function bearerToken(authorization: string | undefined): string {
 	if (authorization === undefined || authorization.trim() === "") throw new MissingTokenError();
 	if (authorization.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError(`the Authorization header is longer than ${MAX_TOKEN_LENGTH} characters`);
-	const match = /^Bearer +([A-Za-z0-9_\-.~+/]+=*) *$/i.exec(authorization);
+	const match = /^Bearer +(\S+) *$/i.exec(authorization);
 	if (!match) throw new InvalidTokenError("the Authorization header is not 'Bearer <token>'");
+	// A placeholder pasted as is (the README's `eyJ…`) is a token, just not a JWT.
+	if (!JWT_SHAPE.test(match[1])) throw new InvalidTokenError("the token is not a JWT (three base64url parts separated by dots)");
 	return match[1];
 }
 
 /** The 401 for an error of jose, without its internals. */
-function refusal(err: unknown): Error {
+function refusal(err: unknown, settings: Pick<TokenSettings, "secretMadeForRun">): Error {
 	// Not the token's fault: the caller is told to come back, not to get another token.
 	if (err instanceof IdentityProviderUnavailableError) return err;
 	if (err instanceof errors.JWTExpired) return new TokenExpiredError();
@@ -148,7 +158,14 @@ function refusal(err: unknown): Error {
 	if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
 		return new InvalidTokenError("the token's algorithm is not accepted");
 	}
-	if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError("the signature does not verify");
+	if (err instanceof errors.JWSSignatureVerificationFailed) {
+		if (settings.secretMadeForRun) {
+			return new InvalidTokenError(
+				"the signature does not verify. No JWT_SECRET is set, so this node made a new secret when it started: a token printed by an earlier run no longer works. Use a token printed at this start, or set JWT_SECRET so that tokens outlive a restart"
+			);
+		}
+		return new InvalidTokenError("the signature does not verify");
+	}
 	if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
 		return new InvalidTokenError("no key of the identity provider matches the token");
 	}

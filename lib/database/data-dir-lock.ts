@@ -56,12 +56,7 @@ export async function lockDataDir(dir: string, logger?: LockLogger): Promise<Dat
 		const seen = await readSettled(file);
 		if (seen === undefined) continue; // released in between: try again
 		const holder = parseHolder(seen);
-		if (holder && isRunning(holder.pid)) {
-			throw new StartupError(
-				`The data folder '${dir}' is in use by another process (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}): ` +
-					`stop that process, or start this one with another DATA_DIR. (If no such process runs, delete ${file}.)`
-			);
-		}
+		if (holder && isRunning(holder.pid)) throw new StartupError(foldersInUse([{ dir, holder }]));
 		if (removeIfUnchanged(file, seen)) {
 			logger?.warn(
 				holder
@@ -71,6 +66,56 @@ export async function lockDataDir(dir: string, logger?: LockLogger): Promise<Dat
 		}
 	}
 	throw new StartupError(`Could not lock the data folder '${dir}': other processes keep taking and leaving ${file}.`);
+}
+
+/** A data folder whose lock a running process holds. */
+export interface HeldFolder {
+	dir: string;
+	holder: LockHolder;
+}
+
+/**
+ * Fails with one {@link StartupError} naming every folder of `dirs` (absolute paths) that a running
+ * process holds, before any is opened: a node on a DATA_DIR already in use then says so once, for
+ * both of its databases, instead of once per service that failed to start. Takes no lock:
+ * {@link lockDataDir} still decides.
+ */
+export function checkDataDirsFree(dirs: string[]): void {
+	const held: HeldFolder[] = [];
+	for (const dir of dirs) {
+		const holder = runningHolder(join(dir, LOCK_FILE_NAME));
+		if (holder) held.push({ dir, holder });
+	}
+	if (held.length > 0) throw new StartupError(foldersInUse(held));
+}
+
+/** The running process that holds the lock file, if any; a lock left by a process that died does not count. */
+function runningHolder(file: string): LockHolder | undefined {
+	let text: string;
+	try {
+		text = readFileSync(file, "utf8");
+	} catch {
+		return undefined;
+	}
+	const holder = parseHolder(text);
+	return holder && isRunning(holder.pid) ? holder : undefined;
+}
+
+/** One message for the folders other processes hold: which, by whom, and what to do. */
+export function foldersInUse(held: HeldFolder[]): string {
+	const byHolder = new Map<number, HeldFolder[]>();
+	for (const folder of held) byHolder.set(folder.holder.pid, [...(byHolder.get(folder.holder.pid) ?? []), folder]);
+	const parts = [...byHolder.values()].map((folders, i) => {
+		const { pid, hostname: host, since } = folders[0].holder;
+		const names = folders.map(f => `'${f.dir}'`).join(" and ");
+		const subject = folders.length > 1 ? `data folders ${names} are` : `data folder ${names} is`;
+		return `${i === 0 ? "The" : "the"} ${subject} in use by another process (pid ${pid} on ${host}, since ${since})`;
+	});
+	const files = held.map(f => join(f.dir, LOCK_FILE_NAME)).join(" and ");
+	return (
+		`${parts.join("; ")}: stop ${byHolder.size > 1 ? "those processes" : "that process"}, or start this one with another DATA_DIR. ` +
+		`(If no such process runs, delete ${files}.)`
+	);
 }
 
 /** True when a process with this pid runs on this machine (and is not this process). */

@@ -63,10 +63,15 @@ function initialiseInChild(dir: string, params: string[]): Promise<void> {
 	].join("\n");
 	const entry = require.resolve("@electric-sql/pglite");
 	return new Promise((done, fail) => {
-		execFile(process.execPath, ["--liftoff-only", "-e", script, entry, dir, JSON.stringify(params)], { maxBuffer: 4 * 1024 * 1024 }, (err, _stdout, stderr) => {
+		const child = execFile(process.execPath, ["--liftoff-only", "-e", script, entry, dir, JSON.stringify(params)], { maxBuffer: 4 * 1024 * 1024 }, (err, _stdout, stderr) => {
+			process.removeListener("exit", stopChild);
 			if (!err) return done();
-			fail(new StartupError(`The embedded PostgreSQL could not create its database in '${dir}': ${(stderr.trim() || err.message).split("\n")[0]}`));
+			const reason = stderr.trim() || (err.signal ? `it was stopped by ${err.signal}` : err.message);
+			fail(new StartupError(`The embedded PostgreSQL could not create its database in '${dir}': ${reason.split("\n")[0]}`));
 		});
+		// A node that exits meanwhile (a start interrupted) leaves no child writing into the folder.
+		const stopChild = () => child.kill();
+		process.once("exit", stopChild);
 	});
 }
 

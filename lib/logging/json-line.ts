@@ -1,5 +1,5 @@
 /**
- * Moleculer Console-logger formatter that prints one JSON object per line:
+ * A log entry as one JSON object per line (LOG_FORMAT=json, the machines' format):
  * `timestamp`, `level`, `logger` (service or module), `message`, `nodeID`, and every field of the
  * context objects passed to the log call (`correlationId`, `orderId`, …). Errors become
  * `{ error: { name, message, code, type } }`, with the stack only at debug level and below. A line
@@ -7,7 +7,8 @@
  */
 import { activeTraceIds } from "../tracing/context";
 
-interface LoggerBindings {
+/** What Moleculer tells a logger about who logs: node, namespace, module, service. */
+export interface LoggerBindings {
 	nodeID?: string;
 	ns?: string;
 	mod?: string;
@@ -16,8 +17,16 @@ interface LoggerBindings {
 
 const STACK_LEVELS = new Set(["debug", "trace"]);
 
+/** One log entry as fields: those of the JSON line, in its order. */
+export type LogRecord = Record<string, unknown> & { timestamp: string; level: string; logger: string; message: string };
+
 export function formatJsonLine(level: string, args: unknown[], bindings: LoggerBindings = {}): string {
-	const record: Record<string, unknown> = {
+	return safeStringify(logRecord(level, args, bindings));
+}
+
+/** The fields of one log call: its words as `message`, its context objects' fields, its error. */
+export function logRecord(level: string, args: unknown[], bindings: LoggerBindings = {}): LogRecord {
+	const record: LogRecord = {
 		timestamp: new Date().toISOString(),
 		level,
 		logger: bindings.svc ?? bindings.mod ?? "app",
@@ -41,12 +50,7 @@ export function formatJsonLine(level: string, args: unknown[], bindings: LoggerB
 	if (bindings.ns) record.namespace = bindings.ns;
 	const ids = activeTraceIds();
 	if (ids) Object.assign(record, ids);
-	return safeStringify(record);
-}
-
-/** The formatter in the shape Moleculer's Console logger expects. */
-export function jsonLineFormatter(this: unknown, level: string, args: unknown[], bindings: LoggerBindings): string[] {
-	return [formatJsonLine(level, args, bindings)];
+	return record;
 }
 
 function describeError(err: Error, withStack: boolean): Record<string, unknown> {
@@ -60,7 +64,8 @@ function describeError(err: Error, withStack: boolean): Record<string, unknown> 
 	};
 }
 
-function safeStringify(value: unknown): string {
+/** JSON text of any value: a bigint as its digits, a circular reference as "[circular]". */
+export function safeStringify(value: unknown): string {
 	const seen = new WeakSet<object>();
 	return JSON.stringify(value, (_key, v) => {
 		if (typeof v === "bigint") return v.toString();

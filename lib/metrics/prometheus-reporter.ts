@@ -9,10 +9,18 @@
  * fractions (`le="1"` before `le="0.05"`). This reporter writes those families again: buckets in
  * ascending order, `+Inf`, `_sum` and `_count`. Everything else is Moleculer's own output.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { MetricReporters, type ServiceBroker } from "moleculer";
 import { answerHealthRequest } from "../health/health-endpoints";
 import { nodeReadiness } from "../health/readiness";
+import { listenProblem, type ListenTarget } from "../http/listen-check";
+
+/** The variables that say where the metrics endpoint listens, for the messages about it. */
+export const METRICS_LISTEN_VARIABLES = {
+	portVariable: "METRICS_PORT",
+	hostVariable: "METRICS_HOST",
+	alternative: "or METRICS_PORT=off to serve no metrics and probes"
+} as const satisfies Omit<ListenTarget, "port" | "host">;
 
 type Labels = Record<string, unknown>;
 
@@ -46,6 +54,8 @@ export interface PrometheusReporterOptions {
 const Base = MetricReporters.Prometheus as unknown as new (options?: object) => {
 	opts: { host?: string };
 	registry: { store: Map<string, StoredMetric>; broker: ServiceBroker };
+	server: Server;
+	init(registry: unknown): void;
 	handler(req: IncomingMessage, res: ServerResponse): void;
 	generatePrometheusResponse(): string;
 	labelsToStr(itemLabels: Labels, extraLabels?: Labels): string;
@@ -55,6 +65,7 @@ const Base = MetricReporters.Prometheus as unknown as new (options?: object) => 
 
 export class PrometheusReporter extends Base {
 	private readonly readyMaxOutboxLagSeconds: number;
+	private readonly listenTarget: ListenTarget;
 
 	constructor(options: PrometheusReporterOptions) {
 		// A copy: Moleculer merges its defaults into the object it is given, and deletes `host` from it.
@@ -63,6 +74,17 @@ export class PrometheusReporter extends Base {
 		// interface); the health details must stay on METRICS_HOST whatever the port.
 		this.opts.host = options.host;
 		this.readyMaxOutboxLagSeconds = options.readyMaxOutboxLagSeconds;
+		this.listenTarget = { ...METRICS_LISTEN_VARIABLES, port: options.port, host: options.host };
+	}
+
+	/**
+	 * Moleculer's, which listens without an `error` listener: a port taken between the start's check
+	 * (lib/http/listen-check.ts) and here would crash the process with a raw stack.
+	 */
+	init(registry: unknown): void {
+		super.init(registry);
+		// Node emits a listen error on the next tick: the listener is in place by then.
+		this.server.once("error", (err: NodeJS.ErrnoException) => this.registry.broker.fatal(listenProblem(this.listenTarget, err)));
 	}
 
 	/** Serves the health paths; anything else as Moleculer's reporter does (`/metrics`, else 404). */

@@ -6,12 +6,33 @@ import { maximumOfPositiveIntegerPattern } from "../contracts/numbers";
 import { PLAIN_TEXT_PATTERN, PLAIN_TEXT_RULE } from "../contracts/text";
 
 type CheckerFunction = ReturnType<InstanceType<typeof Validators.Base>["compile"]>;
+/** What a compiled schema answers in truth: `true`, or the offending fields (possibly a promise of them). */
+type Checker = ((params: unknown, options: { meta: unknown }) => true | FieldError[] | Promise<true | FieldError[]>) & { async?: boolean };
+type Handler = (ctx: { params?: unknown }) => unknown;
+/** A middleware hook wrapping an action's or an event's handler. */
+type Guard = (handler: Handler, definition: { params?: unknown }) => Handler;
 
 /** One offending field, as the API reports it. */
 export interface FieldError {
 	field: string;
 	message: string;
 	type: string;
+}
+
+/**
+ * Moleculer's `ValidationError` (400 at the gateway, never retried) whose message names the
+ * offending fields, and whose stack is that message alone: bad params are the caller's mistake,
+ * and a stack through the validator and the middlewares tells nobody anything (moleculer-repl's
+ * `call` prints an error's stack whole, 20 lines above the fields). Its name stays
+ * `ValidationError`, which the dead letters, the metrics and a remote node's broker read.
+ */
+export class ParamsValidationError extends Errors.ValidationError {
+	constructor(fields: FieldError[]) {
+		const summary = fields.map(f => `'${f.field}' ${f.message}`).join("; ");
+		super(summary ? `Parameters validation error: ${summary}.` : "Parameters validation error.", "VALIDATION_ERROR", fields);
+		this.name = "ValidationError";
+		this.stack = `${this.name}: ${this.message}`;
+	}
 }
 
 /** The JSON Schema keywords only this product's validator knows; the OpenAPI document leaves them out. */
@@ -129,8 +150,30 @@ export class AjvValidator extends Validators.Base {
 		if (!isJsonSchema(schema)) return this.moleculerStyle.validate(params as Record<string, unknown>, schema);
 		const validate = this.compileSchema(schema);
 		if (validate(params)) return true;
-		throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", toFieldErrors(validate.errors));
+		throw new ParamsValidationError(toFieldErrors(validate.errors));
 	}
+
+	/**
+	 * Moleculer's validator middleware (the `params` of each local action and event), rejecting bad
+	 * params with a {@link ParamsValidationError}: Moleculer's own throws a bare "Parameters
+	 * validation error!" with its stack.
+	 */
+	middleware(): { name: string; localAction: Guard; localEvent: Guard } {
+		return { name: "Validator", localAction: this.guard, localEvent: this.guard };
+	}
+
+	/** The handler, behind a check of its `params` schema when it has one. */
+	private readonly guard: Guard = (handler, definition) => {
+		const schema = definition.params;
+		if (!schema || typeof schema !== "object") return handler;
+		const check = this.compile(schema as Record<string, unknown>) as unknown as Checker;
+		const decide = (ctx: { params?: unknown }, result: true | FieldError[]) =>
+			result === true ? handler(ctx) : Promise.reject(new ParamsValidationError(result));
+		return ctx => {
+			const result = check(ctx.params ?? {}, { meta: ctx });
+			return check.async ? (result as Promise<true | FieldError[]>).then(r => decide(ctx, r)) : decide(ctx, result as true | FieldError[]);
+		};
+	};
 
 	convertSchemaToMoleculer(schema: Record<string, unknown>): Record<string, unknown> {
 		return schema;

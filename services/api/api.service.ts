@@ -89,6 +89,8 @@ export interface ApiMethods extends GatewayMethods {
 	answerOptions(req: GatewayRequest, res: ServerResponse, allow: string[], corsOrigin: string | undefined): void;
 	/** Replaces moleculer-web's: makes the HTTP server with this API's request and header timeouts. */
 	createServer(): void;
+	/** Replaces moleculer-web's: logs a line of the route table, unless it is empty. */
+	logRouteRegistration(message: string): void;
 	serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse): void;
 }
 
@@ -364,6 +366,11 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 				this.httpHandler as (req: IncomingMessage, res: ServerResponse) => void
 			);
 			this.isHTTPS = false;
+		},
+
+		/** Replaces moleculer-web's, which also logs an empty line after each route's table (one line with no message in the log). */
+		logRouteRegistration(message: string) {
+			if (message.trim() !== "") this.logger.info(message);
 		},
 
 		/** `OPTIONS`: the methods of the path, and for an allowed origin the CORS preflight answer. Never an action. */

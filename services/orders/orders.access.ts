@@ -7,8 +7,8 @@
  * order that does not exist (404). Naming another customer in a request body or filter is a plain
  * mistake of the client, and is answered 403.
  */
-import { Errors } from "moleculer";
 import type { Caller, CallerMeta } from "../../lib/auth/caller";
+import { ParamsValidationError } from "../../lib/validation/ajv-validator";
 import { ForbiddenCustomerError } from "./orders.errors";
 
 /** The caller of a request, or null for a call from inside the cluster. */
@@ -36,9 +36,7 @@ export function customerOfNewOrder(customerId: string | undefined, caller: Calle
 	}
 	const resolved = customerId ?? caller?.sub;
 	if (resolved === undefined) {
-		throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-			{ field: "customerId", message: "is required", type: "required" }
-		]);
+		throw new ParamsValidationError([{ field: "customerId", message: "is required", type: "required" }]);
 	}
 	return resolved;
 }

@@ -1,4 +1,5 @@
 import { Errors } from "moleculer";
+import { ParamsValidationError } from "../../lib/validation/ajv-validator";
 
 export const ERR_ORDER_NOT_FOUND = "ORDER_NOT_FOUND";
 export const ERR_IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED";
@@ -44,9 +45,9 @@ export class IdempotencyKeyInFlightError extends Errors.MoleculerClientError {
  * A paging parameter past its bound (400), shaped as a validation error so that the problem's
  * `errors` names the parameter, as for any other invalid field.
  */
-export class PageParameterError extends Errors.ValidationError {
+export class PageParameterError extends ParamsValidationError {
 	constructor(field: "page" | "pageSize", message: string) {
-		super("Parameters validation error!", "VALIDATION_ERROR", [{ field, message, type: "maximum" }]);
+		super([{ field, message, type: "maximum" }]);
 	}
 }
 

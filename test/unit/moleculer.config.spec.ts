@@ -5,6 +5,7 @@ import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { AjvValidator } from "../../lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "../../lib/metrics/business-metrics";
 import { PrometheusReporter } from "../../lib/metrics/prometheus-reporter";
+import { LineLogger } from "../../lib/logging/line-logger";
 
 function configErrorOf(env: Record<string, string>): ConfigError {
 	try {
@@ -21,7 +22,7 @@ const OTHER_KEY = "3b7e9a1d5c2f48e6b0a4d8c6e1f3a7b5";
 
 describe("Test 'readEnvironment'", () => {
 	it("should run all three services on a laptop without any variable", () => {
-		const config = readEnvironment({});
+		const config = readEnvironment({}, false);
 		expect(config).toEqual({
 			transporter: undefined,
 			services: ["api", "orders", "processor"],
@@ -51,6 +52,8 @@ describe("Test 'readEnvironment'", () => {
 			delivery: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
 			readyMaxOutboxLagSeconds: 300,
 			logLevel: "info",
+			logFormat: "json",
+			logColors: false,
 			faultPoints: [],
 			tracing: undefined
 		});
@@ -317,7 +320,19 @@ describe("Test 'createBrokerOptions'", () => {
 
 	it("should log at the configured level", () => {
 		const options = createBrokerOptions(readEnvironment({ LOG_LEVEL: "warn" }));
-		expect(options.logger).toMatchObject({ type: "Console", options: { level: "warn" } });
+		expect(options.logger).toBeInstanceOf(LineLogger);
+		expect((options.logger as LineLogger).getLogLevel("orders")).toBe("warn");
+	});
+
+	it("should log JSON lines unless stdout is a terminal, and readable lines with colours at one", () => {
+		expect(readEnvironment({}, false)).toMatchObject({ logFormat: "json", logColors: false });
+		expect(readEnvironment({}, true)).toMatchObject({ logFormat: "pretty", logColors: true });
+		expect(readEnvironment({ LOG_FORMAT: "json" }, true)).toMatchObject({ logFormat: "json", logColors: false });
+		expect(readEnvironment({ LOG_FORMAT: "pretty" }, false)).toMatchObject({ logFormat: "pretty", logColors: false });
+	});
+
+	it("should refuse a LOG_FORMAT other than pretty or json, naming the variable", () => {
+		expect(configErrorOf({ LOG_FORMAT: "text" }).message).toBe("LOG_FORMAT='text' is not valid: expected one of pretty, json.");
 	});
 
 	it("should serve Prometheus metrics on the metrics port", () => {

@@ -5,7 +5,10 @@
 import { randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
 import type { Transaction } from "sequelize";
+import type { DeadLetterView } from "../../../lib/contracts/dead-letters";
+import { ConsumerGroups } from "../../../lib/contracts/events";
 import { createDeadLetterReplCommands } from "../../../lib/repl/dead-letter-commands";
+import { DeadLetterNotFoundError } from "../../../services/dead-letters/dead-letters.errors";
 import { waitFor } from "../../support/services";
 import { startSystem, type RunningSystem } from "../../support/system";
 
@@ -22,6 +25,22 @@ function replRunner(broker: () => ServiceBroker) {
 	};
 }
 
+const deadLetter = (id: string, overrides: Partial<DeadLetterView> = {}): DeadLetterView => ({
+	id,
+	event: "order.created",
+	group: "processor",
+	queue: "outbox:orders",
+	attempts: 5,
+	replays: 0,
+	error: "connect ECONNREFUSED 127.0.0.1:5432",
+	errorName: "Error",
+	deadLetteredAt: "2024-05-17T08:30:15.123Z",
+	orderId: "0b0e8f6c-4a7e-4d8e-9a55-3f3c1f0f2a11",
+	correlationId: "corr-1",
+	payload: {},
+	...overrides
+});
+
 describe("Test the dead-letter REPL commands", () => {
 	const broker = new ServiceBroker({ logger: false });
 	const calls: Array<{ action: string; params: unknown }> = [];
@@ -30,13 +49,21 @@ describe("Test the dead-letter REPL commands", () => {
 		calls.push({ action, params: ctx.params });
 		return { answered: action };
 	};
+	let listed: DeadLetterView[] = [];
 
 	beforeAll(async () => {
 		broker.createService({
 			name: "deadLetters",
 			actions: {
-				list: record("list"),
-				get: record("get"),
+				list: (ctx: Context) => {
+					record("list")(ctx);
+					return { rows: listed, count: listed.length };
+				},
+				get: (ctx: Context<{ id: string }>) => {
+					record("get")(ctx);
+					if (ctx.params.id === "nope") throw new DeadLetterNotFoundError("nope");
+					return { answered: "get" };
+				},
 				replay: record("replay"),
 				replayAll: record("replayAll"),
 				purge: () => {
@@ -54,10 +81,47 @@ describe("Test the dead-letter REPL commands", () => {
 	});
 
 	it("should list with the event and the filters typed as options", async () => {
+		listed = [];
 		const printed = await run("dlq", { event: "order.created", options: { error: "timeout", order: "o-1" } });
 
 		expect(calls).toEqual([{ action: "list", params: { event: "order.created", errorContains: "timeout", orderId: "o-1" } }]);
-		expect(JSON.parse(printed)).toEqual({ answered: "list" });
+		expect(printed).toBe("No dead letters.\n");
+	});
+
+	it("should list dead letters as a table, one per line, with the first line of each error", async () => {
+		listed = [
+			deadLetter("orders-outbox-7"),
+			deadLetter("orders-outbox-12", { event: "order.cancelled", attempts: 1, replays: 2, orderId: null, error: `payload refused\n${"x".repeat(200)}` })
+		];
+		const lines = (await run("dlq")).trimEnd().split("\n");
+
+		expect(lines[0].split(/\s{2,}/)).toEqual(["ID", "EVENT", "GROUP", "ATTEMPTS", "REPLAYS", "DEAD-LETTERED", "ORDER", "ERROR"]);
+		expect(lines[1].split(/\s{2,}/)).toEqual([
+			"orders-outbox-7",
+			"order.created",
+			"processor",
+			"5",
+			"0",
+			"2024-05-17T08:30:15.123Z",
+			"0b0e8f6c-4a7e-4d8e-9a55-3f3c1f0f2a11",
+			"connect ECONNREFUSED 127.0.0.1:5432"
+		]);
+		expect(lines[2].split(/\s{2,}/)).toEqual(["orders-outbox-12", "order.cancelled", "processor", "1", "2", "2024-05-17T08:30:15.123Z", "-", "payload refused"]);
+		// The columns line up.
+		expect(lines[1].indexOf("order.created")).toBe(lines[0].indexOf("EVENT"));
+		expect(lines[3]).toBe("2 dead letter(s), oldest first. dlq-show <id> shows one with its payload and whole error.");
+	});
+
+	it("should point to the REPL's dlq when a dead letter is not found, not to the REST route", async () => {
+		expect(await run("dlq-show", { id: "nope" })).toBe("Error: Dead letter 'nope' was not found; list them with dlq.\n");
+	});
+
+	it("should name every event that can be dead-lettered, and its group, in the help of dlq and dlq-replay-all", () => {
+		const commands = createDeadLetterReplCommands(() => undefined);
+		for (const name of ["dlq [event]", "dlq-replay-all [event]"]) {
+			const { description } = commands.find(c => c.command === name)!;
+			for (const [event, group] of Object.entries(ConsumerGroups)) expect(description).toContain(`${event} (${group})`);
+		}
 	});
 
 	it("should show, replay and replay all by what was typed", async () => {
@@ -98,17 +162,18 @@ describe("Test the dead-letter REPL commands on one node (no transporter)", () =
 		// A payload the processor's schema refuses: a permanent failure, on every run.
 		await orders.transaction(t => orders.enqueueEvent(t, "order.created", "processor", { orderId, correlationId: "corr-repl", items: [] }));
 
-		const listed = await waitFor("the refused event among the dead letters", async () => {
-			const page = await printedJson("dlq", { event: "order.created", options: { order: orderId } });
-			return page.count === 1 ? page.rows[0] : null;
+		const id = await waitFor("the refused event among the dead letters", async () => {
+			const table = await run("dlq", { event: "order.created", options: { order: orderId } });
+			const row = table.split("\n").find(line => line.includes(orderId));
+			return row?.split(/\s+/)[0];
 		});
+		const listed = await printedJson("dlq-show", { id });
 		expect(listed).toMatchObject({ id: expect.stringMatching(/^orders-outbox-\d+$/), queue: "outbox:orders", attempts: 1, orderId });
-		expect(await printedJson("dlq-show", { id: listed.id })).toEqual(listed);
 
 		expect(await printedJson("dlq-replay", { id: listed.id })).toMatchObject({ id: listed.id, attempts: 1 });
 		await waitFor("the replayed event to fail again", async () => (await printedJson("dlq-show", { id: listed.id })).attempts === 2);
 
 		expect(await printedJson("dlq-purge", { id: listed.id })).toMatchObject({ id: listed.id, attempts: 2, replays: 1 });
-		expect(await run("dlq-show", { id: listed.id })).toMatch(/^Error: Dead letter 'orders-outbox-\d+' was not found/);
+		expect(await run("dlq-show", { id: listed.id })).toMatch(/^Error: Dead letter 'orders-outbox-\d+' was not found; list them with dlq\.$/m);
 	});
 });

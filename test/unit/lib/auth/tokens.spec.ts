@@ -78,6 +78,41 @@ describe("Test 'createTokenVerifier' with a secret", () => {
 		expect(refused).toMatchObject({ code: 401, type: "INVALID_TOKEN" });
 		expect(refused.message).toContain("the claim 'sub' must be a customer id");
 	});
+
+	it("should call a pasted placeholder such as the README's eyJ… a token that is not a JWT, not a bad header", async () => {
+		for (const token of ["eyJ…", "not-a-jwt", "a.b", "a.b.c.d"]) {
+			const refused = await refusalOf(token);
+			expect(refused).toMatchObject({ code: 401, type: "INVALID_TOKEN" });
+			expect(refused.message).toContain("the token is not a JWT (three base64url parts separated by dots)");
+		}
+	});
+
+	it("should call a header without a token, or of another scheme, not 'Bearer <token>'", async () => {
+		for (const header of ["Bearer", "Basic dXNlcjpwdw==", "Bearer a.b.c d.e.f"]) {
+			const refused = await verifier.callerOf(header).catch((err: Error) => err);
+			expect((refused as Error).message).toContain("the Authorization header is not 'Bearer <token>'");
+		}
+	});
+
+	it("should say a token of another secret does not verify, and nothing about runs when JWT_SECRET is set", async () => {
+		const other = await new SignJWT({ role: "customer", sub: "c-1", iat: NOW_S, exp: NOW_S + 600 })
+			.setProtectedHeader({ alg: "HS256" })
+			.sign(new TextEncoder().encode("another-secret-0123456789abcdef-0123456789"));
+		const refused = await refusalOf(other);
+		expect(refused.message).toContain("the signature does not verify.");
+		expect(refused.message).not.toContain("JWT_SECRET");
+	});
+
+	it("should say why a token of an earlier run fails when the node made its own secret", async () => {
+		const earlierRun = await new SignJWT({ role: "customer", sub: "c-1", iat: NOW_S, exp: NOW_S + 600 })
+			.setProtectedHeader({ alg: "HS256" })
+			.sign(new TextEncoder().encode("the-secret-of-an-earlier-run-0123456789abcdef"));
+		const thisRun = createTokenVerifier({ ...settings, secretMadeForRun: true }, { now: () => NOW_S * 1000 });
+		const refused = (await thisRun.callerOf(`Bearer ${earlierRun}`).catch((err: Error) => err)) as Error;
+		expect(refused.message).toContain(
+			"the signature does not verify. No JWT_SECRET is set, so this node made a new secret when it started: a token printed by an earlier run no longer works."
+		);
+	});
 });
 
 describe("Test 'mintToken'", () => {

@@ -1,4 +1,4 @@
-import { formatJsonLine, jsonLineFormatter } from "../../../../lib/logging/json-line";
+import { formatJsonLine } from "../../../../lib/logging/json-line";
 
 const parse = (line: string) => JSON.parse(line) as Record<string, unknown>;
 
@@ -121,13 +121,5 @@ describe("Test 'formatJsonLine'", () => {
 
 	it("should skip undefined arguments", () => {
 		expect(parse(formatJsonLine("info", ["a", undefined, "b"])).message).toBe("a b");
-	});
-});
-
-describe("Test 'jsonLineFormatter'", () => {
-	it("should hand Moleculer one formatted line", () => {
-		const lines = jsonLineFormatter.call(null, "info", ["hello", { orderId: "o-1" }], { svc: "api", nodeID: "n-1" });
-		expect(lines).toHaveLength(1);
-		expect(parse(lines[0])).toMatchObject({ level: "info", logger: "api", message: "hello", orderId: "o-1", nodeID: "n-1" });
 	});
 });

@@ -1,3 +1,4 @@
+import { listOrdersSchema } from "../../../../lib/contracts/orders";
 import { ServiceBroker } from "moleculer";
 import { AjvValidator, createAjv, toFieldErrors, type FieldError } from "../../../../lib/validation/ajv-validator";
 
@@ -91,6 +92,14 @@ describe("Test 'toFieldErrors'", () => {
 		// No branch is of the type sent: each says its own.
 		expect(validate({ n: null })).toBe(false);
 		expect(toFieldErrors(validate.errors).map(e => e.message)).toEqual(["must be integer", "must be string"]);
+	});
+
+	it("should answer page=0 of the orders list with one error naming the bound", () => {
+		const validate = createAjv().compile(listOrdersSchema);
+		expect(validate({ page: "0" })).toBe(false);
+		const errors = toFieldErrors(validate.errors);
+		expect(errors).toHaveLength(1);
+		expect(errors[0]).toMatchObject({ field: "page", message: expect.stringMatching(/^must be a whole number from 1 to \d+/) });
 	});
 
 	it("should return no errors for null or undefined", () => {

@@ -23,19 +23,19 @@ jest.mock("@opentelemetry/instrumentation-pg", () => (mockLoaded.push("instrumen
 jest.mock("@opentelemetry/instrumentation-amqplib", () => (mockLoaded.push("instrumentation-amqplib"), jest.requireActual("@opentelemetry/instrumentation-amqplib")));
 jest.mock("../../lib/tracing/sdk", () => (mockLoaded.push("lib/tracing/sdk"), jest.requireActual("../../lib/tracing/sdk")));
 
-/** Every line the broker's Console logger printed (console.log, .warn, .error). */
+/** Every line the broker's logger wrote (to stdout, and warnings and worse to stderr). */
 const printed: string[] = [];
 
 describe("Tracing off", () => {
 	let system: RunningSystem;
 
 	beforeAll(async () => {
-		for (const method of ["log", "warn", "error"] as const) {
-			jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(" ")));
+		for (const stream of [process.stdout, process.stderr]) {
+			jest.spyOn(stream, "write").mockImplementation(((chunk: unknown) => (printed.push(String(chunk)), true)) as never);
 		}
 		// What bin/start.ts does before it loads the node.
 		expect(startTracing(readTracingConfig({}))).toBe(false);
-		system = await startSystem({ env: { LOG_LEVEL: "info" } });
+		system = await startSystem({ env: { LOG_LEVEL: "info", LOG_FORMAT: "json" } });
 	});
 	afterAll(async () => {
 		await system?.stop();

@@ -26,7 +26,7 @@ const { randomUUID } = require("node:crypto");
 /** A build takes about 30 s on two cores; a lock this old belongs to no build still running. */
 const STALE_LOCK_MS = 10 * 60 * 1000;
 /** How often a waiting start looks at the lock. */
-const POLL_MS = 100;
+const POLL_MS = 200;
 /** A lock file still empty this long after its creation was left by a process that died creating it. */
 const UNWRITTEN_LOCK_MS = 5000;
 
@@ -70,6 +70,15 @@ function newestSourceTime() {
 	};
 	sourceRoots().forEach(visit);
 	return newest;
+}
+
+/** When the stamp was last written, or 0 when there is none. */
+function stampTime() {
+	try {
+		return fs.statSync(stampFile).mtimeMs;
+	} catch {
+		return 0;
+	}
 }
 
 function isUpToDate() {
@@ -184,6 +193,7 @@ async function main() {
 	fs.mkdirSync(dist, { recursive: true });
 	const token = randomUUID();
 	let waitingFor;
+	let stampSeen = stampTime();
 	for (;;) {
 		if (tryLock(token)) {
 			try {
@@ -201,6 +211,11 @@ async function main() {
 				say(`ensure-build: waiting for the build of process ${holder.pid} …`);
 			}
 			await sleep(POLL_MS);
+			// The build waited for writes its stamp before it lets go of the lock. Only a new stamp is
+			// worth a look at the sources: walking them every poll would slow that very build.
+			const stamped = stampTime();
+			if (stamped !== stampSeen && isUpToDate()) return 0;
+			stampSeen = stamped;
 		}
 	}
 }

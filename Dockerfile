@@ -19,10 +19,11 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
-# All dependencies, with install scripts: the "node" package's preinstall puts Node 22 into
-# node_modules/.bin, which `npm run build` (tsc) runs under.
+# All dependencies, without install scripts: the image's own Node 22 runs the build (the "node"
+# package's preinstall, which fetches another, is not needed), and the package's `prepare` (a
+# build, for a checkout) would run before the sources are copied.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY bin ./bin

@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { REPLServer } from "node:repl";
+import type { Server } from "node:http";
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions, readEnvironment, serviceSettings, type AppConfig } from "../moleculer.config";
 import { servicesToCreate } from "../services";
@@ -19,15 +20,29 @@ import { logsAbovePrompt } from "../lib/repl/logs-above-prompt";
 const FIRST_RUN_TOKEN_TTL_SECONDS = 3600;
 
 /**
+ * Where a person on this machine reaches the api: the address it listens on (loopback when that is
+ * every interface) and the port it got.
+ */
+function apiBaseUrl(broker: ServiceBroker, config: AppConfig): string {
+	const server = (broker.getLocalService("api") as unknown as { server?: Server } | undefined)?.server;
+	const address = server?.address();
+	const port = typeof address === "object" && address ? address.port : config.port;
+	const host = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
+	return `http://${host}:${port}`;
+}
+
+/** The line that tells a person where the API and its docs page are. */
+const apiLine = (base: string) => `API: ${base}/api — docs: ${base}/api/docs`;
+
+/**
  * Without JWT_SECRET or JWT_JWKS_URL the api makes a secret for this run and prints a customer and
  * an admin token to try it with, the way notebook servers print theirs.
  */
-async function printFirstRunTokens(secret: string, port: number, maxTtlSeconds: number): Promise<void> {
+async function printFirstRunTokens(secret: string, base: string, maxTtlSeconds: number): Promise<void> {
 	// JWT_MAX_TTL_S may be below an hour: a printed token the api refuses would be no help.
 	const ttlSeconds = Math.min(FIRST_RUN_TOKEN_TTL_SECONDS, maxTtlSeconds);
 	const customer = await mintToken(secret, { sub: "customer-1", role: "customer", ttlSeconds });
 	const admin = await mintToken(secret, { sub: "admin", role: "admin", ttlSeconds });
-	const base = `http://127.0.0.1:${port}`;
 	process.stdout.write(
 		[
 			"",
@@ -38,7 +53,7 @@ async function printFirstRunTokens(secret: string, port: number, maxTtlSeconds: 
 			`  curl -H 'Authorization: Bearer ${customer}' -H 'Content-Type: application/json' \\`,
 			`       -d '{"items":[{"sku":"SKU-0001","quantity":1,"unitPrice":9.99}],"currency":"EUR"}' ${base}/api/orders`,
 			`  curl -H 'Authorization: Bearer ${admin}' ${base}/api/admin/stock/SKU-0001`,
-			`API description: ${base}/api/docs`,
+			apiLine(base),
 			""
 		].join("\n") + "\n"
 	);
@@ -77,11 +92,13 @@ export async function startNode(): Promise<void> {
 		transporter: config.transporter ? "amqp" : "none (one process)",
 		port: config.services.includes("api") ? config.port : undefined
 	});
-	if (runSecret) {
+	const base = config.services.includes("api") ? apiBaseUrl(broker, config) : undefined;
+	if (base) broker.logger.info(apiLine(base));
+	if (runSecret && base) {
 		if (config.transporter) {
 			broker.logger.warn("No JWT_SECRET is set: this api node made its own secret, so its tokens work on this node only. Set JWT_SECRET (the same on every api node) or JWT_JWKS_URL in a cluster.");
 		}
-		await printFirstRunTokens(runSecret, config.port, config.jwt.maxTokenLifetimeSeconds);
+		await printFirstRunTokens(runSecret, base, config.jwt.maxTokenLifetimeSeconds);
 	}
 	if (process.argv.includes("--repl")) {
 		// Moleculer's typings say void; moleculer-repl returns Node's REPL server.

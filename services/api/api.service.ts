@@ -9,6 +9,7 @@ import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
 import { nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
+import { frontDoorResponse } from "./front-door";
 import { openApiDocument } from "./openapi";
 import { queryParameterNames, takesBody, toOpenApiPath } from "./openapi.params";
 import { RateLimitExceededError, callerKey, createCallerRateLimiter, type CallerRateLimiter } from "../../lib/http/rate-limit";
@@ -91,7 +92,8 @@ export interface ApiMethods extends GatewayMethods {
 	createServer(): void;
 	/** Replaces moleculer-web's: logs a line of the route table, unless it is empty. */
 	logRouteRegistration(message: string): void;
-	serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse): void;
+	/** Writes one of the gateway's own fixed answers (the docs page and its files, `/`, `/api`). */
+	serveFixed(req: GatewayRequest, res: ServerResponse, answer: DocsResponse): void;
 }
 
 /** What the api service keeps on its instance besides moleculer-web's own state. */
@@ -302,12 +304,16 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 		 * Answers what moleculer-web would get wrong before it routes a request: `OPTIONS` (moleculer-web
 		 * takes a preflight's `Access-Control-Request-Method` as the method and runs that action),
 		 * `HEAD` (served as `GET` without a body), and a known path with another method (405 with
-		 * `Allow`). Sets the CORS headers of an allowed origin.
+		 * `Allow`). Sets the CORS headers of an allowed origin. The docs page and the front door (`/`,
+		 * `/api`) are answered here, without an action.
 		 */
 		httpHandler(req: GatewayRequest, res: ServerResponse, next?: unknown) {
 			const path = pathOf(req.url);
 			const docs = docsResponse(path);
-			if (docs) return this.serveDocs(req, res, docs);
+			if (docs) {
+				docsHelmet(req, res, () => undefined);
+				return this.serveFixed(req, res, docs);
+			}
 			apiHelmet(req, res, () => undefined);
 			const allow = path === API_PATH || path.startsWith(`${API_PATH}/`) ? allowedMethods(path) : null;
 			const method = req.method ?? "GET";
@@ -318,6 +324,8 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 				res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS.join(", "));
 			}
 			if (this.settings.corsOrigins.length > 0) res.setHeader("Vary", "Origin");
+			const frontDoor = frontDoorResponse(path);
+			if (frontDoor) return this.serveFixed(req, res, frontDoor);
 			if (allow && method === "OPTIONS") return this.answerOptions(req, res, allow, corsOrigin);
 			if (allow && !allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, path, allow));
 			const route = allow ? routeOf(method === "HEAD" ? "GET" : method, path) : undefined;
@@ -336,9 +344,8 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 			return (ApiGateway.methods!.httpHandler as (...args: unknown[]) => unknown).call(this, req, res, next);
 		},
 
-		/** The docs page and its files: `GET` and `HEAD` (without a body), `OPTIONS`; any other method is a 405. */
-		serveDocs(req: GatewayRequest, res: ServerResponse, docs: DocsResponse) {
-			docsHelmet(req, res, () => undefined);
+		/** A fixed answer: `GET` and `HEAD` (without a body), `OPTIONS`; any other method is a 405. */
+		serveFixed(req: GatewayRequest, res: ServerResponse, answer: DocsResponse) {
 			const method = req.method ?? "GET";
 			const allow = ["GET", "HEAD", "OPTIONS"];
 			if (method === "OPTIONS") {
@@ -347,10 +354,10 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 				return res.end();
 			}
 			if (!allow.includes(method)) return this.sendError(req, res, new MethodNotAllowedError(method, pathOf(req.url), allow));
-			for (const [name, value] of Object.entries(docs.headers)) res.setHeader(name, value);
-			res.setHeader("Content-Type", docs.contentType);
-			res.writeHead(docs.status);
-			res.end(method === "HEAD" ? undefined : docs.body);
+			for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+			res.setHeader("Content-Type", answer.contentType);
+			res.writeHead(answer.status);
+			res.end(method === "HEAD" ? undefined : answer.body);
 		},
 
 		/**

@@ -27,6 +27,23 @@ describe("Starting a node", () => {
 		expect(line.message).not.toMatch(/\n\s+at /);
 	});
 
+	it("should log where the API and its docs page are on every start of an api node, JWT_SECRET set or not", async () => {
+		const port = await freePort();
+		const node = startNode("api-url", { SERVICES: "api", PORT: String(port), HOST: "0.0.0.0" });
+		try {
+			const line = `API: http://127.0.0.1:${port}/api — docs: http://127.0.0.1:${port}/api/docs`;
+			await waitFor("the API line", async () => node.output().includes(line), 60_000, 100).catch(err => {
+				throw new Error(`${err.message}\n${node.output()}`);
+			});
+			expect(node.output()).not.toContain("No JWT_SECRET is set");
+			const index = await fetch(`http://127.0.0.1:${port}/api`);
+			expect(index.status).toBe(200);
+			expect(((await index.json()) as { docs: string }).docs).toBe("/api/docs");
+		} finally {
+			await node.stop();
+		}
+	});
+
 	it("should print a customer and an admin token on a first `npm start` without JWT_SECRET, which work, and stop on SIGTERM", async () => {
 		const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-npm-"));
 		const port = await freePort();
@@ -50,6 +67,7 @@ describe("Starting a node", () => {
 			expect(customer).toBeDefined();
 			expect(admin).toBeDefined();
 			expect(output).toContain(`curl -H 'Authorization: Bearer ${customer}'`);
+			expect(output).toContain(`API: http://127.0.0.1:${port}/api — docs: http://127.0.0.1:${port}/api/docs`);
 			const call = (path: string, token?: string, body?: object) =>
 				fetch(`http://127.0.0.1:${port}${path}`, {
 					method: body ? "POST" : "GET",

@@ -56,7 +56,7 @@ import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "./lib/logging/log
 import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
-import { ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
+import { DEFAULT_CONSUMER_PREFETCH, ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
 import { clusterKeys } from "./lib/transport/packet-signing";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
@@ -337,7 +337,7 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 		processorDatabaseUrl: databaseUrl(env, "PROCESSOR_DATABASE_URL"),
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
-		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", 16, 1, 1000),
+		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", DEFAULT_CONSUMER_PREFETCH, 1, 1000),
 		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", 16, 1, 1000),
 		createConcurrency: integer(env, "CREATE_CONCURRENCY", 8, 1, 1000),
 		createQueueSize: integer(env, "CREATE_QUEUE_SIZE", 1000, 1, 1_000_000),

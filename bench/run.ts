@@ -3,8 +3,9 @@
  * run so their ratios survive a noisy machine:
  *
  * - load:     the product (the processes of `cluster`) against the hand-written baseline
- *             (bench/baseline), driven by autocannon in a child process at a fixed concurrency, then
- *             at fixed rates; CPU per process from /proc (bench/load-scenario.ts); with
+ *             (bench/baseline), driven from a child process at a fixed concurrency (autocannon), then
+ *             at fixed rates (the generator's own even pacer, bench/paced-client.ts; autocannon's
+ *             bursts with BENCH_LOAD_PACING=autocannon); CPU per process from /proc (bench/load-scenario.ts); with
  *             BENCH_COMPARE_REF also the product built from that commit (bench/compare.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;

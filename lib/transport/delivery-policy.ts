@@ -16,9 +16,6 @@ export interface DeliveryPolicy {
 	maxDelayMs: number;
 }
 
-/** The transporter's and the outbox's defaults (RETRY_MAX_ATTEMPTS, RETRY_BASE_DELAY_MS). */
-
-
 /** Why an event is given up on. */
 export const DeadLetterReason = {
 	/** The handler refused it (`MoleculerClientError`): running it again gives the same answer. */

@@ -40,6 +40,9 @@ const PACKET_REQUEST = "REQ";
 
 export const DEAD_LETTER_EXCHANGE = "orders.dlx";
 
+/** Messages one event consumer holds unacknowledged at once, unless told otherwise (CONSUMER_PREFETCH). */
+export const DEFAULT_CONSUMER_PREFETCH = 16;
+
 /** Message headers this transporter writes on retried and dead-lettered messages. */
 export const DeliveryHeaders = {
 	/** Runs since the message was first sent or last replayed; the delivery policy counts these. */
@@ -149,7 +152,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
 		// about 40 ms on every request and confirm (measured in docs/benchmarks.md).
-		super({ url: o.url, prefetch: o.prefetch ?? 8, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
+		super({ url: o.url, prefetch: o.prefetch ?? DEFAULT_CONSUMER_PREFETCH, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
 		this.policy = { ...o.policy, maxAttempts: Math.max(1, o.policy.maxAttempts) };
 		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
 		this.guard = new PacketGuard(o.signing);

@@ -95,7 +95,8 @@ const ignore = (reason: string): OrderDecision => ({ outcome: "ignore", reason }
 
 /**
  * The saga's state machine: what `trigger` does to an order in its current status. A status never
- * moves backwards; anything not listed as a transition changes nothing.
+ * moves backwards; a trigger that does not apply to a status is ignored (an `ignore` decision,
+ * which changes nothing), and a pair with no rule at all is a programming error: it throws.
  */
 export function decideOrder(order: OrderState, trigger: OrderTrigger): OrderDecision {
 	const { status } = order;

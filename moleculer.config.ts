@@ -48,7 +48,6 @@
  */
 import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import type { BrokerOptions } from "moleculer";
 import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
 import { LineLogger } from "./lib/logging/line-logger";
@@ -64,6 +63,10 @@ import { PrometheusReporter } from "./lib/metrics/prometheus-reporter";
 import { readTracingConfig, type TracingConfig } from "./lib/tracing/config";
 import { TracingMiddleware } from "./lib/tracing/moleculer-middleware";
 import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
+import { DEFAULT_DATA_DIR, embeddedDataDirOf } from "./lib/database/embedded-postgres";
+import { DEFAULT_READY_MAX_OUTBOX_LAG_S } from "./lib/health/readiness";
+import { DEFAULT_CREATE_CONCURRENCY, DEFAULT_CREATE_QUEUE_SIZE } from "./services/orders/orders.defaults";
+import { DEFAULT_PROCESSOR_BATCH_SIZE } from "./services/processor/processor.defaults";
 import { ConfigError, StartupError } from "./lib/startup-error";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
 
@@ -320,7 +323,7 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 	if (transporter && !/^amqps?:\/\//.test(transporter)) {
 		throw new ConfigError("TRANSPORTER", redactUrl(transporter), "an amqp:// or amqps:// URL (RabbitMQ)");
 	}
-	const dataDir = text(env, "DATA_DIR") ?? "./data";
+	const dataDir = text(env, "DATA_DIR") ?? DEFAULT_DATA_DIR;
 	const logFormat = oneOf(env, "LOG_FORMAT", LOG_FORMATS, defaultLogFormat(stdoutIsTerminal));
 	return {
 		transporter,
@@ -338,9 +341,9 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", DEFAULT_CONSUMER_PREFETCH, 1, 1000),
-		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", 16, 1, 1000),
-		createConcurrency: integer(env, "CREATE_CONCURRENCY", 8, 1, 1000),
-		createQueueSize: integer(env, "CREATE_QUEUE_SIZE", 1000, 1, 1_000_000),
+		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", DEFAULT_PROCESSOR_BATCH_SIZE, 1, 1000),
+		createConcurrency: integer(env, "CREATE_CONCURRENCY", DEFAULT_CREATE_CONCURRENCY, 1, 1000),
+		createQueueSize: integer(env, "CREATE_QUEUE_SIZE", DEFAULT_CREATE_QUEUE_SIZE, 1, 1_000_000),
 		rateLimitPerMinute: integer(env, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
 		rateLimitDatabaseUrl: databaseUrl(env, "RATE_LIMIT_DATABASE_URL"),
 		trustedProxies: addresses(env, "TRUSTED_PROXIES"),
@@ -354,7 +357,7 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 			baseDelayMs: integer(env, "RETRY_BASE_DELAY_MS", 1000, 1, 3_600_000),
 			maxDelayMs: integer(env, "RETRY_MAX_DELAY_MS", 60_000, 1, 86_400_000)
 		},
-		readyMaxOutboxLagSeconds: integer(env, "READY_MAX_OUTBOX_LAG_S", 300, 0, 86_400),
+		readyMaxOutboxLagSeconds: integer(env, "READY_MAX_OUTBOX_LAG_S", DEFAULT_READY_MAX_OUTBOX_LAG_S, 0, 86_400),
 		logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
 		logFormat,
 		logColors: logFormat === "pretty" && stdoutIsTerminal,
@@ -453,14 +456,14 @@ export function serviceSettings(config: AppConfig): Record<ServiceName | "deadLe
 			createQueueSize: config.createQueueSize,
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
-			embeddedDataDir: join(config.dataDir, "orders")
+			embeddedDataDir: embeddedDataDirOf("orders", config.dataDir)
 		},
 		processor: {
 			databaseUrl: config.processorDatabaseUrl,
 			outboxRetentionMs: config.outboxRetentionMs,
 			outboxDelivery: config.delivery,
 			faultPoints: config.faultPoints,
-			embeddedDataDir: join(config.dataDir, "processor"),
+			embeddedDataDir: embeddedDataDirOf("processor", config.dataDir),
 			demoStock: config.demoStock,
 			batchSize: config.processorBatchSize
 		}

@@ -5,6 +5,14 @@ import { setFlagsFromString } from "node:v8";
 import { StartupError } from "../startup-error";
 import { lockDataDir, type LockLogger } from "./data-dir-lock";
 
+/** Where the embedded databases live without DATA_DIR: one folder per service under it. */
+export const DEFAULT_DATA_DIR = "./data";
+
+/** The embedded database folder of one service, under `dataDir` (DATA_DIR). */
+export function embeddedDataDirOf(service: string, dataDir: string = DEFAULT_DATA_DIR): string {
+	return join(dataDir, service);
+}
+
 /** A PostgreSQL server embedded in this process: PGlite (WASM PostgreSQL) behind a local socket. */
 export interface EmbeddedPostgres {
 	url: string;

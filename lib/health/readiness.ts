@@ -12,6 +12,9 @@ import type { Logger, ServiceBroker } from "moleculer";
 import { OUTBOX_LAG_ACTION } from "../contracts/dead-letters";
 import type { OutboxLag } from "../metrics/business-metrics";
 
+/** Readiness fails when a local outbox's oldest unpublished event is older than this (READY_MAX_OUTBOX_LAG_S). */
+export const DEFAULT_READY_MAX_OUTBOX_LAG_S = 300;
+
 /** How long one check may wait for a local action. */
 const CHECK_TIMEOUT_MS = 3000;
 

@@ -7,7 +7,7 @@ import { ForbiddenRoleError } from "../../lib/auth/auth.errors";
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from "../../lib/auth/tokens";
 import { redactUrl } from "../../lib/database/database-target";
 import { setHttpRoute } from "../../lib/tracing";
-import { nodeReadiness } from "../../lib/health/readiness";
+import { DEFAULT_READY_MAX_OUTBOX_LAG_S, nodeReadiness } from "../../lib/health/readiness";
 import { docsResponse, type DocsResponse } from "./docs";
 import { frontDoorResponse } from "./front-door";
 import { openApiDocument } from "./openapi";
@@ -177,7 +177,7 @@ const ApiService: PartialSettingsSchema<ApiSettings, ApiMethods, ApiVars> = {
 	settings: {
 		// Port and address come from the environment (serviceSettings); CORS stays closed without it.
 		corsOrigins: [],
-		readyMaxOutboxLagSeconds: 300,
+		readyMaxOutboxLagSeconds: DEFAULT_READY_MAX_OUTBOX_LAG_S,
 		// Node's defaults hold a request whose body trickles in for 300 s (and its headers for 60 s):
 		// a few hundred slow clients would hold every socket. No request of this API takes a client
 		// longer than this to send.

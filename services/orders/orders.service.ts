@@ -15,6 +15,7 @@ import {
 } from "../../lib/contracts/orders";
 import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { sqlOf } from "../../lib/database/sql";
+import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
 import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import type { Caller, CallerMeta } from "../../lib/auth/caller";
 import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
@@ -28,6 +29,7 @@ import {
 	type NewOrder,
 	type OrderRequest
 } from "./orders.domain";
+import { DEFAULT_CREATE_CONCURRENCY, DEFAULT_CREATE_QUEUE_SIZE } from "./orders.defaults";
 import { OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
 import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
@@ -107,12 +109,12 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 		OrdersSagaMixin,
 		OrdersIdempotencyMixin,
 		OutboxMixin,
-		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: "./data/orders" })
+		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })
 	],
 
 	settings: {
-		createConcurrency: 8,
-		createQueueSize: 1000
+		createConcurrency: DEFAULT_CREATE_CONCURRENCY,
+		createQueueSize: DEFAULT_CREATE_QUEUE_SIZE
 	},
 
 	/**

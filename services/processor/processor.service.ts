@@ -13,6 +13,7 @@ import {
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { Batcher } from "../../lib/database/batcher";
+import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
 import { inTransaction, sqlOf } from "../../lib/database/sql";
 import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import {
@@ -30,6 +31,7 @@ import {
 } from "./processor.domain";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { recordProcessing, recordStockReservation } from "../../lib/metrics/business-metrics";
+import { DEFAULT_PROCESSOR_BATCH_SIZE } from "./processor.defaults";
 import { SkuNotFoundError } from "./processor.errors";
 import { ProcessorHistoryMixin } from "./processor.history";
 import { processorMigrations } from "./processor.migrations";
@@ -49,9 +51,6 @@ import {
 	type HistoryStepRecord,
 	type StockView
 } from "./processor.repository";
-
-/** `order.created` events in one transaction at most, unless the settings say otherwise. */
-const DEFAULT_BATCH_SIZE = 16;
 
 /** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
 export interface ProcessorSettings extends DbSettings, OutboxSettings {
@@ -92,7 +91,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 		createDbMixin({
 			migrations: processorMigrations,
 			defineModels: defineProcessingRecordModel,
-			embeddedDataDir: "./data/processor"
+			embeddedDataDir: embeddedDataDirOf("processor")
 		})
 	],
 
@@ -336,7 +335,7 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 		this.newOrders = new Batcher<OrderCreatedEvent, NewOrderOutcome>({
 			runBatch: events => this.handleNewOrders(events),
 			runOne: async event => (await this.handleNewOrders([event]))[0],
-			maxBatch: this.settings.batchSize ?? DEFAULT_BATCH_SIZE,
+			maxBatch: this.settings.batchSize ?? DEFAULT_PROCESSOR_BATCH_SIZE,
 			onSplit: (err, size) =>
 				this.logger.warn(`A batch of ${size} 'order.created' events failed; they are handled one by one.`, { error: err.message })
 		});

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
 import { Errors } from "moleculer";
 import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
-import { DeliveryHeaders, eventQueueNames } from "./reliable-amqp";
+import { DeliveryHeaders, eventQueueNames } from "./event-queues";
 import type { PacketGuard } from "./packet-guard";
 import { packetBytes } from "./packet-signing";
 

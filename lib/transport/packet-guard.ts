@@ -9,6 +9,7 @@
  * - A request is accepted once: the MAC of each one accepted is remembered for the window, so a
  *   recorded request replayed within it runs nothing either.
  */
+import { Errors } from "moleculer";
 import { signPacket, verifyPacket, type ClusterKeys, type RejectionReason } from "./packet-signing";
 
 /** Packets of these types are not time-limited. */
@@ -141,3 +142,21 @@ const REASON_TEXT: Record<RejectionReason, string> = {
 	stale: "it was sent outside the accepted window of time",
 	replay: "it was received before (a replayed packet)"
 };
+
+/** The error a refused event message is dead-lettered with: never retried, never replayed. */
+export class BusPacketRejectedError extends Errors.MoleculerClientError {
+	constructor(reason: RejectionReason) {
+		super(
+			`Bus packet rejected (${reason}): it is not signed with the cluster key this node accepts (CLUSTER_SECRET, CLUSTER_SECRET_PREVIOUS): a process without the key sent it, or a node with another key.`,
+			403,
+			"BUS_PACKET_REJECTED",
+			{ reason }
+		);
+		this.name = "BusPacketRejectedError";
+	}
+}
+
+/** What `receive` gives back for an event message that must not be handled; its consumer dead-letters it. */
+export class RefusedMessage {
+	constructor(readonly error: Errors.MoleculerClientError) {}
+}

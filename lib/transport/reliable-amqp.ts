@@ -1,10 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { Errors, Transporters } from "moleculer";
-import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
-import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
+import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
-import { recordDeadLetter, recordEventRetry, recordPacketRejected } from "../metrics/business-metrics";
-import { PacketGuard, RefusalLog, type PacketGuardOptions } from "./packet-guard";
+import { DEAD_LETTER_EXCHANGE, DeliveryHeaders, PACKET_EVENT, declareEventTopology, eventQueueNames, mainQueueOptions } from "./event-queues";
+import { EventSettlement, confirmedPublish } from "./event-settlement";
+import { recordPacketRejected } from "../metrics/business-metrics";
+import { BusPacketRejectedError, PacketGuard, RefusalLog, RefusedMessage, type PacketGuardOptions } from "./packet-guard";
 import { QueueConsumers } from "./queue-consumers";
 import { claimedSender, type RejectionReason } from "./packet-signing";
 
@@ -20,9 +21,10 @@ import { claimedSender, type RejectionReason } from "./packet-signing";
  *   channel and resolves only when RabbitMQ confirmed it;
  * - event queues never expire;
  * - a message is acknowledged only after its handler succeeded; for a failed one the delivery policy
- *   (`delivery-policy.ts`) decides: a retry waits its backoff in a per-attempt delay queue (so
- *   retries survive a restart), a dead letter goes to `orders.dlx`; a malformed message or a
- *   permanent error (`MoleculerClientError`, e.g. a schema violation) is dead-lettered at once.
+ *   (`delivery-policy.ts`) decides and `event-settlement.ts` carries out: a retry waits its backoff
+ *   in a per-attempt delay queue (so retries survive a restart), a dead letter goes to `orders.dlx`;
+ *   a malformed message or a permanent error (`MoleculerClientError`, e.g. a schema violation) is
+ *   dead-lettered at once.
  *
  * Every packet this node sends is signed with the cluster key, and every packet it receives is
  * checked on the one receive path all of them take, balanced events included (`receive`, which
@@ -35,28 +37,12 @@ import { claimedSender, type RejectionReason } from "./packet-signing";
  */
 
 const AmqpTransporter = Transporters.AMQP;
-const PACKET_EVENT = "EVENT";
 const PACKET_REQUEST = "REQ";
 
-export const DEAD_LETTER_EXCHANGE = "orders.dlx";
+export { BusPacketRejectedError, DEAD_LETTER_EXCHANGE, DeliveryHeaders, RefusedMessage, eventQueueNames };
 
 /** Messages one event consumer holds unacknowledged at once, unless told otherwise (CONSUMER_PREFETCH). */
 export const DEFAULT_CONSUMER_PREFETCH = 16;
-
-/** Message headers this transporter writes on retried and dead-lettered messages. */
-export const DeliveryHeaders = {
-	/** Runs since the message was first sent or last replayed; the delivery policy counts these. */
-	Attempts: "x-attempts",
-	/** Runs before the last replay (the dead-letter store sets it): attempts shown = prior + current. */
-	PriorAttempts: "x-prior-attempts",
-	/** How often the message was replayed from its dead-letter queue. */
-	Replays: "x-replays",
-	ReplayedAt: "x-replayed-at",
-	LastError: "x-last-error",
-	ErrorName: "x-error-name",
-	OriginalQueue: "x-original-queue",
-	DeadLetteredAt: "x-dead-lettered-at"
-} as const;
 
 export interface ReliableAmqpOptions {
 	url?: string | string[];
@@ -70,24 +56,6 @@ export interface ReliableAmqpOptions {
 	signing: PacketGuardOptions;
 }
 
-/** The error a refused event message is dead-lettered with: never retried, never replayed. */
-export class BusPacketRejectedError extends Errors.MoleculerClientError {
-	constructor(reason: RejectionReason) {
-		super(
-			`Bus packet rejected (${reason}): it is not signed with the cluster key this node accepts (CLUSTER_SECRET, CLUSTER_SECRET_PREVIOUS): a process without the key sent it, or a node with another key.`,
-			403,
-			"BUS_PACKET_REJECTED",
-			{ reason }
-		);
-		this.name = "BusPacketRejectedError";
-	}
-}
-
-/** What `receive` gives back for an event message that must not be handled; its consumer dead-letters it. */
-export class RefusedMessage {
-	constructor(readonly error: Errors.MoleculerClientError) {}
-}
-
 /**
  * What an event consumer passes to `receive` with a message (its third argument): the event the
  * queue holds, and, once the packet was read, the packet (its failure is recorded against its data).
@@ -95,26 +63,6 @@ export class RefusedMessage {
 interface EventDelivery {
 	event: string;
 	packet?: EventPacket;
-}
-
-/** Queue names of one event group; the main queue is the one Moleculer itself uses. */
-export function eventQueueNames(prefix: string, group: string, event: string) {
-	return {
-		main: `${prefix}.${PACKET_EVENT}B.${group}.${event}`,
-		deadLetter: `${prefix}.DLQ.${group}.${event}`,
-		retry: (attempt: number) => `${prefix}.RETRY.${group}.${event}.${attempt}`
-	};
-}
-
-/** A message whose handling failed on run `attempt` (since it was sent or replayed), and where it came from. */
-interface FailedMessage {
-	channel: Channel;
-	queue: string;
-	group: string;
-	event: string;
-	msg: ConsumeMessage;
-	attempt: number;
-	error: Error;
 }
 
 interface RequestPacket {
@@ -148,6 +96,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	private disconnecting = false;
 	/** When this transporter was made: an INFO of this node's id signed earlier is a recording. */
 	private readonly createdAt: number;
+	/** Retries or dead-letters a balanced event message whose handling failed. */
+	private readonly settlement = new EventSettlement(this);
 
 	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
@@ -288,7 +238,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		this.eventConsumers.set(names.main, { channel });
 
 		try {
-			await this.declareEventTopology(channel, group, event);
+			await declareEventTopology(channel, names, this.deadLetterExchange, this.policy.maxAttempts);
+			this.declaredQueues.add(names.main);
 			const { consumerTag } = await channel.consume(
 				names.main,
 				msg => {
@@ -348,10 +299,10 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (!channel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
 		if (!this.declaredQueues.has(topic)) {
 			// The group's queue must exist before the first send, or RabbitMQ drops the message.
-			await channel.assertQueue(topic, this.mainQueueOptions(topic));
+			await channel.assertQueue(topic, mainQueueOptions(topic, this.deadLetterExchange));
 			this.declaredQueues.add(topic);
 		}
-		await this.confirmedPublish(channel, "", topic, data, {
+		await confirmedPublish(channel, "", topic, data, {
 			messageId: meta.packet.payload.id,
 			headers: { [DeliveryHeaders.Attempts]: 0 }
 		});
@@ -402,33 +353,6 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 
 	// --- delivery -------------------------------------------------------------------------------
 
-	private mainQueueOptions(queue: string): Options.AssertQueue {
-		// A message rejected without requeue still lands in the dead-letter queue, never nowhere.
-		return {
-			durable: true,
-			arguments: {
-				"x-dead-letter-exchange": this.deadLetterExchange,
-				"x-dead-letter-routing-key": queue
-			}
-		};
-	}
-
-	private async declareEventTopology(channel: Channel, group: string, event: string): Promise<void> {
-		const names = eventQueueNames(this.prefix, group, event);
-		await channel.assertQueue(names.main, this.mainQueueOptions(names.main));
-		await channel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
-		await channel.assertQueue(names.deadLetter, { durable: true });
-		await channel.bindQueue(names.deadLetter, this.deadLetterExchange, names.main);
-		for (let attempt = 1; attempt < this.policy.maxAttempts; attempt++) {
-			// An expired message goes back to the main queue through the default exchange.
-			await channel.assertQueue(names.retry(attempt), {
-				durable: true,
-				arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.main }
-			});
-		}
-		this.declaredQueues.add(names.main);
-	}
-
 	private async handleEventMessage(
 		channel: Channel,
 		queue: string,
@@ -442,7 +366,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		const delivery: EventDelivery = { event };
 		const result = await (this.receive as unknown as (cmd: string, data: Buffer, s: EventDelivery) => unknown)(PACKET_EVENT, msg.content, delivery);
 		if (result instanceof RefusedMessage) {
-			return this.settleFailure({ channel, queue, group, event, msg, attempt, error: result.error });
+			return this.settlement.settleFailure({ channel, queue, group, event, msg, attempt, error: result.error });
 		}
 		if (result === true) {
 			channel.ack(msg);
@@ -457,107 +381,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			return;
 		}
 		const error = failure ?? new Error(`The '${event}' handler of group '${group}' failed.`);
-		return this.settleFailure({ channel, queue, group, event, msg, attempt, error });
-	}
-
-	/** Carries out the delivery policy's decision for a message that failed. */
-	private async settleFailure(failed: FailedMessage): Promise<void> {
-		const decision = decideDelivery(failed.error, failed.attempt, this.policy);
-		if (decision.action === "dead-letter") return this.deadLetter(failed);
-		return this.scheduleRetry(failed, decision.delayMs);
-	}
-
-	private async scheduleRetry({ channel, queue, group, event, msg, attempt, error }: FailedMessage, delay: number): Promise<void> {
-		const retryQueue = eventQueueNames(this.prefix, group, event).retry(attempt);
-		this.logger.warn(`Event '${event}' failed in group '${group}'; retry ${attempt} in ${delay} ms.`, {
-			queue,
-			attempt,
-			error: error.message
-		});
-		const forwarded = await this.forward(channel, msg, retryQueue, "", {
-			expiration: String(delay),
-			headers: { ...this.failureHeaders(msg, attempt, error, queue) }
-		});
-		if (forwarded) recordEventRetry(this.broker, event, group);
-	}
-
-	private async deadLetter({ channel, queue, group, event, msg, attempt, error }: FailedMessage): Promise<void> {
-		// Runs before a replay count too: the operator sees how often it failed in all.
-		const attempts = attempt + Number(msg.properties.headers?.[DeliveryHeaders.PriorAttempts] ?? 0);
-		this.logger.error(`Message of queue '${queue}' is dead-lettered after ${attempts} attempt(s).`, {
-			queue,
-			attempts,
-			error: error.message
-		});
-		const forwarded = await this.forward(channel, msg, queue, this.deadLetterExchange, {
-			headers: {
-				...this.failureHeaders(msg, attempt, error, queue),
-				[DeliveryHeaders.DeadLetteredAt]: new Date().toISOString()
-			}
-		});
-		if (forwarded) recordDeadLetter(this.broker, event, group, error);
-	}
-
-	/**
-	 * Publishes a copy of `msg` with confirm, then acknowledges the original: at least once, never
-	 * lost. False when the copy could not be sent and the original went back to its queue.
-	 */
-	private async forward(
-		channel: Channel,
-		msg: ConsumeMessage,
-		routingKey: string,
-		exchange: string,
-		options: Options.Publish
-	): Promise<boolean> {
-		const confirmChannel = this.confirmChannel;
-		try {
-			if (!confirmChannel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
-			await this.confirmedPublish(confirmChannel, exchange, routingKey, msg.content, {
-				// A dead letter needs an id to be inspected, replayed or purged by.
-				messageId: msg.properties.messageId ?? randomUUID(),
-				contentType: msg.properties.contentType,
-				...options
-			});
-		} catch (err) {
-			this.logger.warn("Unable to forward a failed message; it goes back to its queue.", err);
-			safely(() => channel.nack(msg, false, true));
-			return false;
-		}
-		safely(() => channel.ack(msg));
-		return true;
-	}
-
-	private failureHeaders(msg: ConsumeMessage, attempt: number, error: Error, queue: string) {
-		const { "x-death": _death, ...headers } = msg.properties.headers ?? {};
-		return {
-			...headers,
-			[DeliveryHeaders.Attempts]: attempt,
-			[DeliveryHeaders.LastError]: error.message.slice(0, 2000),
-			[DeliveryHeaders.ErrorName]: error.name,
-			[DeliveryHeaders.OriginalQueue]: queue
-		};
-	}
-
-	private confirmedPublish(
-		channel: ConfirmChannel,
-		exchange: string,
-		routingKey: string,
-		data: Buffer,
-		options: Options.Publish
-	): Promise<void> {
-		return new Promise((resolve, reject) => {
-			try {
-				channel.publish(
-					exchange,
-					routingKey,
-					data,
-					{ persistent: true, contentType: "application/json", ...options },
-					err => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())
-				);
-			} catch (err) {
-				reject(err);
-			}
-		});
+		return this.settlement.settleFailure({ channel, queue, group, event, msg, attempt, error });
 	}
 
 	private track(work: Promise<void>): void {
@@ -574,14 +398,5 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 			new Promise(resolve => (timer = setTimeout(resolve, timeoutMs)))
 		]);
 		clearTimeout(timer);
-	}
-}
-
-/** Runs an acknowledgement that may fail only because its channel is already gone (then RabbitMQ redelivers). */
-function safely(fn: () => void): void {
-	try {
-		fn();
-	} catch {
-		/* the channel closed: the message is redelivered */
 	}
 }

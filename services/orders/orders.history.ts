@@ -27,7 +27,7 @@ import { historyPageParts, interleave, pageWindow } from "./orders.domain";
 import { PageParameterError } from "./orders.errors";
 import type { OrderModel, OrderRow } from "./orders.model";
 import { loadHistory, loadHistoryTimes } from "./orders.repository";
-import type { OrdersMeta } from "./orders.service";
+import type { OrdersMeta } from "./orders.types";
 
 /** How long `orders.history` waits for each answer of the processor. */
 const PROCESSOR_HISTORY_TIMEOUT_MS = 3000;

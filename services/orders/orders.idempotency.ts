@@ -15,7 +15,7 @@ import type { OrderRequest } from "./orders.domain";
 import { IdempotencyKeyInFlightError, IdempotencyKeyReusedError } from "./orders.errors";
 import { toOrderView, type OrderModel, type OrderRow } from "./orders.model";
 import { forgetExpiredIdempotencyKeys, tryLockIdempotencyKey } from "./orders.repository";
-import type { CreatedOrder, OrdersMeta } from "./orders.service";
+import type { CreatedOrder, OrdersMeta } from "./orders.types";
 
 /** How often expired Idempotency-Keys are taken off their orders. */
 const PRUNE_INTERVAL_MS = 60_000;

@@ -45,7 +45,7 @@ import {
 } from "./orders.repository";
 import { Batcher } from "../../lib/database/batcher";
 import { inTransaction, sqlOf, type SqlTransaction } from "../../lib/database/sql";
-import type { OrdersMeta } from "./orders.service";
+import type { OrdersMeta } from "./orders.types";
 import type { Caller } from "../../lib/auth/caller";
 import { callerOf, visibleTo } from "./orders.access";
 import { isFinishedStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";

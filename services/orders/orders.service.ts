@@ -17,7 +17,7 @@ import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../
 import { sqlOf } from "../../lib/database/sql";
 import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
 import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
-import type { Caller, CallerMeta } from "../../lib/auth/caller";
+import type { Caller } from "../../lib/auth/caller";
 import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
 import {
 	HistorySteps,
@@ -46,6 +46,9 @@ import {
 } from "./orders.idempotency";
 import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaVars } from "./orders.saga";
 import { OrdersHistoryMixin, type OrdersHistoryMethods } from "./orders.history";
+import type { CreatedOrder, OrdersMeta } from "./orders.types";
+
+export type { CreatedOrder, OrdersMeta } from "./orders.types";
 
 /**
  * Settings of the orders service: its database's, its outbox's, its expiry's, its Idempotency-Keys',
@@ -65,22 +68,6 @@ export const PRUNE_INBOX_SQL = "DELETE FROM processed_events WHERE processed_at 
 
 /** How often old event ids are pruned from the inbox. */
 const INBOX_PRUNE_INTERVAL_MS = 60_000;
-
-/** What the gateway puts in `ctx.meta` for the orders actions, with the caller it authenticated. */
-export interface OrdersMeta extends CallerMeta {
-	correlationId?: string;
-	idempotencyKey?: string;
-	$statusCode?: number;
-	$location?: string;
-	$responseHeaders?: Record<string, string>;
-}
-
-/** An order just created, or the first one of a repeated Idempotency-Key. */
-export interface CreatedOrder {
-	order: OrderView;
-	/** True when the order is the first one of a repeated key. */
-	replayed: boolean;
-}
 
 /** The methods of the orders service, with those of its mixins. */
 export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods, OrdersHistoryMethods {

@@ -4,7 +4,7 @@
  * ESM only (jest runs these tests as CommonJS), and a child keeps both tools' own ajv apart from the
  * product's. The rulesets are configured here, each change with its reason.
  */
-import { spawn } from "node:child_process";
+import { runEsmScript } from "./openapi";
 import { pathToFileURL } from "node:url";
 
 /** One finding of either linter, in one shape. */
@@ -56,17 +56,5 @@ export function lintOpenApiDocument(document: unknown): Promise<LintFinding[]> {
 		moduleUrl("@stoplight/spectral-rulesets"),
 		JSON.stringify({ redocly: REDOCLY_CONFIG, spectralRules: SPECTRAL_RULES })
 	];
-	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, ["--input-type=module", "--eval", LINT_SCRIPT, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-		let stdout = "";
-		let stderr = "";
-		child.stdout.on("data", chunk => (stdout += chunk));
-		child.stderr.on("data", chunk => (stderr += chunk));
-		child.on("error", reject);
-		child.on("close", code => {
-			if (code !== 0) return reject(new Error(`The OpenAPI linters exited with ${code}: ${stderr}`));
-			resolve(JSON.parse(stdout) as LintFinding[]);
-		});
-		child.stdin.end(JSON.stringify(document));
-	});
+	return runEsmScript<LintFinding[]>("The OpenAPI linters", LINT_SCRIPT, args, document);
 }

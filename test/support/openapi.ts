@@ -32,20 +32,26 @@ process.stdout.write(JSON.stringify({ valid: result.valid, version: validator.ve
 /** Validates a document against the OpenAPI schema of its version (3.1 for ours). */
 export function validateOpenApiDocument(document: unknown): Promise<OpenApiValidation> {
 	const validatorUrl = pathToFileURL(require.resolve("@seriousme/openapi-schema-validator")).href;
+	return runEsmScript<OpenApiValidation>("The OpenAPI validator", VALIDATOR_SCRIPT, [validatorUrl], document);
+}
+
+/**
+ * Runs an ES module script in a child Node process with `args` (after the script, in
+ * `process.argv`), writes `input` as JSON to its stdin and resolves with the JSON it printed.
+ */
+export function runEsmScript<T>(what: string, script: string, args: string[], input: unknown): Promise<T> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, ["--input-type=module", "--eval", VALIDATOR_SCRIPT, validatorUrl], {
-			stdio: ["pipe", "pipe", "pipe"]
-		});
+		const child = spawn(process.execPath, ["--input-type=module", "--eval", script, ...args], { stdio: ["pipe", "pipe", "pipe"] });
 		let stdout = "";
 		let stderr = "";
 		child.stdout.on("data", chunk => (stdout += chunk));
 		child.stderr.on("data", chunk => (stderr += chunk));
 		child.on("error", reject);
 		child.on("close", code => {
-			if (code !== 0) return reject(new Error(`The OpenAPI validator exited with ${code}: ${stderr}`));
-			resolve(JSON.parse(stdout) as OpenApiValidation);
+			if (code !== 0) return reject(new Error(`${what} exited with ${code}: ${stderr}`));
+			resolve(JSON.parse(stdout) as T);
 		});
-		child.stdin.end(JSON.stringify(document));
+		child.stdin.end(JSON.stringify(input));
 	});
 }
 

@@ -4,6 +4,7 @@
  * entries; orders merges them.
  */
 import { positiveIntegerParam } from "./numbers";
+import type { PageInfo } from "./orders";
 
 /** One step of an order, in one service. */
 export interface HistoryEntry {
@@ -24,7 +25,7 @@ export interface HistoryEntry {
 }
 
 /** One page of an order's history, with the paging fields of `GET /api/orders` (`OrderPage`). */
-export interface OrderHistory {
+export interface OrderHistory extends PageInfo {
 	orderId: string;
 	/** Entries of both services, oldest first: positions `(page - 1) * pageSize` on of the merged history. */
 	entries: HistoryEntry[];
@@ -32,9 +33,6 @@ export interface OrderHistory {
 	complete: boolean;
 	/** Entries of the whole history (both services, or the orders part when not complete). */
 	total: number;
-	page: number;
-	pageSize: number;
-	totalPages: number;
 }
 
 /** Entries a history page has unless `pageSize` says otherwise. */

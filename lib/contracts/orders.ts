@@ -42,12 +42,21 @@ export interface OrderView {
 	updatedAt: string;
 }
 
-export interface OrderPage {
-	rows: OrderView[];
+/** Where a page stands in its whole list: the paging fields of `GET /api/orders` and of a history. */
+export interface PageInfo {
 	total: number;
 	page: number;
 	pageSize: number;
 	totalPages: number;
+}
+
+/** The paging fields of page `page` of `pageSize` rows in a list of `total`. */
+export function pageInfo(total: number, page: number, pageSize: number): PageInfo {
+	return { total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
+}
+
+export interface OrderPage extends PageInfo {
+	rows: OrderView[];
 }
 
 export const MAX_PAGE_SIZE = 100;

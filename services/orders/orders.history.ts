@@ -22,6 +22,7 @@ import {
 import type { AnyServiceSchema, PartialSettingsSchema } from "../../lib/broker/service-schema";
 import type { DbMethods, DbVars } from "../../mixins/db.mixin";
 import type { Caller } from "../../lib/auth/caller";
+import { pageInfo } from "../../lib/contracts/orders";
 import { callerOf } from "./orders.access";
 import { historyPageParts, interleave, pageWindow } from "./orders.domain";
 import { PageParameterError } from "./orders.errors";
@@ -85,10 +86,7 @@ const ordersHistorySchema: OrdersHistorySchema = {
 				orderId: order.id,
 				entries,
 				complete,
-				total,
-				page,
-				pageSize,
-				totalPages: Math.ceil(total / pageSize)
+				...pageInfo(total, page, pageSize)
 			});
 
 			const depth = offset + pageSize;

@@ -8,6 +8,7 @@ import {
 	createOrderSchema,
 	listOrdersSchema,
 	orderIdSchema,
+	pageInfo,
 	type CreateOrderParams,
 	type ListOrdersParams,
 	type OrderPage,
@@ -253,10 +254,7 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 			});
 			return {
 				rows: rows.map(r => toOrderView(r.get({ plain: true }))),
-				total: count,
-				page: window.page,
-				pageSize: window.pageSize,
-				totalPages: Math.ceil(count / window.pageSize)
+				...pageInfo(count, window.page, window.pageSize)
 			};
 		},
 

@@ -81,3 +81,12 @@ export interface OutboxVars {
 	outboxLagAt?: number;
 	outboxLagRefresh?: Promise<void> | null;
 }
+
+/**
+ * What a saga needs of the outbox, without the service around it: queue an event inside its
+ * transaction (published after commit), and wake the relay when a write committed outside one.
+ */
+export interface OutboxPort {
+	enqueue(t: Transaction | SqlTransaction, eventName: string, consumerGroup: string, payload: object, meta?: Record<string, unknown>): Promise<void>;
+	wake(): void;
+}

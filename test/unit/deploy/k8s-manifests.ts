@@ -1,7 +1,7 @@
 /**
  * The Kubernetes manifests as data for the deploy tests: the documents `kubectl apply -f k8s/`
- * applies and the example Secrets beside them, each with where it comes from; and their
- * validation against the Kubernetes API schemas (npm kubernetes-models, @kubernetes-models/keda,
+ * applies and the example Secrets beside them, each with where it comes from; how to read their
+ * Deployments, pods and selectors; and their validation against the Kubernetes API schemas (npm kubernetes-models, @kubernetes-models/keda,
  * @kubernetes-models/prometheus-operator), offline.
  *
  * The models are ES modules only (jest runs the tests as CommonJS): they run in one child Node
@@ -50,6 +50,86 @@ export function readManifests(file: string): Manifest[] {
 export function nameOf(manifest: Manifest): string {
 	return `${manifest.kind} ${manifest.metadata?.name} (${manifest.source})`;
 }
+
+// The Deployments, their pods and what selects them.
+
+export type Labels = Record<string, string>;
+
+export interface LabelSelector {
+	matchLabels?: Labels;
+	matchExpressions?: Array<{ key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }>;
+}
+
+export interface Probe {
+	httpGet?: { path: string; port: string | number };
+}
+
+export interface Container {
+	name: string;
+	env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }>;
+	envFrom?: Array<{ secretRef?: { name: string; optional?: boolean } }>;
+	ports?: Array<{ name?: string; containerPort: number; hostPort?: number }>;
+	resources?: { requests?: Labels; limits?: Labels };
+	readinessProbe?: Probe;
+	livenessProbe?: Probe;
+	startupProbe?: Probe;
+	securityContext?: SecurityContext;
+}
+
+export interface SecurityContext {
+	runAsNonRoot?: boolean;
+	runAsUser?: number;
+	privileged?: boolean;
+	allowPrivilegeEscalation?: boolean;
+	readOnlyRootFilesystem?: boolean;
+	capabilities?: { add?: string[]; drop?: string[] };
+	seccompProfile?: { type: string };
+}
+
+
+/** The pod label that names the component: each Deployment's SERVICES. */
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
+
+export const deploymentsOf = (manifests: Manifest[]) => manifests.filter(m => m.kind === "Deployment");
+export const podLabels = (deployment: Manifest): Labels => deployment.spec?.template?.metadata?.labels ?? {};
+export const containersOf = (deployment: Manifest): Container[] => deployment.spec?.template?.spec?.containers ?? [];
+
+/** Whether a label selector selects these labels; an empty selector selects everything. */
+export function selects(selector: LabelSelector | undefined, labels: Labels): boolean {
+	if (!selector) return false;
+	const byLabels = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+	const byExpressions = (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+		if (operator === "In") return key in labels && values.includes(labels[key]);
+		if (operator === "NotIn") return !(key in labels && values.includes(labels[key]));
+		if (operator === "Exists") return key in labels;
+		return !(key in labels);
+	});
+	return byLabels && byExpressions;
+}
+
+/** The Deployments whose pods a selector selects. */
+export function selectedDeployments(manifests: Manifest[], selector: LabelSelector | undefined): Manifest[] {
+	return deploymentsOf(manifests).filter(deployment => selects(selector, podLabels(deployment)));
+}
+
+/** The value of a container's literal environment variable. */
+export function envValue(container: Container, name: string): string | undefined {
+	return container.env?.find(variable => variable.name === name)?.value;
+}
+
+/** A named port of a container, or a number. */
+export function hasPort(containers: Container[], port: string | number): boolean {
+	return typeof port === "number" || containers.some(container => (container.ports ?? []).some(p => p.name === port));
+}
+
+/** The Deployment an HPA or a ScaledObject scales, when it names one. */
+export function scaleTarget(manifest: Manifest): string | undefined {
+	const ref = manifest.spec?.scaleTargetRef;
+	return ref && (ref.kind ?? "Deployment") === "Deployment" ? ref.name : undefined;
+}
+
+export const isAutoscaler = (m: Manifest) => m.kind === "HorizontalPodAutoscaler" || m.kind === "ScaledObject";
+
 
 /** What the schemas found wrong with one document; no errors: valid. */
 export interface SchemaResult {

@@ -3,33 +3,17 @@
  * its subfolders) holds no Secret with a usable value, every Deployment takes the cluster key and
  * every other credential from the Secret, and the example Secrets outside that folder have every
  * key the manifests read, each a placeholder the product refuses. Every document passes the
- * Kubernetes API schemas (offline, k8s-manifests.ts) and our own rules (k8s-rules.ts); each rule
- * is also shown a broken copy, to prove it can fail.
+ * Kubernetes API schemas (offline, k8s-manifests.ts) and our own rules (k8s-rules.ts: the
+ * workloads; k8s-wiring-rules.ts: queues, network, monitoring); each rule is also shown a broken
+ * copy, to prove it can fail.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadRuleGroups, ALERTS_FILE, REPO_ROOT } from "../../support/ops-pack";
 import { DEFAULT_CONSUMER_PREFETCH } from "../../../lib/transport/reliable-amqp";
-import { EXAMPLES_DIR, K8S_DIR, appliedFiles, readManifests, validateAgainstSchemas, type Manifest, type SchemaResult } from "./k8s-manifests";
-import {
-	autoscalerProblems,
-	budgetProblems,
-	consumedQueues,
-	containerProblems,
-	containersOf,
-	deploymentsOf,
-	networkPolicyProblems,
-	podLabelReferenceProblems,
-	podMonitorProblems,
-	podSecurityProblems,
-	queueScalerProblems,
-	secretKeys,
-	secretReferenceProblems,
-	secretReferences,
-	selectorProblems,
-	spreadProblems,
-	type Container
-} from "./k8s-rules";
+import { EXAMPLES_DIR, K8S_DIR, appliedFiles, containersOf, deploymentsOf, readManifests, validateAgainstSchemas, type Container, type Manifest, type SchemaResult } from "./k8s-manifests";
+import { autoscalerProblems, budgetProblems, containerProblems, podSecurityProblems, secretKeys, secretReferenceProblems, secretReferences, selectorProblems, spreadProblems } from "./k8s-rules";
+import { consumedQueues, networkPolicyProblems, podLabelReferenceProblems, podMonitorProblems, queueScalerProblems } from "./k8s-wiring-rules";
 
 const SECRET_NAME = "order-pipeline-secrets";
 /** Variables that carry credentials or keys: never a literal in a manifest, never in the ConfigMap. */

@@ -44,6 +44,7 @@ export function queueScalerProblems(manifests: Manifest[], namespace: string | u
 			const where = `${nameOf(scaler)} trigger ${trigger.metadata?.queueName ?? trigger.type}`;
 			if (trigger.type !== "rabbitmq") problems.push(`${where} is ${trigger.type}, not rabbitmq`);
 			if (trigger.metadata?.protocol !== "http") problems.push(`${where}: protocol should be http (amqp counts only ready messages), is ${trigger.metadata?.protocol}`);
+			if (trigger.metadata?.excludeUnacknowledged === "true") problems.push(`${where} leaves the unacknowledged messages out (excludeUnacknowledged)`);
 			if (trigger.metadata?.mode !== "QueueLength") problems.push(`${where}: mode should be QueueLength, is ${trigger.metadata?.mode}`);
 			const value = Number(trigger.metadata?.value);
 			if (!(value > 0 && value <= prefetch)) problems.push(`${where}: value ${trigger.metadata?.value} should be 1 to the prefetch (${prefetch}), or pods busy with their prefetch are scaled away`);

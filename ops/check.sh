@@ -30,3 +30,6 @@ node=node_modules/.bin/node
 ' > "$tmp/dashboard-queries.yml"
 echo "Checking the queries of ops/grafana/order-pipeline.json"
 promtool check rules "$tmp/dashboard-queries.yml"
+
+# The Kubernetes copy of the rules (k8s/31-prometheusrule.yaml) is generated from alerts.yml.
+"$node" ops/k8s-prometheusrule.js --check

@@ -5,16 +5,12 @@
  * the service only adapts actions and events to it.
  */
 import { randomUUID } from "node:crypto";
-import type { Logger } from "moleculer";
-import type { Sequelize, Transaction } from "sequelize";
-import type { Clock } from "../../lib/clock";
+import type { Transaction } from "sequelize";
 import { ConsumerGroups, Events, type OrderCancelledEvent, type OrderCreatedEvent, type ReleasedLine } from "../../lib/contracts/events";
 import { Batcher } from "../../lib/database/batcher";
 import { inTransaction, sqlOf } from "../../lib/database/sql";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
-import type { ProcessingOutcome, ReservationOutcome } from "../../lib/metrics/business-metrics";
 import { outboxRowValues } from "../../mixins/outbox.mixin";
-import type { OutboxPort } from "../../mixins/outbox.types";
 import { DEFAULT_PROCESSOR_BATCH_SIZE } from "./processor.defaults";
 import {
 	HistorySteps,
@@ -26,9 +22,9 @@ import {
 	planReservation,
 	type CompensateDecision,
 	type IgnoreDecision,
-	type RecordState,
-	type ReservationPlan
+	type RecordState
 } from "./processor.domain";
+import type { NewOrderOutcome, ProcessorSagaDeps } from "./processor-saga.types";
 import { SkuNotFoundError } from "./processor.errors";
 import {
 	appendStep,
@@ -46,43 +42,10 @@ import {
 	type StockView
 } from "./processor.repository";
 
-/** The business metrics the saga records (lib/metrics/business-metrics.ts, bound to a broker). */
-export interface ProcessorMetrics {
-	/** One `order.created` was handled in `seconds`, reserving its stock or failing it. */
-	processing(outcome: ProcessingOutcome, seconds: number): void;
-	/** A reservation was decided (and committed), or a compensation released an order's stock. */
-	stockReservation(outcome: ReservationOutcome): void;
-}
-
-/** What the saga reads of the processor's settings. */
-export interface ProcessorSagaSettings {
-	/** Fill an empty stock table with the demo catalogue on start. */
-	demoStock: boolean;
-	/** `order.created` events handled in one transaction at most. */
-	batchSize?: number;
-	/** Crash points for the failure tests (lib/fault-points.ts). */
-	faultPoints?: readonly string[];
-}
-
-/** What the saga is built from. */
-export interface ProcessorSagaDeps {
-	/** The processor's Sequelize instance: a function, as the database connects after the saga is built. */
-	db(): Sequelize;
-	outbox: OutboxPort;
-	clock: Clock;
-	metrics: ProcessorMetrics;
-	logger: Logger;
-	/** Written into each history step: the node that took it. */
-	nodeID: string;
-	settings: ProcessorSagaSettings;
-}
-
-/** What became of one `order.created`: a reservation plan carried out, or an ignored redelivery. */
-export type NewOrderOutcome = ReservationPlan | IgnoreDecision;
-
 /** The parts of an event a history step is written for. */
 type StepOf = Pick<OrderCreatedEvent, "orderId" | "correlationId">;
 
+/** The processor's side of the order saga: new orders and their compensations, and the stock they draw on. */
 export class ProcessorSaga {
 	/** Batches the `order.created` events handled at the same time into one transaction. */
 	private readonly newOrders: Batcher<OrderCreatedEvent, NewOrderOutcome>;

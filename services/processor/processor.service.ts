@@ -15,18 +15,14 @@ import { recordProcessing, recordStockReservation } from "../../lib/metrics/busi
 import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
 import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
 import { ProcessorSaga } from "./processor-saga";
+import type { ProcessorSagaSettings } from "./processor-saga.types";
 import { historyTimes, historyWindow, type HistoryTimesParams } from "./processor.history";
 import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 import type { StockView } from "./processor.repository";
 
-/** Settings of the processor: its database's, its outbox's, and the demo stock switch. */
-export interface ProcessorSettings extends DbSettings, OutboxSettings {
-	/** Fill an empty stock table with the demo catalogue on start. */
-	demoStock: boolean;
-	/** `order.created` events handled in one transaction at most (those that arrive together). */
-	batchSize: number;
-}
+/** Settings of the processor: its database's, its outbox's and its saga's. */
+export type ProcessorSettings = DbSettings & OutboxSettings & ProcessorSagaSettings;
 
 export type { StockView };
 

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Transaction } from "sequelize";
 import { ConsumerGroups, Events, type OrderCancelledEvent, type OrderCreatedEvent, type ReleasedLine } from "../../lib/contracts/events";
 import { Batcher } from "../../lib/database/batcher";
-import { inTransaction, sqlOf } from "../../lib/database/sql";
+import { inTransaction, sqlOf, type SqlTransaction } from "../../lib/database/sql";
 import { FaultPoints, hitFaultPoint } from "../../lib/fault-points";
 import { outboxRowValues } from "../../mixins/outbox.mixin";
 import { DEFAULT_PROCESSOR_BATCH_SIZE } from "./processor.defaults";
@@ -124,15 +124,7 @@ export class ProcessorSaga {
 				decided.set(event.orderId, record);
 				const decision = decideProcessing(record, Events.OrderCreated);
 				if (decision.action === "ignore") {
-					await appendStep(tx, {
-						step: decision.step,
-						status: record.status,
-						eventId: event.eventId,
-						detail: { because: decision.because },
-						orderId: event.orderId,
-						correlationId: event.correlationId,
-						nodeID
-					});
+					await this.recordStep(tx, event, { step: decision.step, status: record.status, eventId: event.eventId, detail: { because: decision.because } });
 					outcomes.push(decision);
 					continue;
 				}
@@ -206,14 +198,15 @@ export class ProcessorSaga {
 			t
 		);
 		const record = tombstone ? null : await lockRecord(db, t, event.orderId);
+		const tx = sqlOf(t);
 		const decision = decideProcessing(record, Events.OrderCancelled);
 		const before = record?.status ?? ProcessingStatus.Cancelled;
 		const why = { cause: event.cause, ...(event.reason === undefined ? {} : { reason: event.reason }) };
 		if (decision.action === "ignore") {
-			await this.recordStep(t, event, { step: decision.step, status: before, eventId: event.eventId, detail: { because: decision.because, ...why } });
+			await this.recordStep(tx, event, { step: decision.step, status: before, eventId: event.eventId, detail: { because: decision.because, ...why } });
 			return { decision, released: [] };
 		}
-		await this.recordStep(t, event, { step: HistorySteps.CancelledReceived, status: before, eventId: event.eventId, detail: why });
+		await this.recordStep(tx, event, { step: HistorySteps.CancelledReceived, status: before, eventId: event.eventId, detail: why });
 
 		const released = decision.release ? await releaseStock(db, t, event.orderId, event.eventId) : [];
 		await markCancelled(db, t, event.orderId, decision.next);
@@ -221,7 +214,7 @@ export class ProcessorSaga {
 		await this.deps.outbox.enqueue(t, Events.OrderCompensated, ConsumerGroups[Events.OrderCompensated], answer, {
 			correlationId: event.correlationId
 		});
-		await this.recordStep(t, event, {
+		await this.recordStep(tx, event, {
 			step: decision.step,
 			status: decision.next,
 			eventId: answer.eventId,
@@ -265,8 +258,8 @@ export class ProcessorSaga {
 	}
 
 	/** Adds a step to the order's history, in the transaction of the change it describes. */
-	private async recordStep(t: Transaction, event: StepOf, step: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): Promise<void> {
-		await appendStep(sqlOf(t), { ...step, orderId: event.orderId, correlationId: event.correlationId, nodeID: this.deps.nodeID });
+	private async recordStep(tx: SqlTransaction, event: StepOf, step: Omit<HistoryStepRecord, "orderId" | "correlationId" | "nodeID">): Promise<void> {
+		await appendStep(tx, { ...step, orderId: event.orderId, correlationId: event.correlationId, nodeID: this.deps.nodeID });
 	}
 
 	/** Now, as the saga's clock tells it. */

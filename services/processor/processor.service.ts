@@ -1,3 +1,7 @@
+/**
+ * The processor as a Moleculer service: its actions and events validate, then hand over to the
+ * saga (processor-saga.ts), which it builds from its mixins' database and outbox.
+ */
 import type { Context } from "moleculer";
 import { clockOf } from "../../lib/clock";
 import {

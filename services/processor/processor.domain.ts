@@ -23,7 +23,7 @@ export enum ProcessingStatus {
 	Compensated = "COMPENSATED"
 }
 
-const NEXT: Record<ProcessingStatus, ProcessingStatus[]> = {
+const NEXT: { readonly [S in ProcessingStatus]: readonly ProcessingStatus[] } = {
 	[ProcessingStatus.Pending]: [ProcessingStatus.Processing, ProcessingStatus.Cancelled],
 	[ProcessingStatus.Processing]: [ProcessingStatus.Completed, ProcessingStatus.Failed, ProcessingStatus.Cancelled],
 	[ProcessingStatus.Completed]: [ProcessingStatus.Compensated],
@@ -38,11 +38,6 @@ const NEXT: Record<ProcessingStatus, ProcessingStatus[]> = {
  */
 export function canAdvance(from: ProcessingStatus, to: ProcessingStatus): boolean {
 	return NEXT[from].includes(to);
-}
-
-/** True once a record has its processing outcome; a terminal record is never processed again. */
-export function isTerminal(status: ProcessingStatus): boolean {
-	return status !== ProcessingStatus.Pending && status !== ProcessingStatus.Processing;
 }
 
 /** The events that move a processing record. */
@@ -83,55 +78,121 @@ export type ProcessingDecision = ProcessDecision | CompensateDecision | IgnoreDe
 
 /** Reserve the order's stock, or fail the order. */
 export interface ProcessDecision {
-	action: "process";
+	readonly action: "process";
 }
 
 /** Undo (or never do) what was done for the order, and answer `order.compensated`. */
 export interface CompensateDecision {
-	action: "compensate";
-	next: ProcessingStatus;
-	release: boolean;
-	step: HistoryStep;
+	readonly action: "compensate";
+	readonly next: ProcessingStatus;
+	readonly release: boolean;
+	readonly step: HistoryStep;
 }
 
 /** Change nothing, send nothing. */
 export interface IgnoreDecision {
-	action: "ignore";
-	because: IgnoredBecause;
-	step: HistoryStep;
+	readonly action: "ignore";
+	readonly because: IgnoredBecause;
+	readonly step: HistoryStep;
 }
 
 /**
- * The processor's state machine. Every pair of (record, event) has one answer, and an answer that
- * changes something is never given twice for the same record, so an event that arrives twice, late
- * or out of order leaves the record as it was:
- * - `order.created`: processed when the record is new or unfinished (a crash mid-way), ignored
- *   when the record is finished or cancelled (a cancellation tombstone is never processed);
- * - `order.cancelled`: an unfinished or missing record becomes a `CANCELLED` tombstone, a completed
- *   one releases its stock and becomes `COMPENSATED`, a failed one stays `FAILED` (nothing was
+ * What moves a record: `order.created`, a first `order.cancelled`, or an `order.cancelled` of a
+ * record whose cancellation was handled already (which its status alone cannot tell: a failed
+ * record stays `FAILED` when cancelled).
+ */
+export const Triggers = {
+	Created: Events.OrderCreated,
+	Cancelled: Events.OrderCancelled,
+	CancelledAgain: "order.cancelled again"
+} as const;
+export type Trigger = (typeof Triggers)[keyof typeof Triggers];
+
+/** The decisions a trigger may get: `order.created` is processed or ignored, a cancellation compensated or ignored. */
+interface RuleOf {
+	[Triggers.Created]: ProcessDecision | IgnoreDecision;
+	[Triggers.Cancelled]: CompensateDecision | IgnoreDecision;
+	[Triggers.CancelledAgain]: IgnoreDecision;
+}
+
+const processOrder: ProcessDecision = { action: "process" };
+const createdAgain: IgnoreDecision = { action: "ignore", because: "duplicate", step: HistorySteps.CreatedIgnored };
+const createdLate: IgnoreDecision = { action: "ignore", because: "late", step: HistorySteps.CreatedIgnored };
+const cancelledAgain: IgnoreDecision = { action: "ignore", because: "duplicate", step: HistorySteps.CancelledIgnored };
+const cancelBeforeProcessing: CompensateDecision = {
+	action: "compensate",
+	next: ProcessingStatus.Cancelled,
+	release: false,
+	step: HistorySteps.CancelledBeforeProcessing
+};
+
+/**
+ * The processor's state machine: one answer for every status and trigger, which the compiler checks
+ * (a status or trigger added without its answers does not build). An answer that changes something
+ * is never given twice for the same record, so an event that arrives twice, late or out of order
+ * leaves the record as it was:
+ * - `order.created`: processed when the record is unfinished (a crash mid-way), ignored when it is
+ *   finished or cancelled (a cancellation tombstone is never processed);
+ * - `order.cancelled`: an unfinished record becomes a `CANCELLED` tombstone, a completed one
+ *   releases its stock and becomes `COMPENSATED`, a failed one stays `FAILED` (nothing was
  *   reserved); each answers `order.compensated` once; any later cancellation is a duplicate.
+ */
+export const TRANSITIONS: { readonly [S in ProcessingStatus]: { readonly [T in Trigger]: RuleOf[T] } } = {
+	[ProcessingStatus.Pending]: {
+		[Triggers.Created]: processOrder,
+		[Triggers.Cancelled]: cancelBeforeProcessing,
+		[Triggers.CancelledAgain]: cancelledAgain
+	},
+	[ProcessingStatus.Processing]: {
+		[Triggers.Created]: processOrder,
+		[Triggers.Cancelled]: cancelBeforeProcessing,
+		[Triggers.CancelledAgain]: cancelledAgain
+	},
+	[ProcessingStatus.Completed]: {
+		[Triggers.Created]: createdAgain,
+		[Triggers.Cancelled]: { action: "compensate", next: ProcessingStatus.Compensated, release: true, step: HistorySteps.Compensated },
+		[Triggers.CancelledAgain]: cancelledAgain
+	},
+	[ProcessingStatus.Failed]: {
+		[Triggers.Created]: createdAgain,
+		[Triggers.Cancelled]: { action: "compensate", next: ProcessingStatus.Failed, release: false, step: HistorySteps.NothingToRelease },
+		[Triggers.CancelledAgain]: cancelledAgain
+	},
+	[ProcessingStatus.Cancelled]: {
+		[Triggers.Created]: createdLate,
+		[Triggers.Cancelled]: cancelledAgain,
+		[Triggers.CancelledAgain]: cancelledAgain
+	},
+	[ProcessingStatus.Compensated]: {
+		[Triggers.Created]: createdAgain,
+		[Triggers.Cancelled]: cancelledAgain,
+		[Triggers.CancelledAgain]: cancelledAgain
+	}
+};
+
+/**
+ * True once a record has its processing outcome: the statuses in which {@link TRANSITIONS} never
+ * processes an `order.created` again.
+ */
+export function isTerminal(status: ProcessingStatus): boolean {
+	return TRANSITIONS[status][Triggers.Created].action !== "process";
+}
+
+/** The trigger an event is for this record (a cancellation of a record already cancelled is its own trigger). */
+function triggerOf(record: RecordState | null, event: ProcessorEventName): Trigger {
+	if (event === Events.OrderCreated) return Triggers.Created;
+	return record?.cancellationHandled ? Triggers.CancelledAgain : Triggers.Cancelled;
+}
+
+/**
+ * The answer of {@link TRANSITIONS} to an event for a record; an order without a record yet is
+ * answered as a `PENDING` one.
  */
 export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCreated): ProcessDecision | IgnoreDecision;
 export function decideProcessing(record: RecordState | null, event: typeof Events.OrderCancelled): CompensateDecision | IgnoreDecision;
 export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision;
 export function decideProcessing(record: RecordState | null, event: ProcessorEventName): ProcessingDecision {
-	const status = record?.status ?? null;
-	if (event === Events.OrderCreated) {
-		if (status === null || !isTerminal(status)) return { action: "process" };
-		const late = status === ProcessingStatus.Cancelled;
-		return { action: "ignore", because: late ? "late" : "duplicate", step: HistorySteps.CreatedIgnored };
-	}
-	if (record?.cancellationHandled || status === ProcessingStatus.Cancelled || status === ProcessingStatus.Compensated) {
-		return { action: "ignore", because: "duplicate", step: HistorySteps.CancelledIgnored };
-	}
-	switch (status) {
-		case ProcessingStatus.Completed:
-			return { action: "compensate", next: ProcessingStatus.Compensated, release: true, step: HistorySteps.Compensated };
-		case ProcessingStatus.Failed:
-			return { action: "compensate", next: ProcessingStatus.Failed, release: false, step: HistorySteps.NothingToRelease };
-		default:
-			return { action: "compensate", next: ProcessingStatus.Cancelled, release: false, step: HistorySteps.CancelledBeforeProcessing };
-	}
+	return TRANSITIONS[record?.status ?? ProcessingStatus.Pending][triggerOf(record, event)];
 }
 
 export interface StockLevel {

@@ -32,11 +32,10 @@ export type HistoryStepRecord = HistoryStep;
 
 /**
  * Inserts the order's record unless it has one (one record per order, whatever the number of
- * deliveries); true when this call inserted it. A `CANCELLED` record is a tombstone: it is
- * inserted with its cancellation already handled.
+ * deliveries), made at `now`; true when this call inserted it. A `CANCELLED` record is a tombstone:
+ * it is inserted with its cancellation already handled.
  */
-export async function insertRecord(db: Sequelize, record: NewRecord, t?: Transaction): Promise<boolean> {
-	const now = new Date();
+export async function insertRecord(db: Sequelize, record: NewRecord, now: Date, t?: Transaction): Promise<boolean> {
 	const inserted = await db.query(
 		`INSERT INTO processing_records (id, order_id, event_id, status, correlation_id, cancelled_at, created_at, updated_at)
 		 VALUES (:id, :orderId, :eventId, :status, :correlationId, :cancelledAt, :now, :now)

@@ -9,10 +9,10 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { Errors, type Service } from "moleculer";
 import type { Transaction } from "sequelize";
-import type { OrderCreatedEvent } from "../../lib/contracts/events";
 import type { ReadinessReport } from "../../lib/health/readiness";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
+import type { ProcessorSaga } from "../../services/processor/processor-saga";
 
 interface OutboxService {
 	transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
@@ -88,7 +88,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 		metricsUrl = `http://127.0.0.1:${(reporter.server.address() as AddressInfo).port}/metrics`;
 
 		// The processor's stock store is away for the held orders: every run fails (a passing fault).
-		const processor = system.service("processor") as Service & { processOrder(event: OrderCreatedEvent): Promise<void> };
+		const processor = (system.service("processor") as Service & { saga: ProcessorSaga }).saga;
 		const processOrder = processor.processOrder.bind(processor);
 		processor.processOrder = async event => {
 			if (holdNextFrom && !holdNextFrom.has(event.orderId)) {

@@ -43,7 +43,7 @@ describe("Dead letters of the order pipeline", () => {
 	/** Resolves once the processor has handled the event with this id (which a duplicate must leave as it was). */
 	const handledOnce = (eventId: string) => {
 		type Handler = (event: { eventId: string }) => Promise<void>;
-		const processor = system.service("processor") as unknown as { processOrder: Handler };
+		const processor = (system.service("processor") as unknown as { saga: { processOrder: Handler } }).saga;
 		const original = processor.processOrder;
 		return new Promise<void>(resolve => {
 			processor.processOrder = async function (this: unknown, event) {

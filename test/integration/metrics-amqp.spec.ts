@@ -60,7 +60,7 @@ describe("Delivery metrics and readiness with RabbitMQ", () => {
 		await waitFor("the metrics endpoint to listen", async () => reporter.server.listening);
 		metricsUrl = `http://127.0.0.1:${(reporter.server.address() as AddressInfo).port}/metrics`;
 		// The processor's store is away for the orders in `failing`: each run fails with a passing fault.
-		const processor = system.service("processor") as unknown as { processOrder(event: { orderId: string }): Promise<void> };
+		const processor = (system.service("processor") as unknown as { saga: { processOrder(event: { orderId: string }): Promise<void> } }).saga;
 		const processOrder = processor.processOrder.bind(processor);
 		processor.processOrder = async event => {
 			if (failing.has(event.orderId)) throw new Error("The stock store is away.");
@@ -82,7 +82,7 @@ describe("Delivery metrics and readiness with RabbitMQ", () => {
 		expect(sample(text, "dead_letters_pending", labels)).toBe(0);
 
 		// The order's id is known only once it exists: fail every order from now on, then let the others go.
-		const processor = system.service("processor") as unknown as { processOrder(event: { orderId: string }): Promise<void> };
+		const processor = (system.service("processor") as unknown as { saga: { processOrder(event: { orderId: string }): Promise<void> } }).saga;
 		const wrapped = processor.processOrder;
 		processor.processOrder = async event => {
 			failing.add(event.orderId);

@@ -270,16 +270,11 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
  * concurrent change of the order (a cancellation, a duplicate delivery) makes an event a no-op
  * rather than a wrong move.
  *
- * Orders are found by primary key only: the status test is written `(status = …) IS TRUE`, which
- * no index can serve. Written as a plain equality, the plan cached for the statement (made while
- * the table was small) went through the (status, created_at) index and read every pending order
- * for each event: under a backlog, most of the database's CPU (docs/benchmarks.md).
- *
- * The inbox is probed by key for each event through a scalar subquery, which PostgreSQL cannot turn
- * into a join. As `NOT EXISTS` it became an anti join, and the plan cached while the inbox held a
- * page of rows hashed the whole inbox for every batch: on a server without autovacuum (nothing
- * re-plans the statement) the answers fell behind within minutes at 185 orders/s, the inbox
- * read 50k rows per batch.
+ * Orders are found by primary key only: the status test is written `(status = …) IS TRUE` so that no
+ * index can serve it, and the inbox is probed by key through a scalar subquery, which PostgreSQL
+ * cannot turn into a join. The statement is prepared once per connection and its generic plan is
+ * made from the tables as they were then: written as a plain equality or a `NOT EXISTS`, that plan
+ * could read every pending order, or hash the whole inbox, for each batch.
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",

@@ -13,7 +13,7 @@ import type { DbMethods, DbVars } from "../../mixins/db.mixin";
 import { HistorySteps, OrderTriggers, decideOrder, expirySweepIntervalMs, statusesMovedBy } from "./orders.domain";
 import { expireOverdueOrders, recordHistory, type NewHistoryEntry } from "./orders.repository";
 import type { OrdersSagaMethods } from "./orders.saga";
-import { isFinishedStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
+import { isOutcomeStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
 
 /** Orders expired per sweeper transaction. */
 const EXPIRY_BATCH_SIZE = 100;
@@ -87,7 +87,7 @@ const ordersExpirySchema: OrdersExpirySchema = {
 				});
 				const expiredAt = new Date();
 				for (const row of expired) {
-					if (isFinishedStatus(expiry.next)) recordOrderFinished(this.broker, expiry.next, row.created_at, expiredAt);
+					if (isOutcomeStatus(expiry.next)) recordOrderFinished(this.broker, expiry.next, row.created_at, expiredAt);
 					this.logger.info("Order expired: no answer came in time.", { orderId: row.id, correlationId: row.correlation_id, status: expiry.next });
 				}
 				total += expired.length;

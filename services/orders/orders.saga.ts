@@ -48,7 +48,7 @@ import { inTransaction, sqlOf, type SqlTransaction } from "../../lib/database/sq
 import type { OrdersMeta } from "./orders.types";
 import type { Caller } from "../../lib/auth/caller";
 import { callerOf, visibleTo } from "./orders.access";
-import { isFinishedStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
+import { isOutcomeStatus, recordOrderFinished } from "../../lib/metrics/business-metrics";
 
 /** An event of the saga that orders consumes: what the state machine needs to know of it. */
 interface ConsumedOrderEvent {
@@ -257,7 +257,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			});
 			if (!moved) return false;
 			const finished = decision.next;
-			if (isFinishedStatus(finished)) recordOrderFinished(this.broker, finished, moved.createdAt, now);
+			if (isOutcomeStatus(finished)) recordOrderFinished(this.broker, finished, moved.createdAt, now);
 			this.logger.info(`Order ${finished}.`, { orderId: event.orderId, correlationId: moved.correlationId, eventId: event.eventId, status: finished });
 			return true;
 		},
@@ -302,7 +302,7 @@ const ordersSagaSchema: OrdersSagaSchema = {
 			await changeOrder(tx, { orderId: order.id, status: updated.status, errorMessage: updated.errorMessage, at: now }, entry);
 			const finished = decision.next;
 			// Counted once the change is committed: a rolled-back step (or a redelivery, ignored above) counts nothing.
-			if (isFinishedStatus(finished)) tx.afterCommit(() => recordOrderFinished(this.broker, finished, order.createdAt, now));
+			if (isOutcomeStatus(finished)) tx.afterCommit(() => recordOrderFinished(this.broker, finished, order.createdAt, now));
 			this.logger.info(`Order ${decision.next}.`, { ...logContext, status: decision.next });
 			return updated;
 		},

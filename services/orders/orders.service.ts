@@ -260,7 +260,7 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 
 		/**
 		 * Forgets consumed event ids older than the retention period; returns how many went. An
-		 * event replayed after that still changes nothing: an order never leaves a final status.
+		 * event replayed after that still changes nothing: the state machine ignores an answer to an order it no longer fits.
 		 */
 		async pruneProcessedEvents(): Promise<number> {
 			const deleted = await this.db().query(PRUNE_INBOX_SQL, {

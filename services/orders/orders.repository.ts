@@ -1,7 +1,8 @@
 /**
  * The orders service's SQL that its model does not express: the inbox, the history, the expiry
- * sweep, and the Idempotency-Keys' lock and expiry. Each function takes the Sequelize instance and, where it
- * writes or locks, the caller's transaction.
+ * sweep, and the Idempotency-Keys' lock and expiry. Each function takes the Sequelize instance and,
+ * where it writes or locks, the caller's transaction. A cutoff in time (expiry, retention) is a
+ * parameter from the caller's clock, never the database's `now()`, so that a test moves it.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry, HistoryTimes } from "../../lib/contracts/history";
@@ -36,29 +37,39 @@ export function loadHistoryTimes(db: Sequelize, orderId: string, limit: number):
 }
 
 /**
- * Moves up to `limit` orders that stayed in `from` longer than the timeout to `to`, oldest first,
- * and returns them. Rows another instance holds are skipped (it is expiring them), and the status
- * condition is re-checked under the row lock: each order expires once, whoever sweeps.
+ * Moves up to `limit` orders that are in `from` and were created before `createdBefore` to `to`
+ * (changed `at`), oldest first, and returns them. Rows another instance holds are skipped (it is
+ * expiring them), and the status condition is re-checked under the row lock: each order expires
+ * once, whoever sweeps. The cutoff is the caller's (its clock's), not the database's `now()`.
  */
 export async function expireOverdueOrders(
 	db: Sequelize,
 	t: Transaction,
-	options: { from: OrderStatus[]; to: OrderStatus; timeoutMs: number; limit: number }
+	options: { from: OrderStatus[]; to: OrderStatus; createdBefore: Date; at: Date; limit: number }
 ): Promise<ExpiredOrderRow[]> {
 	return db.query<ExpiredOrderRow>(
-		`UPDATE orders SET status = :to, updated_at = now()
+		`UPDATE orders SET status = $to, updated_at = $at
 		 WHERE id IN (
 		   SELECT id FROM orders
-		   WHERE status IN (:from) AND created_at < now() - make_interval(secs => :timeoutSeconds)
-		   ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-		 AND status IN (:from)
+		   WHERE status = ANY($from) AND created_at < $createdBefore
+		   ORDER BY created_at LIMIT $limit FOR UPDATE SKIP LOCKED)
+		 AND status = ANY($from)
 		 RETURNING id, correlation_id, created_at`,
 		{
 			type: QueryTypes.SELECT,
 			transaction: t,
-			replacements: { from: options.from, to: options.to, timeoutSeconds: options.timeoutMs / 1000, limit: options.limit }
+			bind: { from: options.from, to: options.to, createdBefore: options.createdBefore, at: options.at, limit: options.limit }
 		}
 	);
+}
+
+/** Deletes the inbox's event ids recorded before `$before`, by the `processed_at` index (migration 007). */
+export const PRUNE_INBOX_SQL = "DELETE FROM processed_events WHERE processed_at < $before RETURNING event_id";
+
+/** Forgets the consumed event ids recorded before `before`; returns how many went. */
+export async function pruneProcessedEvents(db: Sequelize, before: Date): Promise<number> {
+	const deleted = await db.query(PRUNE_INBOX_SQL, { type: QueryTypes.SELECT, bind: { before } });
+	return deleted.length;
 }
 
 /**
@@ -87,13 +98,13 @@ export async function forgetExpiredIdempotencyKeys(
 ): Promise<number> {
 	const forgotten = await db.query(
 		`UPDATE orders SET idempotency_key = NULL, idempotency_scope = NULL, request_hash = NULL
-		 WHERE idempotency_key IS NOT NULL AND created_at < :expireBefore
-		 ${only ? "AND idempotency_scope = :scope AND idempotency_key = :key" : ""}
+		 WHERE idempotency_key IS NOT NULL AND created_at < $expireBefore
+		 ${only ? "AND idempotency_scope = $scope AND idempotency_key = $key" : ""}
 		 RETURNING id`,
 		{
 			type: QueryTypes.SELECT,
 			transaction: only?.transaction,
-			replacements: { expireBefore, scope: only?.scope ?? null, key: only?.key ?? null }
+			bind: only ? { expireBefore, scope: only.scope, key: only.key } : { expireBefore }
 		}
 	);
 	return forgotten.length;

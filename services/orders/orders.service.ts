@@ -63,6 +63,8 @@ type OrdersSchema = PartialSettingsSchema<OrdersSettings, OrdersMethods, OrdersS
 const OrdersService: OrdersSchema = {
 	name: "orders",
 
+	// The database comes last: Moleculer starts the last mixin first and stops it last, so the
+	// database is up before the relay starts, and still up when the relay flushes at shutdown.
 	mixins: [OutboxMixin, createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })],
 
 	settings: {

@@ -71,6 +71,7 @@ interface StepContext {
 /** Usual moves in one statement at most. */
 const USUAL_MOVES_PER_BATCH = 16;
 
+/** The orders saga: its steps, their compensations, and its housekeeping, on explicit dependencies. */
 export class OrderSaga {
 	/** Batches the usual moves of the events consumed at the same time into one statement (the throughput). */
 	private readonly usualMoves: Batcher<UsualMove, UsualMoveResult>;

@@ -3,6 +3,7 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { OUTBOX_LAG_ACTION, OutboxFailureActions, type DeadLetterFilter, type DeadLetterView, type FailedEventsParams } from "../lib/contracts/dead-letters";
 import { FaultPoints, hitFaultPoint } from "../lib/fault-points";
 import { recordDeadLetter, recordEventRetry, setOutboxLag } from "../lib/metrics/business-metrics";
+import { clockOf } from "../lib/clock";
 import { captureTraceContext, continueTrace, outsideTraces } from "../lib/tracing/context";
 import { runStatement, sqlOf, statement, type SqlTransaction } from "../lib/database/sql";
 import { decideDelivery } from "../lib/transport/delivery-policy";
@@ -38,10 +39,13 @@ const insertOutboxRow = statement(
 	"INSERT INTO outbox_events (event_name, consumer_group, payload, meta, trace_context) VALUES ($1, $2, $3, $4, $5)"
 );
 
-/** Deletes up to 1000 rows sent more than `:retentionSeconds` ago, by the `sent_at` index (migration 105). */
+/**
+ * Deletes up to 1000 rows sent before `$before`, by the `sent_at` index (migration 105). The cutoff
+ * comes from the service's clock, so that a test moves it.
+ */
 export const PRUNE_SENT_OUTBOX_SQL = `DELETE FROM outbox_events WHERE id IN (
    SELECT id FROM outbox_events
-   WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => :retentionSeconds)
+   WHERE sent_at IS NOT NULL AND sent_at < $before
    LIMIT 1000)
  RETURNING id`;
 
@@ -283,10 +287,10 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		/** Deletes sent rows older than the retention period, in batches; returns how many went. */
 		async pruneSentOutbox(): Promise<number> {
 			const db: Sequelize = this.db();
-			const retentionSeconds = this.settings.outboxRetentionMs / 1000;
+			const before = new Date(clockOf(this.broker).now() - this.settings.outboxRetentionMs);
 			let total = 0;
 			for (;;) {
-				const deleted = await db.query(PRUNE_SENT_OUTBOX_SQL, { type: QueryTypes.SELECT, replacements: { retentionSeconds } });
+				const deleted = await db.query(PRUNE_SENT_OUTBOX_SQL, { type: QueryTypes.SELECT, bind: { before } });
 				total += deleted.length;
 				if (deleted.length < 1000) return total;
 			}
@@ -298,8 +302,9 @@ const outboxMixinSchema: OutboxMixinSchema = {
 		 */
 		refreshOutboxLagMetrics(): void {
 			if (!this.broker.isMetricsEnabled() || this.outboxLagRefresh || !this.adapter?.ready) return;
-			if (Date.now() - (this.outboxLagAt ?? 0) < this.settings.outboxLagIntervalMs) return;
-			this.outboxLagAt = Date.now();
+			const now = clockOf(this.broker).now();
+			if (now - (this.outboxLagAt ?? 0) < this.settings.outboxLagIntervalMs) return;
+			this.outboxLagAt = now;
 			this.outboxLagRefresh = readOutboxLag(this.db())
 				.then(lag => setOutboxLag(this.broker, this.name, lag))
 				.catch((err: Error) => this.logger.debug("The outbox lag could not be read; it is read again shortly.", err.message))
@@ -330,14 +335,15 @@ const outboxMixinSchema: OutboxMixinSchema = {
 
 	started() {
 		this.outboxStopped = false;
-		this.outboxTimer = setInterval(() => {
+		const clock = clockOf(this.broker);
+		this.outboxTimer = clock.every(this.settings.outboxPollIntervalMs, () => {
 			this.wakeOutboxRelay();
 			this.refreshOutboxLagMetrics();
-		}, this.settings.outboxPollIntervalMs);
-		this.outboxTimer.unref();
-		this.outboxPruneTimer = this.everyWhileReady(this.settings.outboxPruneIntervalMs, "Outbox pruning failed; it runs again later.", () =>
-			this.pruneSentOutbox()
-		);
+		});
+		this.outboxPruneTimer = clock.every(this.settings.outboxPruneIntervalMs, () => {
+			if (!this.adapter?.ready) return;
+			this.pruneSentOutbox().catch((err: Error) => this.logger.warn("Outbox pruning failed; it runs again later.", err));
+		});
 		this.wakeOutboxRelay();
 		this.refreshOutboxLagMetrics();
 	},
@@ -345,8 +351,8 @@ const outboxMixinSchema: OutboxMixinSchema = {
 	/** Flushes what is left before the database mixin closes the pool (the transporter is still up). */
 	async stopped() {
 		this.outboxStopped = true;
-		clearInterval(this.outboxTimer);
-		clearInterval(this.outboxPruneTimer);
+		this.outboxTimer?.();
+		this.outboxPruneTimer?.();
 		await this.outboxRunning;
 		await this.outboxLagRefresh;
 		// A service whose database never came up has nothing to flush.

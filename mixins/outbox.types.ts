@@ -3,6 +3,7 @@
  * on the instance. A service using the outbox extends its own Settings, Methods and Vars with these.
  */
 import type { ServiceSettingSchema } from "moleculer";
+import type { CancelTimer } from "../lib/clock";
 import type { Transaction } from "sequelize";
 import type { SqlTransaction } from "../lib/database/sql";
 import type { DeliveryPolicy } from "../lib/transport/delivery-policy";
@@ -73,11 +74,11 @@ export interface OutboxVars {
 	outboxRunning: Promise<void> | null;
 	/** A wake-up came during a pass: run one more. */
 	outboxWakeAgain: boolean;
-	/** Wakes the relay every `outboxPollIntervalMs`. */
-	outboxTimer?: NodeJS.Timeout;
-	/** Runs the pruner every `outboxPruneIntervalMs`. */
-	outboxPruneTimer?: NodeJS.Timeout;
-	/** When the outbox gauges were last read, and the read under way. */
+	/** Stops the timer that wakes the relay every `outboxPollIntervalMs`. */
+	outboxTimer?: CancelTimer;
+	/** Stops the timer that runs the pruner every `outboxPruneIntervalMs`. */
+	outboxPruneTimer?: CancelTimer;
+	/** When the outbox gauges were last read (by the service's clock), and the read under way. */
 	outboxLagAt?: number;
 	outboxLagRefresh?: Promise<void> | null;
 }

@@ -29,9 +29,13 @@ export const MetricNames = {
 	BusPacketsRejected: "bus_packets_rejected_total"
 } as const;
 
-/** The final statuses an order is counted in (`orders_finished_total{status}`). */
-export const FINISHED_STATUSES = ["completed", "failed", "cancelled", "expired"] as const;
-export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+/**
+ * The statuses in which an order's saga reached an outcome, counted in `orders_finished_total{status}`
+ * and timed by `order_saga_duration_seconds`. Not all final: a completed order may still be cancelled,
+ * and then counts again as cancelled (the final statuses are the orders domain's `FINAL_STATUSES`).
+ */
+export const OUTCOME_STATUSES = ["completed", "failed", "cancelled", "expired"] as const;
+export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];
 
 /** How the processor's handling of one `order.created` ended. */
 export const PROCESSING_OUTCOMES = ["completed", "failed"] as const;
@@ -82,13 +86,13 @@ export const BUSINESS_METRICS: Definition[] = [
 	{
 		type: "counter",
 		name: MetricNames.OrdersFinished,
-		description: "Orders that reached a final status (completed, failed, cancelled, expired), once per order and status.",
+		description: "Orders whose saga reached an outcome (completed, failed, cancelled, expired), once per order and status.",
 		labelNames: ["status"]
 	},
 	{
 		type: "histogram",
 		name: MetricNames.OrderSagaDuration,
-		description: "Seconds from an order's creation to its final status, by that status.",
+		description: "Seconds from an order's creation to its saga's outcome, by that outcome status.",
 		labelNames: ["status"],
 		unit: "second",
 		buckets: SAGA_DURATION_BUCKETS
@@ -169,7 +173,7 @@ export function registerBusinessMetrics(broker: ServiceBroker): void {
 		registry.register({ ...definition } as Parameters<typeof registry.register>[0]);
 	}
 	registry.increment(MetricNames.OrdersCreated, {}, 0);
-	for (const status of FINISHED_STATUSES) registry.increment(MetricNames.OrdersFinished, { status }, 0);
+	for (const status of OUTCOME_STATUSES) registry.increment(MetricNames.OrdersFinished, { status }, 0);
 	for (const outcome of RESERVATION_OUTCOMES) registry.increment(MetricNames.StockReservations, { outcome }, 0);
 	for (const reason of PACKET_REJECTION_REASONS) registry.increment(MetricNames.BusPacketsRejected, { reason }, 0);
 	for (const [event, group] of Object.entries(ConsumerGroups)) {
@@ -198,13 +202,13 @@ export function recordOrderCreated(broker: ServiceBroker): void {
 	if (enabled(broker)) broker.metrics.increment(MetricNames.OrdersCreated, {});
 }
 
-/** True for the statuses `orders_finished_total` counts. */
-export function isFinishedStatus(status: string): status is FinishedStatus {
-	return (FINISHED_STATUSES as readonly string[]).includes(status);
+/** True for the statuses `orders_finished_total` counts: an outcome of the saga. */
+export function isOutcomeStatus(status: string): status is OutcomeStatus {
+	return (OUTCOME_STATUSES as readonly string[]).includes(status);
 }
 
-/** An order reached a final status (committed): counted, and its saga's duration observed. */
-export function recordOrderFinished(broker: ServiceBroker, status: FinishedStatus, createdAt: Date | string, now = new Date()): void {
+/** An order reached an outcome status (committed): counted, and its saga's duration observed. */
+export function recordOrderFinished(broker: ServiceBroker, status: OutcomeStatus, createdAt: Date | string, now = new Date()): void {
 	if (!enabled(broker)) return;
 	broker.metrics.increment(MetricNames.OrdersFinished, { status });
 	broker.metrics.observe(MetricNames.OrderSagaDuration, secondsSince(createdAt, now), { status });

@@ -92,59 +92,93 @@ const apply = (next: OrderStatus, ...causes: CancellationCause[]): OrderDecision
 	emit: causes.map(cause => ({ event: Events.OrderCancelled, cause }))
 });
 const ignore = (reason: string): OrderDecision => ({ outcome: "ignore", reason });
+const unchanged = (reason: string): OrderDecision => ({ outcome: "unchanged", reason });
+
+/** A rule of the state machine: its decision, or a function of the order for a decision that names it. */
+type Rule = OrderDecision | ((order: OrderState) => OrderDecision);
+
+const lateProcessingAnswer = (status: OrderStatus) => ignore(`the order is already ${status}: a late or repeated processing answer changes nothing`);
+const notPendingToExpire = (status: OrderStatus) => ignore(`the order is already ${status}: only a pending order expires`);
+const noCancellationUnderWay = (status: OrderStatus) => ignore(`the order is ${status}: no cancellation of it was under way`);
+// The normal answer to cancelling a pending order, or to its expiry: the stock is back.
+const stockReleased = (status: OrderStatus) => unchanged(`the processor released what it held; the order stays ${status}`);
 
 /**
- * The saga's state machine: what `trigger` does to an order in its current status. A status never
- * moves backwards; a trigger that does not apply to a status is ignored (an `ignore` decision,
- * which changes nothing), and a pair with no rule at all is a programming error: it throws.
+ * The saga's state machine: what each trigger does to an order in each status. The type makes the
+ * compiler check that every status has a rule for every trigger. A status never moves backwards;
+ * a trigger that does not apply to a status is ignored (recorded in the history, never applied).
  */
-export function decideOrder(order: OrderState, trigger: OrderTrigger): OrderDecision {
-	const { status } = order;
-	switch (trigger) {
-		case OrderTriggers.ProcessedCompleted:
-		case OrderTriggers.ProcessedFailed:
-			if (status === OrderStatus.Pending) {
-				return apply(trigger === OrderTriggers.ProcessedCompleted ? OrderStatus.Completed : OrderStatus.Failed);
-			}
-			return ignore(`the order is already ${status}: a late or repeated processing answer changes nothing`);
-
-		case OrderTriggers.CancelRequested:
-			switch (status) {
-				case OrderStatus.Pending:
-					return apply(OrderStatus.Cancelled, "cancelled");
-				case OrderStatus.Completed:
-					return apply(OrderStatus.Cancelling, "cancelled");
-				case OrderStatus.Cancelling:
-					return { outcome: "unchanged", reason: "the order is already being cancelled" };
-				case OrderStatus.Cancelled:
-					return { outcome: "unchanged", reason: "the order is already cancelled" };
-				case OrderStatus.Failed: {
-					const why = order.errorMessage ? ` (${order.errorMessage.replace(/\.$/, "")})` : "";
-					return { outcome: "refuse", reason: `Order '${order.id}' failed${why}: there is nothing to cancel.` };
-				}
-				case OrderStatus.Expired:
-					return { outcome: "refuse", reason: `Order '${order.id}' expired: it was already undone.` };
-			}
-			break;
-
-		case OrderTriggers.TimedOut:
-			if (status === OrderStatus.Pending) return apply(OrderStatus.Expired, "expired");
-			return ignore(`the order is already ${status}: only a pending order expires`);
-
-		case OrderTriggers.Compensated:
-			if (status === OrderStatus.Cancelling) return apply(OrderStatus.Cancelled);
-			if (status === OrderStatus.Cancelled || status === OrderStatus.Expired) {
-				// The normal answer to cancelling a pending order, or to its expiry: the stock is back.
-				return { outcome: "unchanged", reason: `the processor released what it held; the order stays ${status}` };
-			}
-			return ignore(`the order is ${status}: no cancellation of it was under way`);
+const TRANSITIONS: { readonly [S in OrderStatus]: { readonly [T in OrderTrigger]: Rule } } = {
+	[OrderStatus.Pending]: {
+		[OrderTriggers.ProcessedCompleted]: apply(OrderStatus.Completed),
+		[OrderTriggers.ProcessedFailed]: apply(OrderStatus.Failed),
+		[OrderTriggers.CancelRequested]: apply(OrderStatus.Cancelled, "cancelled"),
+		[OrderTriggers.TimedOut]: apply(OrderStatus.Expired, "expired"),
+		[OrderTriggers.Compensated]: noCancellationUnderWay(OrderStatus.Pending)
+	},
+	[OrderStatus.Completed]: {
+		[OrderTriggers.ProcessedCompleted]: lateProcessingAnswer(OrderStatus.Completed),
+		[OrderTriggers.ProcessedFailed]: lateProcessingAnswer(OrderStatus.Completed),
+		// Undone step by step: the processor releases the stock, then answers `order.compensated`.
+		[OrderTriggers.CancelRequested]: apply(OrderStatus.Cancelling, "cancelled"),
+		[OrderTriggers.TimedOut]: notPendingToExpire(OrderStatus.Completed),
+		[OrderTriggers.Compensated]: noCancellationUnderWay(OrderStatus.Completed)
+	},
+	[OrderStatus.Failed]: {
+		[OrderTriggers.ProcessedCompleted]: lateProcessingAnswer(OrderStatus.Failed),
+		[OrderTriggers.ProcessedFailed]: lateProcessingAnswer(OrderStatus.Failed),
+		[OrderTriggers.CancelRequested]: order => {
+			const why = order.errorMessage ? ` (${order.errorMessage.replace(/\.$/, "")})` : "";
+			return { outcome: "refuse", reason: `Order '${order.id}' failed${why}: there is nothing to cancel.` };
+		},
+		[OrderTriggers.TimedOut]: notPendingToExpire(OrderStatus.Failed),
+		[OrderTriggers.Compensated]: noCancellationUnderWay(OrderStatus.Failed)
+	},
+	[OrderStatus.Cancelling]: {
+		[OrderTriggers.ProcessedCompleted]: lateProcessingAnswer(OrderStatus.Cancelling),
+		[OrderTriggers.ProcessedFailed]: lateProcessingAnswer(OrderStatus.Cancelling),
+		[OrderTriggers.CancelRequested]: unchanged("the order is already being cancelled"),
+		[OrderTriggers.TimedOut]: notPendingToExpire(OrderStatus.Cancelling),
+		[OrderTriggers.Compensated]: apply(OrderStatus.Cancelled)
+	},
+	[OrderStatus.Cancelled]: {
+		[OrderTriggers.ProcessedCompleted]: lateProcessingAnswer(OrderStatus.Cancelled),
+		[OrderTriggers.ProcessedFailed]: lateProcessingAnswer(OrderStatus.Cancelled),
+		[OrderTriggers.CancelRequested]: unchanged("the order is already cancelled"),
+		[OrderTriggers.TimedOut]: notPendingToExpire(OrderStatus.Cancelled),
+		[OrderTriggers.Compensated]: stockReleased(OrderStatus.Cancelled)
+	},
+	[OrderStatus.Expired]: {
+		[OrderTriggers.ProcessedCompleted]: lateProcessingAnswer(OrderStatus.Expired),
+		[OrderTriggers.ProcessedFailed]: lateProcessingAnswer(OrderStatus.Expired),
+		[OrderTriggers.CancelRequested]: order => ({ outcome: "refuse", reason: `Order '${order.id}' expired: it was already undone.` }),
+		[OrderTriggers.TimedOut]: notPendingToExpire(OrderStatus.Expired),
+		[OrderTriggers.Compensated]: stockReleased(OrderStatus.Expired)
 	}
-	throw new Error(`No rule for trigger '${String(trigger)}' on status '${String(status)}'.`);
+};
+
+/** What `trigger` does to an order in its current status, as {@link TRANSITIONS} says. */
+export function decideOrder(order: OrderState, trigger: OrderTrigger): OrderDecision {
+	const rule = TRANSITIONS[order.status][trigger];
+	return typeof rule === "function" ? rule(order) : rule;
 }
 
 /** The statuses a trigger moves an order out of (e.g. only `pending` expires). */
 export function statusesMovedBy(trigger: OrderTrigger): OrderStatus[] {
 	return Object.values(OrderStatus).filter(status => decideOrder({ id: "", status, errorMessage: null }, trigger).outcome === "apply");
+}
+
+/**
+ * The final statuses: those no trigger moves an order out of (`failed`, `cancelled`, `expired`).
+ * `completed` is not one: a cancel moves it to `cancelling`.
+ */
+export const FINAL_STATUSES: readonly OrderStatus[] = Object.values(OrderStatus).filter(status =>
+	Object.values(OrderTriggers).every(trigger => !statusesMovedBy(trigger).includes(status))
+);
+
+/** True for a status no trigger moves an order out of. */
+export function isFinalStatus(status: OrderStatus): boolean {
+	return FINAL_STATUSES.includes(status);
 }
 
 /** The trigger of an `order.processed` answer. */

@@ -1,7 +1,8 @@
 /**
  * The orders service's SQL that its model does not express: the inbox, the history, the expiry
- * sweep, and the Idempotency-Keys' lock and expiry. Each function takes the Sequelize instance and, where it
- * writes or locks, the caller's transaction.
+ * sweep, and the Idempotency-Keys' lock and expiry. Each function takes the Sequelize instance and,
+ * where it writes or locks, the caller's transaction. A cutoff in time (expiry, retention) is a
+ * parameter from the caller's clock, never the database's `now()`, so that a test moves it.
  */
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { HistoryEntry, HistoryTimes } from "../../lib/contracts/history";
@@ -36,29 +37,43 @@ export function loadHistoryTimes(db: Sequelize, orderId: string, limit: number):
 }
 
 /**
- * Moves up to `limit` orders that stayed in `from` longer than the timeout to `to`, oldest first,
- * and returns them. Rows another instance holds are skipped (it is expiring them), and the status
- * condition is re-checked under the row lock: each order expires once, whoever sweeps.
+ * Moves up to `limit` orders that are in `from` and were created before `createdBefore` to `to`
+ * (changed `at`), oldest first, and returns them. Rows another instance holds are skipped (it is
+ * expiring them), and the status condition is re-checked under the row lock: each order expires
+ * once, whoever sweeps. The cutoff is the caller's (its clock's), not the database's `now()`.
  */
 export async function expireOverdueOrders(
 	db: Sequelize,
 	t: Transaction,
-	options: { from: OrderStatus[]; to: OrderStatus; timeoutMs: number; limit: number }
+	options: { from: OrderStatus[]; to: OrderStatus; createdBefore: Date; at: Date; limit: number }
 ): Promise<ExpiredOrderRow[]> {
+	// One parameter per status, as `IN (…)`: a single status becomes `status = $n`, which reads the
+	// (status, created_at) index in order; `= ANY($array)` would sort every overdue order first.
+	const from = Object.fromEntries(options.from.map((status, i) => [`from${i}`, status]));
+	const inFrom = Object.keys(from).map(name => `$${name}`).join(", ");
 	return db.query<ExpiredOrderRow>(
-		`UPDATE orders SET status = :to, updated_at = now()
+		`UPDATE orders SET status = $to, updated_at = $at
 		 WHERE id IN (
 		   SELECT id FROM orders
-		   WHERE status IN (:from) AND created_at < now() - make_interval(secs => :timeoutSeconds)
-		   ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-		 AND status IN (:from)
+		   WHERE status IN (${inFrom}) AND created_at < $createdBefore
+		   ORDER BY created_at LIMIT $limit FOR UPDATE SKIP LOCKED)
+		 AND status IN (${inFrom})
 		 RETURNING id, correlation_id, created_at`,
 		{
 			type: QueryTypes.SELECT,
 			transaction: t,
-			replacements: { from: options.from, to: options.to, timeoutSeconds: options.timeoutMs / 1000, limit: options.limit }
+			bind: { ...from, to: options.to, createdBefore: options.createdBefore, at: options.at, limit: options.limit }
 		}
 	);
+}
+
+/** Deletes the inbox's event ids recorded before `$before`, by the `processed_at` index (migration 007). */
+export const PRUNE_INBOX_SQL = "DELETE FROM processed_events WHERE processed_at < $before RETURNING event_id";
+
+/** Forgets the consumed event ids recorded before `before`; returns how many went. */
+export async function pruneProcessedEvents(db: Sequelize, before: Date): Promise<number> {
+	const deleted = await db.query(PRUNE_INBOX_SQL, { type: QueryTypes.SELECT, bind: { before } });
+	return deleted.length;
 }
 
 /**
@@ -87,13 +102,13 @@ export async function forgetExpiredIdempotencyKeys(
 ): Promise<number> {
 	const forgotten = await db.query(
 		`UPDATE orders SET idempotency_key = NULL, idempotency_scope = NULL, request_hash = NULL
-		 WHERE idempotency_key IS NOT NULL AND created_at < :expireBefore
-		 ${only ? "AND idempotency_scope = :scope AND idempotency_key = :key" : ""}
+		 WHERE idempotency_key IS NOT NULL AND created_at < $expireBefore
+		 ${only ? "AND idempotency_scope = $scope AND idempotency_key = $key" : ""}
 		 RETURNING id`,
 		{
 			type: QueryTypes.SELECT,
 			transaction: only?.transaction,
-			replacements: { expireBefore, scope: only?.scope ?? null, key: only?.key ?? null }
+			bind: only ? { expireBefore, scope: only.scope, key: only.key } : { expireBefore }
 		}
 	);
 	return forgotten.length;
@@ -270,16 +285,11 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
  * concurrent change of the order (a cancellation, a duplicate delivery) makes an event a no-op
  * rather than a wrong move.
  *
- * Orders are found by primary key only: the status test is written `(status = …) IS TRUE`, which
- * no index can serve. Written as a plain equality, the plan cached for the statement (made while
- * the table was small) went through the (status, created_at) index and read every pending order
- * for each event: under a backlog, most of the database's CPU (docs/benchmarks.md).
- *
- * The inbox is probed by key for each event through a scalar subquery, which PostgreSQL cannot turn
- * into a join. As `NOT EXISTS` it became an anti join, and the plan cached while the inbox held a
- * page of rows hashed the whole inbox for every batch: on a server without autovacuum (nothing
- * re-plans the statement) the answers fell behind within minutes at 185 orders/s, the inbox
- * read 50k rows per batch.
+ * Orders are found by primary key only: the status test is written `(status = …) IS TRUE` so that no
+ * index can serve it, and the inbox is probed by key through a scalar subquery, which PostgreSQL
+ * cannot turn into a join. The statement is prepared once per connection and its generic plan is
+ * made from the tables as they were then: written as a plain equality or a `NOT EXISTS`, that plan
+ * could read every pending order, or hash the whole inbox, for each batch.
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",

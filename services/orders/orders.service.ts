@@ -1,104 +1,71 @@
-import { randomUUID } from "node:crypto";
+/**
+ * The orders service: a thin Moleculer adapter of the orders saga (order-saga.ts). Its actions and
+ * event handlers validate their parameters, call the saga (or the reads and the history), and
+ * return; its lifecycle builds the saga from explicit dependencies and runs its timers while the
+ * database is up. The database and the outbox are the cross-cutting mixins.
+ */
 import type { Context, ServiceSchema } from "moleculer";
-import { QueryTypes, type Transaction, type WhereOptions } from "sequelize";
-import { ConsumerGroups, Events } from "../../lib/contracts/events";
+import { clockOf } from "../../lib/clock";
+import type { PartialSettingsSchema, ServiceThis } from "../../lib/broker/service-schema";
+import { ConsumerGroups, Events, orderCompensatedSchema, orderProcessedSchema, type OrderCompensatedEvent, type OrderProcessedEvent } from "../../lib/contracts/events";
+import { orderHistorySchema, type OrderHistory, type OrderHistoryParams } from "../../lib/contracts/history";
 import {
-	MAX_PAGE_SIZE,
-	OrderStatus,
+	cancelOrderSchema,
 	createOrderSchema,
 	listOrdersSchema,
 	orderIdSchema,
-	pageInfo,
+	type CancelOrderParams,
 	type CreateOrderParams,
 	type ListOrdersParams,
 	type OrderPage,
 	type OrderView
 } from "../../lib/contracts/orders";
-import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
-import { sqlOf } from "../../lib/database/sql";
 import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
-import { OutboxMixin, outboxRowValues, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
-import type { Caller } from "../../lib/auth/caller";
-import { callerOf, customerFilterOfList, customerOfNewOrder, idempotencyScope, visibleTo } from "./orders.access";
-import {
-	HistorySteps,
-	computeTotal,
-	isOrderId,
-	orderCreatedEvent,
-	pageWindow,
-	requestFingerprint,
-	type NewOrder,
-	type OrderRequest
-} from "./orders.domain";
+import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
+import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { callerOf } from "./orders.access";
 import { DEFAULT_CREATE_CONCURRENCY, DEFAULT_CREATE_QUEUE_SIZE } from "./orders.defaults";
-import { OrderNotFoundError } from "./orders.errors";
 import { ordersMigrations } from "./orders.migrations";
-import { defineOrderModel, toOrderView, type OrderModel, type OrderRow } from "./orders.model";
-import { insertOrderAlone, insertOrderRow, type NewOrderRecord } from "./orders.repository";
-import { recordOrderCreated } from "../../lib/metrics/business-metrics";
-import type { PartialSettingsSchema } from "../../lib/broker/service-schema";
-import { OrdersExpiryMixin, type OrdersExpiryMethods, type OrdersExpirySettings, type OrdersExpiryVars } from "./orders.expiry";
-import {
-	OrdersIdempotencyMixin,
-	type IdempotentRequest,
-	type OrdersIdempotencyMethods,
-	type OrdersIdempotencySettings,
-	type OrdersIdempotencyVars
-} from "./orders.idempotency";
-import { OrdersSagaMixin, type OrdersSagaMethods, type OrdersSagaVars } from "./orders.saga";
-import { OrdersHistoryMixin, type OrdersHistoryMethods } from "./orders.history";
-import type { CreatedOrder, OrdersMeta } from "./orders.types";
+import { defineOrderModel, toOrderView, type OrderModel } from "./orders.model";
+import { PROCESSOR_HISTORY_TIMEOUT_MS, orderHistory } from "./order-history";
+import { findOrder, listOrders } from "./order-reads";
+import { OrderSaga } from "./order-saga";
+import { orderMetricsOf, type OrderSagaSettings } from "./order-saga.types";
+import { startSagaTimers, type SagaTimers } from "./order-timers";
+import type { OrdersMeta } from "./orders.types";
 
 export type { CreatedOrder, OrdersMeta } from "./orders.types";
 
-/**
- * Settings of the orders service: its database's, its outbox's, its expiry's, its Idempotency-Keys',
- * and the inbox's retention.
- */
-export interface OrdersSettings extends DbSettings, OutboxSettings, OrdersExpirySettings, OrdersIdempotencySettings {
-	/** How long a consumed event id is remembered for deduplication. */
-	inboxRetentionMs: number;
+/** Settings of the orders service: its database's, its outbox's, its saga's, and its creates' bulkhead. */
+export interface OrdersSettings extends DbSettings, OutboxSettings, OrderSagaSettings {
 	/** Creates written at once (CREATE_CONCURRENCY); the others wait their turn, first come first served. */
 	createConcurrency: number;
 	/** Creates that may wait for their turn (CREATE_QUEUE_SIZE); past it a create is refused, 503. */
 	createQueueSize: number;
 }
 
-/** Deletes the inbox's event ids older than `:seconds`, by the `processed_at` index (migration 007). */
-export const PRUNE_INBOX_SQL = "DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :seconds) RETURNING event_id";
-
-/** How often old event ids are pruned from the inbox. */
-const INBOX_PRUNE_INTERVAL_MS = 60_000;
-
-/** The methods of the orders service, with those of its mixins. */
-export interface OrdersMethods extends DbMethods, OutboxMethods, OrdersSagaMethods, OrdersExpiryMethods, OrdersIdempotencyMethods, OrdersHistoryMethods {
-	createOrder(params: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder>;
-	insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder>;
-	findOrder(id: string, caller: Caller | null): Promise<OrderRow>;
-	listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage>;
-	pruneProcessedEvents(): Promise<number>;
+/** What the orders service keeps on its instance, besides what its mixins keep. */
+interface OrdersVars {
+	saga: OrderSaga;
+	/** The saga's sweeper and pruners, while the database is up. */
+	sagaTimers?: SagaTimers;
 }
 
-/** What the orders service keeps on its instance, with what its mixins keep. */
-export interface OrdersVars extends DbVars<OrderModel>, OutboxVars, OrdersExpiryVars, OrdersIdempotencyVars, OrdersSagaVars {
-	/** Prunes the inbox every {@link INBOX_PRUNE_INTERVAL_MS}. */
-	inboxPruneTimer?: NodeJS.Timeout;
-}
+/** The methods and state of the service: its mixins' exported types, and its own state. */
+type OrdersMethods = DbMethods & OutboxMethods;
+type OrdersState = DbVars<OrderModel> & OutboxVars & OrdersVars;
 
-const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
+/** The schema, with moleculer-db's `afterConnected` hook (called once the database is connected and migrated). */
+type OrdersSchema = PartialSettingsSchema<OrdersSettings, OrdersMethods, OrdersState> & {
+	afterConnected(this: ServiceThis<OrdersSettings, OrdersMethods, OrdersState>): void;
+};
+
+const OrdersService: OrdersSchema = {
 	name: "orders",
 
 	// The database comes last: Moleculer starts the last mixin first and stops it last, so the
-	// database is up before the saga's sweeper and the relay start, and still up when the sweeper
-	// finishes and the relay flushes at shutdown.
-	mixins: [
-		OrdersHistoryMixin,
-		OrdersExpiryMixin,
-		OrdersSagaMixin,
-		OrdersIdempotencyMixin,
-		OutboxMixin,
-		createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })
-	],
+	// database is up before the relay starts, and still up when the relay flushes at shutdown.
+	mixins: [OutboxMixin, createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })],
 
 	settings: {
 		createConcurrency: DEFAULT_CREATE_CONCURRENCY,
@@ -125,7 +92,7 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 		create: {
 			params: createOrderSchema,
 			async handler(ctx: Context<CreateOrderParams, OrdersMeta>): Promise<OrderView> {
-				const { order, replayed } = await this.createOrder(ctx.params, ctx.meta);
+				const { order, replayed } = await this.saga.create(ctx.params, ctx.meta);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/orders/${order.id}`;
 				if (replayed) ctx.meta.$responseHeaders = { "Idempotent-Replayed": "true" };
@@ -133,11 +100,24 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 			}
 		},
 
+		/**
+		 * Cancels an order: a pending one at once, a completed one once the processor released its
+		 * stock (`cancelling` meanwhile). A repeated cancel is answered as the first; a failed or
+		 * expired order cannot be cancelled (409). A customer cancels its own orders only: another's
+		 * is answered as unknown (404), and left as it is.
+		 */
+		cancel: {
+			params: cancelOrderSchema,
+			async handler(ctx: Context<CancelOrderParams, OrdersMeta>): Promise<OrderView> {
+				return this.saga.cancel(ctx.params, ctx.meta);
+			}
+		},
+
 		/** Returns one order by id; a customer's own only (another's is answered as unknown). */
 		get: {
 			params: orderIdSchema,
 			async handler(ctx: Context<{ id: string }, OrdersMeta>): Promise<OrderView> {
-				return toOrderView(await this.findOrder(ctx.params.id, callerOf(ctx.meta)));
+				return toOrderView(await findOrder(this.model, ctx.params.id, callerOf(ctx.meta)));
 			}
 		},
 
@@ -145,7 +125,21 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 		list: {
 			params: listOrdersSchema,
 			async handler(ctx: Context<ListOrdersParams, OrdersMeta>): Promise<OrderPage> {
-				return this.listOrders(ctx.params, callerOf(ctx.meta));
+				return listOrders(this.model, ctx.params, callerOf(ctx.meta));
+			}
+		},
+
+		/**
+		 * Returns one page of an order's history in both services (`page`, `pageSize`: 100 by
+		 * default, 500 at most); `complete: false` when the processor could not be asked. A customer
+		 * reads its own orders' only (another's is answered as unknown).
+		 */
+		history: {
+			params: orderHistorySchema,
+			async handler(ctx: Context<OrderHistoryParams, OrdersMeta>): Promise<OrderHistory> {
+				const order = await findOrder(this.model, ctx.params.id, callerOf(ctx.meta));
+				const callProcessor = (action: string, params: object) => ctx.call(`processor.${action}`, params, { timeout: PROCESSOR_HISTORY_TIMEOUT_MS, retries: 0 });
+				return orderHistory({ db: this.db(), callProcessor, logger: this.logger }, order, ctx.params);
 			}
 		},
 
@@ -158,128 +152,55 @@ const OrdersService: PartialSettingsSchema<OrdersSettings, OrdersMethods, Orders
 		}
 	},
 
-	// --- methods ---------------------------------------------------------------------------------
-	methods: {
-		/**
-		 * Creates the order, or returns the first one for a repeated Idempotency-Key of the same
-		 * caller (another caller's key is another key). The customer is the one the body names, else
-		 * the caller; a customer may name only itself.
-		 */
-		async createOrder(createParams: CreateOrderParams, meta: OrdersMeta): Promise<CreatedOrder> {
-			const caller = callerOf(meta);
-			const request: OrderRequest = { ...createParams, customerId: customerOfNewOrder(createParams.customerId, caller) };
-			const key = meta.idempotencyKey;
-			const created = key
-				? await this.createOnce(request, meta, { scope: idempotencyScope(caller), key, fingerprint: requestFingerprint(request) })
-				: await this.insertOrder(null, request, meta, null);
-			if (!created.replayed) {
-				recordOrderCreated(this.broker);
-				this.logger.info("Order created.", { orderId: created.order.id, correlationId: created.order.correlationId });
+	// --- events ----------------------------------------------------------------------------------
+	events: {
+		/** The processor's answer: moves a pending order to `completed` or `failed`. */
+		[Events.OrderProcessed]: {
+			group: ConsumerGroups[Events.OrderProcessed],
+			params: orderProcessedSchema,
+			async handler(ctx: Context<OrderProcessedEvent>): Promise<void> {
+				await this.saga.onProcessed(ctx.params);
 			}
-			return created;
 		},
 
-		/**
-		 * Inserts a new `pending` order with its `order.created` event and its history entry, in one
-		 * statement: in the caller's transaction `t`, or else on its own (one round trip, one commit).
-		 */
-		async insertOrder(t: Transaction | null, request: OrderRequest, meta: OrdersMeta, idempotency: IdempotentRequest | null): Promise<CreatedOrder> {
-			const order: NewOrder = {
-				id: randomUUID(),
-				customerId: request.customerId,
-				items: request.items,
-				totalAmount: computeTotal(request.items),
-				currency: request.currency,
-				correlationId: meta.correlationId ?? randomUUID(),
-				createdAt: new Date()
-			};
-			const row: OrderRow = {
-				...order,
-				status: OrderStatus.Pending,
-				errorMessage: null,
-				idempotencyKey: idempotency?.key ?? null,
-				idempotencyScope: idempotency?.scope ?? null,
-				requestHash: idempotency?.fingerprint ?? null,
-				updatedAt: order.createdAt
-			};
-			const event = orderCreatedEvent(order, randomUUID());
-			const record: NewOrderRecord = {
-				row,
-				step: {
-					step: HistorySteps.Created,
-					eventId: event.eventId,
-					nodeID: this.broker.nodeID,
-					detail: { totalAmount: order.totalAmount, currency: order.currency, lines: order.items.length }
-				},
-				outbox: outboxRowValues(Events.OrderCreated, ConsumerGroups[Events.OrderCreated], event, { correlationId: order.correlationId })
-			};
-			if (t) {
-				const tx = sqlOf(t);
-				await insertOrderRow(tx, record);
-				tx.afterCommit(() => this.wakeOutboxRelay());
-			} else {
-				await insertOrderAlone(this.db(), record);
-				this.wakeOutboxRelay();
+		/** The processor released what it held for a cancelled order: a cancelling order ends cancelled. */
+		[Events.OrderCompensated]: {
+			group: ConsumerGroups[Events.OrderCompensated],
+			params: orderCompensatedSchema,
+			async handler(ctx: Context<OrderCompensatedEvent>): Promise<void> {
+				await this.saga.onCompensated(ctx.params);
 			}
-			// The answer is the row just written: no need to read it back.
-			return { order: toOrderView(row), replayed: false };
-		},
-
-		/** Loads an order row the caller may see, or throws a 404: another customer's order is unknown to a customer. */
-		async findOrder(id: string, caller: Caller | null): Promise<OrderRow> {
-			if (!isOrderId(id)) throw new OrderNotFoundError(id);
-			const Order: OrderModel = this.model;
-			const row = await Order.findOne({ where: { id, ...visibleTo(caller) } });
-			if (!row) throw new OrderNotFoundError(id);
-			return row.get({ plain: true });
-		},
-
-		/** Filters, pages and counts orders; a customer's filter is always its own id. */
-		async listOrders(params: ListOrdersParams, caller: Caller | null): Promise<OrderPage> {
-			const window = pageWindow(params.page, params.pageSize, MAX_PAGE_SIZE);
-			const where: WhereOptions<OrderRow> = {};
-			if (params.status) where.status = params.status;
-			const customerId = customerFilterOfList(params.customerId, caller);
-			if (customerId) where.customerId = customerId;
-
-			const Order: OrderModel = this.model;
-			const { rows, count } = await Order.findAndCountAll({
-				where,
-				limit: window.limit,
-				offset: window.offset,
-				order: [
-					["createdAt", "DESC"],
-					["id", "ASC"]
-				]
-			});
-			return {
-				rows: rows.map(r => toOrderView(r.get({ plain: true }))),
-				...pageInfo(count, window.page, window.pageSize)
-			};
-		},
-
-		/**
-		 * Forgets consumed event ids older than the retention period; returns how many went. An
-		 * event replayed after that still changes nothing: an order never leaves a final status.
-		 */
-		async pruneProcessedEvents(): Promise<number> {
-			const deleted = await this.db().query(PRUNE_INBOX_SQL, {
-				type: QueryTypes.SELECT,
-				replacements: { seconds: this.settings.inboxRetentionMs / 1000 }
-			});
-			return deleted.length;
 		}
 	},
 
 	// --- lifecycle -------------------------------------------------------------------------------
-	started() {
-		this.inboxPruneTimer = this.everyWhileReady(INBOX_PRUNE_INTERVAL_MS, "Inbox pruning failed; it runs again later.", () =>
-			this.pruneProcessedEvents()
-		);
+	/** Builds the saga from its dependencies; the database is a function, as it connects later. */
+	created() {
+		this.saga = new OrderSaga({
+			db: () => this.db(),
+			model: () => this.model,
+			ready: () => this.adapter?.ready === true,
+			outbox: { enqueue: (t, ...event) => this.enqueueEvent(t, ...event), wake: () => this.wakeOutboxRelay() },
+			clock: clockOf(this.broker),
+			metrics: orderMetricsOf(this.broker),
+			logger: this.logger,
+			nodeID: this.broker.nodeID,
+			settings: this.settings
+		});
 	},
 
-	stopped() {
-		clearInterval(this.inboxPruneTimer);
+	/** Starts the saga's sweeper and pruners: moleculer-db calls this once the database is connected and migrated. */
+	afterConnected() {
+		this.sagaTimers = startSagaTimers(this.saga, { clock: clockOf(this.broker), ready: () => this.adapter?.ready === true, logger: this.logger, settings: this.settings });
+	},
+
+	/**
+	 * Stops the saga's timers and waits for the sweep under way. Moleculer runs a schema's own
+	 * `stopped` before its mixins' (in reverse order of `mixins`), so this happens before the outbox
+	 * flushes and before the database closes.
+	 */
+	async stopped() {
+		await this.sagaTimers?.stop();
 	}
 };
 

@@ -1,6 +1,6 @@
 /**
- * The types the orders service shares with its mixins (saga, expiry, Idempotency-Keys, history):
- * kept here, apart from orders.service.ts, so the mixins need not import the service that mixes them in.
+ * The types the orders service shares with its saga's modules: kept here, apart from
+ * orders.service.ts, so that they need not import the service that adapts them.
  */
 import type { CallerMeta } from "../../lib/auth/caller";
 import type { OrderView } from "../../lib/contracts/orders";

@@ -13,6 +13,9 @@ import type { ReadinessReport } from "../../lib/health/readiness";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
 import type { ProcessorSaga } from "../../services/processor/processor-saga";
+import { ManualClock } from "../support/manual-clock";
+
+const ORDER_TIMEOUT_MS = 2500;
 
 interface OutboxService {
 	transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
@@ -55,6 +58,11 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	const api = () => system.http();
 	const scrape = async () => (await fetch(metricsUrl)).text();
 	const outbox = (name: "orders" | "processor") => system.service(name) as unknown as OutboxService;
+	// The node's clock keeps the wall clock's pace for what still takes real time here (the relays'
+	// polls and gauges; a retry's backoff is timed by the database), and the test moves it past
+	// ORDER_TIMEOUT_MS at once.
+	const clock = new ManualClock();
+	let ticker: NodeJS.Timeout | undefined;
 
 	const createOrder = async (sku: string, headers: Record<string, string> = {}) => {
 		const correlationId = `corr-metrics-${randomUUID()}`;
@@ -71,17 +79,19 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	const settled = (id: string, status: string) => waitFor(`order ${id} to be ${status}`, async () => (await statusOf(id)) === status, 30_000);
 
 	beforeAll(async () => {
+		ticker = setInterval(() => clock.advance(50), 50);
 		system = await startSystem({
 			env: {
 				METRICS_PORT: "0",
-				// An order held by the processor expires within seconds; the others finish long before.
-				ORDER_TIMEOUT_MS: "2500",
+				// An order held by the processor expires when the test moves the clock; the others finish long before.
+				ORDER_TIMEOUT_MS: String(ORDER_TIMEOUT_MS),
 				// One retry, 4 to 8 s after the first run, then the event is given up on.
 				RETRY_MAX_ATTEMPTS: "2",
 				RETRY_BASE_DELAY_MS: "8000",
 				// Readiness fails once an outbox holds an event for more than a second.
 				READY_MAX_OUTBOX_LAG_S: "1"
-			}
+			},
+			clock
 		});
 		const reporter = (system.broker.metrics as unknown as { reporter: Array<{ server: Server }> }).reporter[0];
 		await waitFor("the metrics endpoint to listen", async () => reporter.server.listening);
@@ -115,6 +125,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	});
 	afterAll(async () => {
 		await system?.stop();
+		clearInterval(ticker);
 	});
 
 	it("should count orders created and finished by status, and the saga's and the processor's durations", async () => {
@@ -139,6 +150,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 		await Promise.all([settled(unknownSku, "failed"), settled(noStock, "failed")]);
 		await api().post(`/api/orders/${toCancel}/cancel`).send({ reason: "changed my mind" }).expect(200);
 		await settled(toCancel, "cancelled");
+		clock.advance(ORDER_TIMEOUT_MS);
 		await settled(held, "expired");
 
 		await waitFor("the finished orders on /metrics", async () => sample(await scrape(), "orders_finished_total", { status: "expired" }) === 1);

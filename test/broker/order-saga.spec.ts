@@ -11,6 +11,10 @@ import { ConsumerGroups, EVENT_SCHEMA_VERSION, type ReleasedLine } from "../../l
 import type { HistoryEntry } from "../../lib/contracts/history";
 import { startSystem, type RunningSystem } from "../support/system";
 import { waitFor } from "../support/services";
+import { ManualClock } from "../support/manual-clock";
+import { expirySweepIntervalMs } from "../../services/orders/orders.domain";
+
+const ORDER_TIMEOUT_MS = 1500;
 
 const validOrder = {
 	customerId: "saga-1",
@@ -313,13 +317,21 @@ describe("Order saga, orders side (api and orders on one node, no processor)", (
 	});
 });
 
-describe("Order expiry (api and orders on one node, ORDER_TIMEOUT_MS=1500, no processor)", () => {
+describe("Order expiry (api and orders on one node, ORDER_TIMEOUT_MS=1500 on a clock the test moves, no processor)", () => {
 	let system: RunningSystem;
 	const saga = sagaHarness(() => system);
-	const expired = (id: string) => waitFor(`order ${id} to expire`, async () => (await saga.status(id)) === "expired", 20_000);
+	const clock = new ManualClock();
+	// The timeout passes at once; then each look moves the clock by a sweep's interval, so the sweeper runs again.
+	const expired = (id: string) => {
+		clock.advance(ORDER_TIMEOUT_MS);
+		return waitFor(`order ${id} to expire`, async () => {
+			clock.advance(expirySweepIntervalMs(ORDER_TIMEOUT_MS));
+			return (await saga.status(id)) === "expired";
+		}, 20_000);
+	};
 
 	beforeAll(async () => {
-		system = await startSystem({ services: ["api", "orders"], env: { ORDER_TIMEOUT_MS: "1500" } });
+		system = await startSystem({ services: ["api", "orders"], env: { ORDER_TIMEOUT_MS: String(ORDER_TIMEOUT_MS) }, clock });
 	});
 	afterAll(async () => {
 		await system?.stop();

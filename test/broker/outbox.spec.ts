@@ -43,8 +43,8 @@ describe("Test the pruning of the outbox and of the orders inbox", () => {
 			(await db().query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events", { type: QueryTypes.SELECT }))[0].n;
 		expect(await inbox()).toBeGreaterThanOrEqual(1);
 
-		const orders = system.service("orders") as unknown as { pruneProcessedEvents(): Promise<number> };
-		expect(await orders.pruneProcessedEvents()).toBeGreaterThanOrEqual(1);
+		const orders = system.service("orders") as unknown as { saga: { pruneProcessedEvents(): Promise<number> } };
+		expect(await orders.saga.pruneProcessedEvents()).toBeGreaterThanOrEqual(1);
 		expect(await inbox()).toBe(0);
 	});
 });

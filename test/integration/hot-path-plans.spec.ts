@@ -7,11 +7,10 @@ import { randomUUID } from "node:crypto";
 import type { ServiceBroker } from "moleculer";
 import type { Client } from "pg";
 import { QueryTypes, type Sequelize } from "sequelize";
-import { applyUsualMoves } from "../../services/orders/orders.repository";
+import { PRUNE_INBOX_SQL, applyUsualMoves } from "../../services/orders/orders.repository";
 import { OrderStatus } from "../../lib/contracts/orders";
 import { startOrdersNode } from "../support/orders-node";
 import { PRUNE_SENT_OUTBOX_SQL } from "../../mixins/outbox.mixin";
-import { PRUNE_INBOX_SQL } from "../../services/orders/orders.service";
 import { createTestDatabase, type TestDatabase } from "../support/services";
 
 interface ConnectionManager {
@@ -110,20 +109,20 @@ describe("The hot path's plans on PostgreSQL", () => {
 			 SELECT gen_random_uuid()::text, 'order.processed', gen_random_uuid(), now() - CASE WHEN g <= 5 THEN interval '8 days' ELSE interval '1 minute' END
 			 FROM generate_series(1, 20000) g`
 		);
-		const planOf = async (sql: string, replacements: Record<string, number>) => {
-			const rows = (await db.query(`EXPLAIN ${sql}`, { type: QueryTypes.SELECT, replacements })) as Array<{ "QUERY PLAN": string }>;
+		const planOf = async (sql: string, bind: Record<string, Date>) => {
+			const rows = (await db.query(`EXPLAIN ${sql}`, { type: QueryTypes.SELECT, bind })) as Array<{ "QUERY PLAN": string }>;
 			return rows.map(r => r["QUERY PLAN"]).join("\n");
 		};
 
 		// The plans on a pool connection, as the service's sessions make them (sequential scans off).
-		const outboxPlan = await planOf(PRUNE_SENT_OUTBOX_SQL, { retentionSeconds: 86_400 });
+		const outboxPlan = await planOf(PRUNE_SENT_OUTBOX_SQL, { before: new Date(Date.now() - 86_400_000) });
 		expect(outboxPlan).toMatch(/Index (Only )?Scan using outbox_events_sent_idx|Bitmap Index Scan on outbox_events_sent_idx/);
 		expect(outboxPlan).not.toMatch(/Seq Scan|outbox_events_pkey on outbox_events outbox_events_1/);
-		const inboxPlan = await planOf(PRUNE_INBOX_SQL, { seconds: 604_800 });
+		const inboxPlan = await planOf(PRUNE_INBOX_SQL, { before: new Date(Date.now() - 604_800_000) });
 		expect(inboxPlan).toMatch(/processed_events_processed_at/);
 		expect(inboxPlan).not.toMatch(/Seq Scan|processed_events_pkey/);
 
-		const orders = broker.getLocalService("orders") as unknown as { pruneSentOutbox(): Promise<number>; pruneProcessedEvents(): Promise<number> };
+		const orders = broker.getLocalService("orders") as unknown as { pruneSentOutbox(): Promise<number>; saga: { pruneProcessedEvents(): Promise<number> } };
 		const counts = async () =>
 			(
 				(await db.query(
@@ -135,7 +134,7 @@ describe("The hot path's plans on PostgreSQL", () => {
 			)[0];
 		const before = await counts();
 		expect(await orders.pruneSentOutbox()).toBe(5);
-		expect(await orders.pruneProcessedEvents()).toBe(5);
+		expect(await orders.saga.pruneProcessedEvents()).toBe(5);
 		expect(await counts()).toEqual({ outbox: before.outbox - 5, inbox: before.inbox - 5, oldOutbox: 0, oldInbox: 0 });
 	});
 });

@@ -5,20 +5,24 @@
  */
 import { startSystem, type RunningSystem } from "../support/system";
 import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from "../support/services";
+import { ManualClock } from "../support/manual-clock";
+import { expirySweepIntervalMs } from "../../services/orders/orders.domain";
 
-const ORDER_TIMEOUT_MS = "1000";
+const ORDER_TIMEOUT_MS = 1000;
 
 describe("Order expiry with two orders instances on one PostgreSQL database", () => {
 	let ordersDb: TestDatabase;
 	let nodes: RunningSystem[] = [];
 	const count = async (sql: string) => (await queryDatabase<{ n: number }>(ordersDb.url, sql))[0].n;
+	// One clock for both nodes, as the two nodes of a deployment share the time.
+	const clock = new ManualClock();
 
 	beforeAll(async () => {
 		ordersDb = await createTestDatabase("orders_expiry");
-		const env = { ORDERS_DATABASE_URL: ordersDb.url, ORDER_TIMEOUT_MS };
+		const env = { ORDERS_DATABASE_URL: ordersDb.url, ORDER_TIMEOUT_MS: String(ORDER_TIMEOUT_MS) };
 		// One after the other: the first creates the schema, the second finds it migrated.
-		nodes.push(await startSystem({ services: ["orders"], env: { ...env, NODEID: "orders-a" } }));
-		nodes.push(await startSystem({ services: ["orders"], env: { ...env, NODEID: "orders-b" } }));
+		nodes.push(await startSystem({ services: ["orders"], env: { ...env, NODEID: "orders-a" }, clock }));
+		nodes.push(await startSystem({ services: ["orders"], env: { ...env, NODEID: "orders-b" }, clock }));
 	});
 
 	afterAll(async () => {
@@ -48,7 +52,16 @@ describe("Order expiry with two orders instances on one PostgreSQL database", ()
 		);
 		const total = created.length + 250;
 
-		await waitFor(`all ${total} orders to expire`, async () => (await count("SELECT count(*)::int AS n FROM orders WHERE status = 'expired'")) === total, 60_000);
+		// The timeout passes at once; then each look moves the clock by a sweep's interval, and both sweepers run.
+		clock.advance(ORDER_TIMEOUT_MS);
+		await waitFor(
+			`all ${total} orders to expire`,
+			async () => {
+				clock.advance(expirySweepIntervalMs(ORDER_TIMEOUT_MS));
+				return (await count("SELECT count(*)::int AS n FROM orders WHERE status = 'expired'")) === total;
+			},
+			60_000
+		);
 
 		expect(await count("SELECT count(*)::int AS n FROM orders WHERE status <> 'expired'")).toBe(0);
 		const perOrder = await queryDatabase<{ order_id: string; n: number }>(

@@ -1,7 +1,7 @@
 /**
  * Holds the next `orders.create` of one orders service inside its transaction: the order row is
  * inserted (uncommitted) and its Idempotency-Key locked, and nothing is committed until the test
- * lets it go. The hold sits right after the service's `insertOrder`, which a create with an
+ * lets it go. The hold sits right after the saga's `insertOrder`, which a create with an
  * Idempotency-Key runs inside the transaction that holds the key's lock.
  */
 import type { Service } from "moleculer";
@@ -18,8 +18,8 @@ export interface HeldCreate {
 }
 
 export function holdNextCreate(ordersService: Service): HeldCreate {
-	const service = ordersService as unknown as { insertOrder: InsertOrder };
-	const original = service.insertOrder;
+	const service = (ordersService as unknown as { saga: { insertOrder: InsertOrder } }).saga;
+	const original: InsertOrder = service.insertOrder.bind(service);
 	let reached!: () => void;
 	let settle!: (error?: Error) => void;
 	const reachedPromise = new Promise<void>(resolve => (reached = resolve));

@@ -5,6 +5,7 @@
  */
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Sequelize } from "sequelize";
+import { useClock, type Clock } from "../../lib/clock";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
 import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { serviceSchemas } from "../../services";
@@ -16,7 +17,10 @@ export interface OrdersNode {
 	db: Sequelize;
 }
 
-export async function startOrdersNode(databaseUrl: string, options: { settings?: Record<string, unknown>; services?: ServiceSchema[] } = {}): Promise<OrdersNode> {
+export async function startOrdersNode(
+	databaseUrl: string,
+	options: { settings?: Record<string, unknown>; services?: ServiceSchema[]; clock?: Clock } = {}
+): Promise<OrdersNode> {
 	const config = readEnvironment({
 		NAMESPACE: `t${uniqueSuffix()}`,
 		METRICS_PORT: "off",
@@ -25,6 +29,7 @@ export async function startOrdersNode(databaseUrl: string, options: { settings?:
 		ORDERS_DATABASE_URL: databaseUrl
 	});
 	const broker = new ServiceBroker(createBrokerOptions(config));
+	if (options.clock) useClock(broker, options.clock);
 	broker.createService({ name: "orders", mixins: [serviceSchemas.orders], settings: { ...serviceSettings(config).orders, ...options.settings } });
 	for (const service of options.services ?? []) broker.createService(service);
 	await broker.start();

@@ -12,6 +12,7 @@ import { ServiceBroker, type Service } from "moleculer";
 import request from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import type { Role } from "../../lib/auth/caller";
+import { useClock, type Clock } from "../../lib/clock";
 import { TEST_JWT_SECRET, bearer, tokenFor } from "./auth";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
 import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
@@ -25,6 +26,8 @@ export interface SystemOptions {
 	services?: ServiceName[];
 	/** Changes to the services' settings that no variable makes, e.g. the shorter timeouts of a test. */
 	adjustSettings?: (settings: ReturnType<typeof serviceSettings>) => void;
+	/** The clock of the node's services (lib/clock.ts), e.g. a ManualClock; the system's by default. */
+	clock?: Clock;
 }
 
 export interface RunningSystem {
@@ -61,6 +64,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 	});
 	const names = options.services ?? config.services;
 	const broker = new ServiceBroker(createBrokerOptions(config));
+	if (options.clock) useClock(broker, options.clock);
 	const settings = serviceSettings(config);
 	options.adjustSettings?.(settings);
 	for (const schema of servicesToCreate(names, settings)) broker.createService(schema);

@@ -3,6 +3,7 @@ import { EVENT_SCHEMA_VERSION } from "../../../../lib/contracts/events";
 import type { HistoryEntry } from "../../../../lib/contracts/history";
 import {
 	OrderTriggers,
+	FINAL_STATUSES,
 	computeTotal,
 	decideOrder,
 	expirySweepIntervalMs,
@@ -219,6 +220,12 @@ describe("Test 'statusesMovedBy'", () => {
 		expect(statusesMovedBy(OrderTriggers.TimedOut)).toEqual([OrderStatus.Pending]);
 		expect(statusesMovedBy(OrderTriggers.Compensated)).toEqual([OrderStatus.Cancelling]);
 		expect(statusesMovedBy(OrderTriggers.CancelRequested)).toEqual([OrderStatus.Pending, OrderStatus.Completed]);
+	});
+});
+
+describe("Test 'FINAL_STATUSES'", () => {
+	it("should call final only the statuses no trigger moves out of, so not completed, which a cancel undoes", () => {
+		expect(FINAL_STATUSES).toEqual([OrderStatus.Failed, OrderStatus.Cancelled, OrderStatus.Expired]);
 	});
 });
 

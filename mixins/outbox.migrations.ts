@@ -85,9 +85,10 @@ export const outboxTraceContextMigration: Migration = {
  * unsent rows; every row marked sent leaves a dead entry there until a vacuum. A plain index scan
  * marks those entries dead as it passes and skips them afterwards, but on a table without
  * statistics the planner takes a bitmap scan instead, which re-reads every one of them on each
- * claim (3–6 ms at ~3k rows, docs/benchmarks.md). So: statistics from the start, and autovacuum and
- * analyze after a fixed number of changed rows rather than a fraction of the table, which on a
- * large table would wait for millions. Listed after the service's own migrations.
+ * claim (3–6 ms at ~3k rows, docs/benchmarks.md). So: autovacuum and analyze after a fixed number
+ * of changed rows rather than a fraction of the table, which on a large table would wait for
+ * millions (the claim function, migration 106, no longer needs the statistics of the empty table
+ * this analyzes). Listed after the service's own migrations.
  */
 export const outboxAutovacuumMigration: Migration = {
 	name: "103-outbox-autovacuum",
@@ -115,8 +116,9 @@ export const outboxAutovacuumMigration: Migration = {
  * unsent rows in id order, stopping after the batch. Planned from the table's statistics, the
  * claim takes a bitmap scan and sorts every unsent row whenever they look few — as they do on a new
  * table, before autovacuum's first analyze (up to a minute) — and under a backlog of 12k rows
- * that is 57 ms per claim, which made the backlog grow faster (docs/benchmarks.md). The planner
- * settings of the function apply only while it runs.
+ * that is 57 ms per claim, which made the backlog grow faster (docs/benchmarks.md). Without bitmap
+ * scans and sorts the only plan left is that index scan; the planner settings of the function
+ * apply only while it runs.
  */
 export const outboxClaimFunctionMigration: Migration = {
 	name: "104-outbox-claim-function",
@@ -128,7 +130,6 @@ export const outboxClaimFunctionMigration: Migration = {
 			 LANGUAGE sql
 			 SET enable_bitmapscan = off
 			 SET enable_sort = off
-			 SET enable_seqscan = off
 			 AS $$
 			   UPDATE outbox_events SET claimed_until = now() + make_interval(secs => lease_seconds)
 			   WHERE outbox_events.id IN (
@@ -147,9 +148,8 @@ export const outboxClaimFunctionMigration: Migration = {
 
 /**
  * The prune of sent rows reads them by age through this index. Without it the once-a-minute prune
- * read the whole table (over the primary key, the service's sessions having sequential scans off):
- * about a second of a backend's CPU at 20k rows, every minute, growing with the day of retention,
- * and a stall of every request in that second (docs/benchmarks.md).
+ * read the whole table: about a second of a backend's CPU at 20k rows, every minute, growing with
+ * the day of retention, and a stall of every request in that second (docs/benchmarks.md).
  */
 export const outboxSentAtIndexMigration: Migration = {
 	name: "105-outbox-sent-at-index",
@@ -158,5 +158,37 @@ export const outboxSentAtIndexMigration: Migration = {
 	},
 	async down(qi: QueryInterface) {
 		await qi.sequelize.query("DROP INDEX outbox_events_sent_idx");
+	}
+};
+
+/**
+ * Lets the planner, not a session setting, keep the outbox's key lookups on their indexes.
+ *
+ * The claim function of migration 104 was created with sequential scans off as well; with bitmap
+ * scans and sorts off a sequential scan cannot give the rows in id order, so the index scan is the
+ * only plan left without it, and the function keeps just those two settings.
+ *
+ * Migration 103 analyzed the new, empty table. Planned from those statistics, the relay's
+ * `mark-sent` (a prepared statement, kept with its generic plan) reads the table whole for as long
+ * as it holds a page or two, and goes on doing so as sent rows pile up, until autovacuum analyzes
+ * it again. A table that was never analyzed is taken for ten pages at least, which plans the
+ * lookup by key (lib/database/hot-table-statistics.ts); truncating the table while it is still
+ * empty forgets those statistics. A table that holds rows keeps them: it is no longer new.
+ */
+export const outboxPlannerMigration: Migration = {
+	name: "106-outbox-planned-from-its-size",
+	async up(qi: QueryInterface) {
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) RESET ALL");
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_bitmapscan = off");
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_sort = off");
+		await qi.sequelize.query(
+			`DO $$ BEGIN
+			   LOCK TABLE outbox_events IN ACCESS EXCLUSIVE MODE;
+			   IF NOT EXISTS (SELECT FROM outbox_events) THEN TRUNCATE outbox_events; END IF;
+			 END $$`
+		);
+	},
+	async down() {
+		// Nothing to undo: the claim plans the same either way, and statistics come back with autovacuum.
 	}
 };

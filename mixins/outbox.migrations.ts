@@ -85,10 +85,9 @@ export const outboxTraceContextMigration: Migration = {
  * unsent rows; every row marked sent leaves a dead entry there until a vacuum. A plain index scan
  * marks those entries dead as it passes and skips them afterwards, but on a table without
  * statistics the planner takes a bitmap scan instead, which re-reads every one of them on each
- * claim (3–6 ms at ~3k rows, docs/benchmarks.md). So: autovacuum and analyze after a fixed number
- * of changed rows rather than a fraction of the table, which on a large table would wait for
- * millions (the claim function, migration 106, no longer needs the statistics of the empty table
- * this analyzes). Listed after the service's own migrations.
+ * claim (3–6 ms at ~3k rows, docs/benchmarks.md). So: statistics from the start, and autovacuum and
+ * analyze after a fixed number of changed rows rather than a fraction of the table, which on a
+ * large table would wait for millions. Listed after the service's own migrations.
  */
 export const outboxAutovacuumMigration: Migration = {
 	name: "103-outbox-autovacuum",
@@ -162,33 +161,18 @@ export const outboxSentAtIndexMigration: Migration = {
 };
 
 /**
- * Lets the planner, not a session setting, keep the outbox's key lookups on their indexes.
- *
- * The claim function of migration 104 was created with sequential scans off as well; with bitmap
+ * The claim function of migration 104 was created with sequential scans off as well. With bitmap
  * scans and sorts off a sequential scan cannot give the rows in id order, so the index scan is the
- * only plan left without it, and the function keeps just those two settings.
- *
- * Migration 103 analyzed the new, empty table. Planned from those statistics, the relay's
- * `mark-sent` (a prepared statement, kept with its generic plan) reads the table whole for as long
- * as it holds a page or two, and goes on doing so as sent rows pile up, until autovacuum analyzes
- * it again. A table that was never analyzed is taken for ten pages at least, which plans the
- * lookup by key (lib/database/hot-table-statistics.ts); truncating the table while it is still
- * empty forgets those statistics. A table that holds rows keeps them: it is no longer new.
+ * only plan left without that setting: the function keeps just those two.
  */
-export const outboxPlannerMigration: Migration = {
-	name: "106-outbox-planned-from-its-size",
+export const outboxClaimPlannerMigration: Migration = {
+	name: "106-outbox-claim-planner-settings",
 	async up(qi: QueryInterface) {
 		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) RESET ALL");
 		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_bitmapscan = off");
 		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_sort = off");
-		await qi.sequelize.query(
-			`DO $$ BEGIN
-			   LOCK TABLE outbox_events IN ACCESS EXCLUSIVE MODE;
-			   IF NOT EXISTS (SELECT FROM outbox_events) THEN TRUNCATE outbox_events; END IF;
-			 END $$`
-		);
 	},
 	async down() {
-		// Nothing to undo: the claim plans the same either way, and statistics come back with autovacuum.
+		// Nothing to undo: the claim plans the same either way.
 	}
 };

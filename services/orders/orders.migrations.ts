@@ -1,7 +1,7 @@
 import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxPlannerMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxClaimPlannerMigration } from "../../mixins/outbox.migrations";
 import { hotTableStatisticsMigration } from "../../lib/database/hot-table-statistics";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
@@ -103,5 +103,5 @@ export const ordersMigrations: Migration[] = [
 	},
 	outboxSentAtIndexMigration,
 	hotTableStatisticsMigration("008-hot-table-statistics", ["orders", "processed_events"]),
-	outboxPlannerMigration
+	outboxClaimPlannerMigration
 ];

@@ -1,7 +1,7 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxPlannerMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxClaimPlannerMigration } from "../../mixins/outbox.migrations";
 import { hotTableStatisticsMigration } from "../../lib/database/hot-table-statistics";
 
 /** The processor database, in order of application. Never edit an applied migration: add one. */
@@ -99,5 +99,5 @@ export const processorMigrations: Migration[] = [
 	outboxClaimFunctionMigration,
 	outboxSentAtIndexMigration,
 	hotTableStatisticsMigration("006-hot-table-statistics", ["processing_records"]),
-	outboxPlannerMigration
+	outboxClaimPlannerMigration
 ];

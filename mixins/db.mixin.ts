@@ -10,18 +10,6 @@ import { migrate, type Migration } from "../lib/database/migrator";
 import type { AnyServiceSchema, PartialSettingsSchema, ServiceThis } from "../lib/broker/service-schema";
 import { StartupError, isStartupError } from "../lib/startup-error";
 
-/**
- * Plans this connection's statements as if sequential scans cost a fortune. The hot path's
- * statements are prepared once per connection and PostgreSQL keeps the generic plan it makes at
- * their sixth run, from the table as it is then; on a new database that is a handful of rows, for
- * which reading the whole table beats the primary key. That plan then stays while the table grows
- * — until autovacuum's first analyze, a minute or more later — and each order reads every row.
- * Every query of the services has an index that serves it (a query without one still scans).
- */
-async function preferIndexes(connection: unknown): Promise<void> {
-	await (connection as { query(sql: string): Promise<unknown> }).query("SET enable_seqscan = off");
-}
-
 /** How long a service waits before it tries an unreachable database again. */
 const RETRY_DELAY_MS = 1000;
 
@@ -87,8 +75,7 @@ export class MigratingSequelizeAdapter extends SequelizeDbAdapter {
 		this.db = new Sequelize(url, {
 			dialect: "postgres",
 			logging: false,
-			pool: { max: poolSize, min: 0, acquire: 30_000, idle: 10_000 },
-			hooks: { afterConnect: connection => preferIndexes(connection) }
+			pool: { max: poolSize, min: 0, acquire: 30_000, idle: 10_000 }
 		});
 		const { host, port, database, username } = this.db.config;
 		this.target = this.embedded ? undefined : { host: host ?? "localhost", port: Number(port ?? 5432), database, username: username ?? "" };

@@ -115,8 +115,9 @@ export const outboxAutovacuumMigration: Migration = {
  * unsent rows in id order, stopping after the batch. Planned from the table's statistics, the
  * claim takes a bitmap scan and sorts every unsent row whenever they look few — as they do on a new
  * table, before autovacuum's first analyze (up to a minute) — and under a backlog of 12k rows
- * that is 57 ms per claim, which made the backlog grow faster (docs/benchmarks.md). The planner
- * settings of the function apply only while it runs.
+ * that is 57 ms per claim, which made the backlog grow faster (docs/benchmarks.md). Without bitmap
+ * scans and sorts the only plan left is that index scan; the planner settings of the function
+ * apply only while it runs.
  */
 export const outboxClaimFunctionMigration: Migration = {
 	name: "104-outbox-claim-function",
@@ -128,7 +129,6 @@ export const outboxClaimFunctionMigration: Migration = {
 			 LANGUAGE sql
 			 SET enable_bitmapscan = off
 			 SET enable_sort = off
-			 SET enable_seqscan = off
 			 AS $$
 			   UPDATE outbox_events SET claimed_until = now() + make_interval(secs => lease_seconds)
 			   WHERE outbox_events.id IN (
@@ -147,9 +147,8 @@ export const outboxClaimFunctionMigration: Migration = {
 
 /**
  * The prune of sent rows reads them by age through this index. Without it the once-a-minute prune
- * read the whole table (over the primary key, the service's sessions having sequential scans off):
- * about a second of a backend's CPU at 20k rows, every minute, growing with the day of retention,
- * and a stall of every request in that second (docs/benchmarks.md).
+ * read the whole table: about a second of a backend's CPU at 20k rows, every minute, growing with
+ * the day of retention, and a stall of every request in that second (docs/benchmarks.md).
  */
 export const outboxSentAtIndexMigration: Migration = {
 	name: "105-outbox-sent-at-index",
@@ -158,5 +157,22 @@ export const outboxSentAtIndexMigration: Migration = {
 	},
 	async down(qi: QueryInterface) {
 		await qi.sequelize.query("DROP INDEX outbox_events_sent_idx");
+	}
+};
+
+/**
+ * The claim function of migration 104 was created with sequential scans off as well. With bitmap
+ * scans and sorts off a sequential scan cannot give the rows in id order, so the index scan is the
+ * only plan left without that setting: the function keeps just those two.
+ */
+export const outboxClaimPlannerMigration: Migration = {
+	name: "106-outbox-claim-planner-settings",
+	async up(qi: QueryInterface) {
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) RESET ALL");
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_bitmapscan = off");
+		await qi.sequelize.query("ALTER FUNCTION outbox_claim(integer, integer) SET enable_sort = off");
+	},
+	async down() {
+		// Nothing to undo: the claim plans the same either way.
 	}
 };

@@ -52,7 +52,11 @@ export const PRUNE_SENT_OUTBOX_SQL = `DELETE FROM outbox_events WHERE id IN (
 /** Claims a batch of publishable rows for a lease (see `publishOutboxBatch`, and migration 104 for why a function). */
 const claimOutboxBatch = statement("outbox.claim", "SELECT * FROM outbox_claim($1, $2)");
 
-const markOutboxSent = statement("outbox.mark-sent", "UPDATE outbox_events SET sent_at = now() WHERE id = ANY($1::bigint[])");
+/**
+ * Planned at each run: on a new table a batch's ids cost less read whole than looked up by key
+ * (tens of rows, ten pages assumed); a plan kept from then would read a day of sent rows per batch.
+ */
+const markOutboxSent = statement("outbox.mark-sent", "UPDATE outbox_events SET sent_at = now() WHERE id = ANY($1::bigint[])", { planEachRun: true });
 
 /** A Sequelize transaction, as opposed to the hot path's {@link SqlTransaction}. */
 function isSequelizeTransaction(t: Transaction | SqlTransaction): t is Transaction {

@@ -13,15 +13,21 @@
  */
 import type { Sequelize, Transaction } from "sequelize";
 
-/** One statement, prepared once per connection under its name. */
+/** One statement, prepared once per connection under its name (unless planned at each run). */
 export interface Statement {
 	readonly name: string;
 	readonly text: string;
+	/**
+	 * Plans the statement at each run, from its values and the table as it is then, instead of
+	 * keeping the plan of its sixth run: for a statement whose only good plan on a small table (read
+	 * it whole) is a bad one on the same table grown, where the index's cost is not far enough below.
+	 */
+	readonly planEachRun?: boolean;
 }
 
 /** Names a statement; the name must be unique in the process (it identifies the prepared plan). */
-export function statement(name: string, text: string): Statement {
-	return { name, text };
+export function statement(name: string, text: string, options: { planEachRun?: boolean } = {}): Statement {
+	return { name, text, ...options };
 }
 
 /** What the hot path needs of a transaction: run a statement, and act once it committed. */
@@ -47,7 +53,7 @@ function connectionManager(db: Sequelize): ConnectionManager {
 }
 
 async function run<R>(client: PgClient, s: Statement, values: unknown[]): Promise<R[]> {
-	const result = await client.query({ name: s.name, text: s.text, values });
+	const result = await client.query(s.planEachRun ? { text: s.text, values } : { name: s.name, text: s.text, values });
 	return result.rows as R[];
 }
 

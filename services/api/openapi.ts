@@ -9,11 +9,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { HEADER_TOKEN_PATTERN, HeaderNames } from "../../lib/contracts/headers";
 import { responseSchemas, type ResponseSchemaName } from "../../lib/contracts/responses";
-import { API_CONTACT, API_DESCRIPTION, EXAMPLE_ORDER_ID, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
-import { ForbiddenRoleError, MissingTokenError } from "../../lib/auth/auth.errors";
-import { RateLimitExceededError } from "../../lib/http/errors";
-import { InvalidQueryParameterError, UnsupportedMediaTypeError } from "./api.errors";
-import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL, toProblem, type Problem } from "./problem";
+import { API_CONTACT, API_DESCRIPTION, OPERATIONS, REQUEST_SCHEMAS, TAGS, type ErrorStatus, type JsonSchema, type OperationSpec } from "./openapi.operations";
+import { problemExample } from "./openapi.examples";
+import { PROBLEM_CONTENT_TYPE, REQUEST_TIMEOUT_DETAIL } from "./problem";
 import { publishedSchema, queryParameterNames, splitParams, toOpenApiPath, type OpenApiParameter, type OpenApiRequestBody } from "./openapi.params";
 import { API_ROUTES, BODY_LIMIT_BYTES, type ApiRoute } from "./routes";
 
@@ -214,46 +212,6 @@ function tagOf(route: ApiRoute): string {
 	const tag = TAGS.find(t => route.path === t.prefix || route.path.startsWith(`${t.prefix}/`));
 	if (!tag) throw new Error(`No OpenAPI tag for the route ${route.method} ${route.path}: add one to TAGS.`);
 	return tag.name;
-}
-
-/** A correlation id for the examples. */
-const EXAMPLE_CORRELATION_ID = "3f1c9a2e-6b7d-4e0a-9c55-2d8e7f1b4a60";
-
-/** The example of an answer with `status`: the problem the gateway makes of the error behind it. */
-function problemExample(route: ApiRoute, spec: OperationSpec, status: number): Problem {
-	const instance = toOpenApiPath(route.path).replace(/\{(\w+)\}/g, (_, name: string) => {
-		if (name === "sku") return "SKU-0001";
-		return route.path.startsWith("/admin/dead-letters") ? "orders-outbox-7" : EXAMPLE_ORDER_ID;
-	});
-	const { problem } = toProblem(exampleError(route, spec, status), { method: route.method, url: instance });
-	if (problem.status !== status) throw new Error(`The example of ${route.action}'s ${status} answer is a ${problem.status}.`);
-	return { ...problem, instance, correlationId: EXAMPLE_CORRELATION_ID };
-}
-
-/** The error behind an answer with `status`: the operation's own, else the one any operation meets. */
-function exampleError(route: ApiRoute, spec: OperationSpec, status: number): unknown {
-	const own = spec.errorExamples?.[status as keyof NonNullable<OperationSpec["errorExamples"]>];
-	if (own !== undefined) return own;
-	switch (status) {
-		case 400:
-			return new InvalidQueryParameterError("a[b]", "nested", `${route.method} ${toOpenApiPath(route.path)}`, queryParameterNames(route));
-		case 401:
-			return new MissingTokenError();
-		case 403:
-			if (route.access === "admin") return new ForbiddenRoleError("admin", "customer");
-			break;
-		case 413:
-			return { type: "entity.too.large", limit: BODY_LIMIT_BYTES };
-		case 415:
-			return new UnsupportedMediaTypeError("text/plain");
-		case 429:
-			return new RateLimitExceededError(600, 42);
-		case 503:
-			return { type: "SERVICE_NOT_AVAILABLE" };
-		case 504:
-			return { type: "REQUEST_TIMEOUT" };
-	}
-	throw new Error(`The OpenAPI document has no example of ${route.action}'s ${status} answer: add one to its errorExamples.`);
 }
 
 function problemResponse(description: string, schema: ResponseSchemaName = "Problem", headers: string[] = []): OpenApiResponse {

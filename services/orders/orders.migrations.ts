@@ -1,7 +1,8 @@
 import { DataTypes, Op, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxClaimPlannerMigration } from "../../mixins/outbox.migrations";
+import { hotTableStatisticsMigration } from "../../lib/database/hot-table-statistics";
 
 /** The orders database, in order of application. Never edit an applied migration: add one. */
 export const ordersMigrations: Migration[] = [
@@ -100,5 +101,7 @@ export const ordersMigrations: Migration[] = [
 			await qi.removeIndex("processed_events", "processed_events_processed_at");
 		}
 	},
-	outboxSentAtIndexMigration
+	outboxSentAtIndexMigration,
+	hotTableStatisticsMigration("008-hot-table-statistics", ["orders", "processed_events"]),
+	outboxClaimPlannerMigration
 ];

@@ -289,18 +289,21 @@ export async function appendStep(tx: SqlTransaction, entry: NewHistoryEntry): Pr
  * index can serve it, and the inbox is probed by key through a scalar subquery, which PostgreSQL
  * cannot turn into a join. The statement is prepared once per connection and its generic plan is
  * made from the tables as they were then: written as a plain equality or a `NOT EXISTS`, that plan
- * could read every pending order, or hash the whole inbox, for each batch.
+ * could read every pending order, or hash the whole inbox, for each batch. The probe is made apart
+ * (`ev` is materialized): joined with the orders, its cost for the hundred rows a recordset is
+ * assumed to hold would hide the difference between reading a new orders table whole and looking
+ * its orders up by key.
  */
 const applyUsualStatement = statement(
 	"orders.apply-usual",
-	`WITH ev AS (
+	`WITH ev AS MATERIALIZED (
 	   SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(order_id uuid, event_id text, event_name text, from_status text,
 	     to_status text, error_message text, at timestamptz, step text, node_id text, detail jsonb)
+	   WHERE (SELECT true FROM processed_events WHERE processed_events.event_id = e.event_id) IS NULL
 	 ), changed AS (
 	   UPDATE orders SET status = ev.to_status, error_message = COALESCE(ev.error_message, orders.error_message), updated_at = ev.at
 	   FROM ev
 	   WHERE orders.id = ev.order_id AND (orders.status = ev.from_status) IS TRUE
-	     AND (SELECT true FROM processed_events WHERE processed_events.event_id = ev.event_id) IS NULL
 	   RETURNING orders.id, orders.correlation_id, orders.created_at, ev.event_id, ev.event_name, ev.to_status, ev.step, ev.node_id, ev.detail
 	 ), inbox AS (
 	   INSERT INTO processed_events (event_id, event_name, order_id) SELECT event_id, event_name, id FROM changed

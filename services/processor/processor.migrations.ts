@@ -1,7 +1,8 @@
 import { DataTypes, type QueryInterface } from "sequelize";
 import { historyTableMigration } from "../../lib/database/history-table";
 import type { Migration } from "../../lib/database/migrator";
-import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration } from "../../mixins/outbox.migrations";
+import { outboxFailuresMigration, outboxMigration, outboxReplaysMigration, outboxTraceContextMigration, outboxAutovacuumMigration, outboxClaimFunctionMigration, outboxSentAtIndexMigration, outboxClaimPlannerMigration } from "../../mixins/outbox.migrations";
+import { hotTableStatisticsMigration } from "../../lib/database/hot-table-statistics";
 
 /** The processor database, in order of application. Never edit an applied migration: add one. */
 export const processorMigrations: Migration[] = [
@@ -96,5 +97,7 @@ export const processorMigrations: Migration[] = [
 	outboxTraceContextMigration,
 	outboxAutovacuumMigration,
 	outboxClaimFunctionMigration,
-	outboxSentAtIndexMigration
+	outboxSentAtIndexMigration,
+	hotTableStatisticsMigration("006-hot-table-statistics", ["processing_records"]),
+	outboxClaimPlannerMigration
 ];

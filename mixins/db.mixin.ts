@@ -7,7 +7,7 @@ import { createDatabase } from "../lib/database/create-database";
 import { describeDatabase, postgresUrlProblem, type DatabaseTarget } from "../lib/database/database-target";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/database/embedded-postgres";
 import { migrate, type Migration } from "../lib/database/migrator";
-import type { AnyServiceSchema, PartialSettingsSchema, ServiceThis } from "../lib/broker/service-schema";
+import type { Mixin, PartialSettingsSchema } from "../lib/broker/service-schema";
 import { StartupError, isStartupError } from "../lib/startup-error";
 
 /** How long a service waits before it tries an unreachable database again. */
@@ -124,12 +124,6 @@ export interface DbMethods extends Pick<MoleculerDbMethods, "connect" | "disconn
 	pingDatabase(): Promise<void>;
 	/** Waits before the next connect; false when the service stops meanwhile. */
 	waitToRetryConnect(): Promise<boolean>;
-	/**
-	 * Runs `task` every `intervalMs` while the database is ready (housekeeping: pruning); a failure
-	 * is logged as `failure` and the task runs again at the next tick. The timer does not hold the
-	 * process open; clear it in `stopped`.
-	 */
-	everyWhileReady(intervalMs: number, failure: string, task: () => Promise<unknown>): NodeJS.Timeout;
 }
 
 /** What the database mixin keeps on the service instance; `TModel` is the service's main model. */
@@ -142,18 +136,6 @@ export interface DbVars<TModel extends ModelStatic<Model> = ModelStatic<Model>> 
 	cancelConnectRetry?: () => void;
 }
 
-/**
- * The schema of a service that has the database mixin: moleculer-db calls its `afterConnected`
- * once the database is connected and migrated.
- */
-export type DbServiceSchema<TSettings extends DbSettings, TMethods extends DbMethods, TVars extends DbVars> = ServiceSchema<
-	TSettings,
-	TMethods,
-	TVars
-> & {
-	afterConnected?(this: ServiceThis<TSettings, TMethods, TVars>): void | Promise<void>;
-};
-
 /** The database mixin itself: moleculer-db requires `adapter` and `model` in the schema. */
 type DbMixinSchema = PartialSettingsSchema<DbSettings, DbMethods, DbVars> & {
 	adapter: MigratingSequelizeAdapter;
@@ -165,7 +147,7 @@ type DbMixinSchema = PartialSettingsSchema<DbSettings, DbMethods, DbVars> & {
  * Sequelize model, transactions, and a health check. moleculer-db's generic CRUD actions are
  * switched off: each service publishes only the actions of its own contract.
  */
-export function createDbMixin(options: DbMixinOptions): Partial<AnyServiceSchema> {
+export function createDbMixin(options: DbMixinOptions): Mixin<{ settings: DbSettings; methods: DbMethods; vars: DbVars }> {
 	const schema: DbMixinSchema = {
 		name: "db-mixin",
 		mixins: [DbServiceWithoutStart],
@@ -196,15 +178,6 @@ export function createDbMixin(options: DbMixinOptions): Partial<AnyServiceSchema
 			/** Fails when the database cannot answer a trivial query. */
 			async pingDatabase(): Promise<void> {
 				await this.db().query("SELECT 1");
-			},
-
-			everyWhileReady(intervalMs: number, failure: string, task: () => Promise<unknown>): NodeJS.Timeout {
-				const timer = setInterval(() => {
-					if (!this.adapter?.ready) return;
-					task().catch((err: Error) => this.logger.warn(failure, err));
-				}, intervalMs);
-				timer.unref();
-				return timer;
 			},
 
 			/** Waits before the next connect; false when the service stops meanwhile. */

@@ -8,7 +8,7 @@ import { captureTraceContext, continueTrace, outsideTraces } from "../lib/tracin
 import { runStatement, sqlOf, statement, type SqlTransaction } from "../lib/database/sql";
 import { decideDelivery } from "../lib/transport/delivery-policy";
 import { takeEventFailure } from "../lib/transport/event-failures";
-import type { AnyServiceSchema, PartialSettingsSchema } from "../lib/broker/service-schema";
+import type { Mixin, PartialSettingsSchema } from "../lib/broker/service-schema";
 import type { DbMethods, DbVars } from "./db.mixin";
 import { failedEventsFilterProperties, listFailedEvents, purgeFailedEvents, replayFailedEvents } from "./outbox-failures";
 import { countFailedEvents, readOutboxLag, type OutboxLag } from "./outbox-lag";
@@ -370,4 +370,4 @@ const outboxMixinSchema: OutboxMixinSchema = {
 };
 
 /** The transactional outbox ({@link outboxMixinSchema}), for a service's `mixins`. */
-export const OutboxMixin: Partial<AnyServiceSchema> = outboxMixinSchema;
+export const OutboxMixin: Mixin<{ settings: OutboxSettings; methods: OutboxMethods; vars: OutboxVars }, DbMethods> = outboxMixinSchema;

@@ -6,7 +6,7 @@
  */
 import type { Context, ServiceSchema } from "moleculer";
 import { clockOf } from "../../lib/clock";
-import type { PartialSettingsSchema, ServiceThis } from "../../lib/broker/service-schema";
+import { withMixins } from "../../lib/broker/service-schema";
 import { ConsumerGroups, Events, orderCompensatedSchema, orderProcessedSchema, type OrderCompensatedEvent, type OrderProcessedEvent } from "../../lib/contracts/events";
 import { orderHistorySchema, type OrderHistory, type OrderHistoryParams } from "../../lib/contracts/history";
 import {
@@ -21,8 +21,8 @@ import {
 	type OrderView
 } from "../../lib/contracts/orders";
 import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
-import { createDbMixin, type DbMethods, type DbSettings, type DbVars } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { createDbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
 import { callerOf } from "./orders.access";
 import { DEFAULT_CREATE_CONCURRENCY, DEFAULT_CREATE_QUEUE_SIZE } from "./orders.defaults";
 import { ordersMigrations } from "./orders.migrations";
@@ -36,8 +36,8 @@ import type { OrdersMeta } from "./orders.types";
 
 export type { CreatedOrder, OrdersMeta } from "./orders.types";
 
-/** Settings of the orders service: its database's, its outbox's, its saga's, and its creates' bulkhead. */
-export interface OrdersSettings extends DbSettings, OutboxSettings, OrderSagaSettings {
+/** Settings of the orders service besides its mixins': its saga's, and its creates' bulkhead. */
+export interface OrdersSettings extends OrderSagaSettings {
 	/** Creates written at once (CREATE_CONCURRENCY); the others wait their turn, first come first served. */
 	createConcurrency: number;
 	/** Creates that may wait for their turn (CREATE_QUEUE_SIZE); past it a create is refused, 503. */
@@ -46,26 +46,20 @@ export interface OrdersSettings extends DbSettings, OutboxSettings, OrderSagaSet
 
 /** What the orders service keeps on its instance, besides what its mixins keep. */
 interface OrdersVars {
+	/** The main model, typed (the database mixin knows only that it is a model). */
+	model: OrderModel;
 	saga: OrderSaga;
 	/** The saga's sweeper and pruners, while the database is up. */
 	sagaTimers?: SagaTimers;
 }
 
-/** The methods and state of the service: its mixins' exported types, and its own state. */
-type OrdersMethods = DbMethods & OutboxMethods;
-type OrdersState = DbVars<OrderModel> & OutboxVars & OrdersVars;
-
-/** The schema, with moleculer-db's `afterConnected` hook (called once the database is connected and migrated). */
-type OrdersSchema = PartialSettingsSchema<OrdersSettings, OrdersMethods, OrdersState> & {
-	afterConnected(this: ServiceThis<OrdersSettings, OrdersMethods, OrdersState>): void;
-};
-
-const OrdersService: OrdersSchema = {
+// The database comes last: Moleculer starts the last mixin first and stops it last, so the
+// database is up before the relay starts, and still up when the relay flushes at shutdown.
+const OrdersService = withMixins(
+	OutboxMixin,
+	createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })
+)<OrdersSettings, OrdersVars>({
 	name: "orders",
-
-	// The database comes last: Moleculer starts the last mixin first and stops it last, so the
-	// database is up before the relay starts, and still up when the relay flushes at shutdown.
-	mixins: [OutboxMixin, createDbMixin({ migrations: ordersMigrations, defineModels: defineOrderModel, embeddedDataDir: embeddedDataDirOf("orders") })],
 
 	settings: {
 		createConcurrency: DEFAULT_CREATE_CONCURRENCY,
@@ -202,6 +196,6 @@ const OrdersService: OrdersSchema = {
 	async stopped() {
 		await this.sagaTimers?.stop();
 	}
-};
+});
 
 export default OrdersService;

@@ -16,8 +16,9 @@ import { historyTimesSchema, historyWindowSchema, type HistoryEntry, type Histor
 import { getStockSchema, setStockSchema } from "../../lib/contracts/stock";
 import { embeddedDataDirOf } from "../../lib/database/embedded-postgres";
 import { recordProcessing, recordStockReservation } from "../../lib/metrics/business-metrics";
-import { createDbMixin, type DbMethods, type DbServiceSchema, type DbSettings, type DbVars } from "../../mixins/db.mixin";
-import { OutboxMixin, type OutboxMethods, type OutboxSettings, type OutboxVars } from "../../mixins/outbox.mixin";
+import { createDbMixin } from "../../mixins/db.mixin";
+import { OutboxMixin } from "../../mixins/outbox.mixin";
+import { withMixins } from "../../lib/broker/service-schema";
 import { ProcessorSaga } from "./processor-saga";
 import type { ProcessorSagaSettings } from "./processor-saga.types";
 import { historyTimes, historyWindow, type HistoryTimesParams } from "./processor.history";
@@ -25,8 +26,8 @@ import { processorMigrations } from "./processor.migrations";
 import { defineProcessingRecordModel, type ProcessingRecordModel } from "./processor.model";
 import type { StockView } from "./processor.repository";
 
-/** Settings of the processor: its database's, its outbox's and its saga's. */
-export type ProcessorSettings = DbSettings & OutboxSettings & ProcessorSagaSettings;
+/** Settings of the processor besides its mixins': its saga's. */
+export type ProcessorSettings = ProcessorSagaSettings;
 
 export type { StockView };
 
@@ -41,27 +42,24 @@ export interface SetStockParams {
 	available: number;
 }
 
-/** The processor's methods: only those of its mixins (its own work is the saga's). */
-export type ProcessorMethods = DbMethods & OutboxMethods;
-
-/** What the processor keeps on its instance: its mixins' state, and the saga. */
-export interface ProcessorVars extends DbVars<ProcessingRecordModel>, OutboxVars {
+/** What the processor keeps on its instance, besides what its mixins keep. */
+export interface ProcessorVars {
+	/** The main model, typed (the database mixin knows only that it is a model). */
+	model: ProcessingRecordModel;
 	/** The processor's side of the order saga; the handlers below only adapt to it. */
 	saga: ProcessorSaga;
 }
 
-const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, ProcessorVars> = {
+// The database comes last: Moleculer starts the last mixin first and stops it last.
+const ProcessorService = withMixins(
+	OutboxMixin,
+	createDbMixin({
+		migrations: processorMigrations,
+		defineModels: defineProcessingRecordModel,
+		embeddedDataDir: embeddedDataDirOf("processor")
+	})
+)<ProcessorSettings, ProcessorVars>({
 	name: "processor",
-
-	// The outbox comes first: see the orders service.
-	mixins: [
-		OutboxMixin,
-		createDbMixin({
-			migrations: processorMigrations,
-			defineModels: defineProcessingRecordModel,
-			embeddedDataDir: embeddedDataDirOf("processor")
-		})
-	],
 
 	// --- actions ---------------------------------------------------------------------------------
 	actions: {
@@ -160,6 +158,6 @@ const ProcessorService: DbServiceSchema<ProcessorSettings, ProcessorMethods, Pro
 	async stopped() {
 		await this.saga.stop();
 	}
-};
+});
 
 export default ProcessorService;

@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { adminAuthorization, sleep } from "../scripts/support/local-services";
+import { adminAuthorization, sleep } from "../test/support/services";
 import { readMemory } from "./infra";
 import type { LoadClientJob, LoadClientResult } from "./load-client";
 import { orderBody } from "./load";

@@ -26,13 +26,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { freePort, uniqueSuffix } from "../scripts/support/local-services";
+import { waitReady } from "../test/support/cluster";
+import { startNode } from "../test/support/processes";
+import { freePort, uniqueSuffix } from "../test/support/services";
 import { Cleanups } from "./cleanups";
 import { prepareCompareCheckout, type CompareCheckout } from "./compare";
-import { startBenchNode } from "./infra";
+import { benchProcess } from "./infra";
 import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
-import { COMMON_ENV, startProductCluster, waitReady } from "./product";
+import { COMMON_ENV, startProductCluster } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
 import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
@@ -178,12 +180,9 @@ async function startEmbedded(cleanups: Cleanups): Promise<Target> {
 	const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-bench-"));
 	cleanups.add(`temp dir ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
 	const port = await freePort();
-	const node = startBenchNode("api,orders,processor", {
-		...COMMON_ENV,
-		PORT: String(port),
-		DATA_DIR: dataDir,
-		NODEID: `bench-embedded-${uniqueSuffix()}`
-	});
+	const node = benchProcess(options =>
+		startNode("api,orders,processor", { ...COMMON_ENV, PORT: String(port), DATA_DIR: dataDir, NODEID: `bench-embedded-${uniqueSuffix()}` }, options)
+	);
 	cleanups.add("process embedded", () => node.shutdown());
 	const baseUrl = `http://127.0.0.1:${port}`;
 	await waitReady(baseUrl, [node], 90_000);

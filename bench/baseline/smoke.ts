@@ -7,7 +7,7 @@
  *   npx tsc -p tsconfig.build.json && node dist/bench/baseline/smoke.js [--kill-processor]
  */
 import { performance } from "node:perf_hooks";
-import { createOwnVhost, createTestDatabase, freePort, queryDatabase, waitFor } from "../../scripts/support/local-services";
+import { createOwnVhost, createTestDatabase, freePort, queryDatabase, waitFor } from "../../test/support/services";
 import { orderBody, runConcurrent } from "../load";
 import { spawnBaselineProcess, startBaseline, type BaselineProcess } from "./index";
 

@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
 import type { CompareCheckout } from "./compare";
-import { runStep, stepContext, type RatePacing, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
 import { benchCluster, startProductCluster } from "./product";
 import { StepSampler, type TargetDatabases } from "./sampler";
 import { median } from "./stats";
@@ -27,13 +27,11 @@ export interface LoadConfig {
 	rates: number[];
 	repeats: number;
 	warmup: number;
-	/** Connections the fixed-rate steps may open, over all slices. */
+	/** Connections the fixed-rate steps may open. */
 	rateConnections: number;
 	/** Distinct order bodies sent in turn. */
 	bodies: number;
 	drainTimeoutMs: number;
-	/** How the fixed-rate steps send their orders (BENCH_LOAD_PACING). */
-	pacing: RatePacing;
 }
 
 export const DEFAULT_RATE_SHARES = [0.25, 0.5, 0.75];
@@ -139,7 +137,7 @@ export async function runLoad(
 	}
 
 	// The same bodies for every target, as the other scenarios build them.
-	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, pacing: config.pacing, log });
+	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
 	const result: LoadResult = {
 		config,
 		rates: [],

@@ -82,7 +82,12 @@ export function createCluster(product: ProductCluster): Cluster {
 		const node = product.startNode(
 			role,
 			{ SERVICES: role, NODEID: nodeID },
-			{ keepOutput: false, onLine: (line, stderr) => line.trim() && record(role, `${nodeID}${stderr ? " (stderr)" : ""} | ${line}`) }
+			{
+				keepOutput: false,
+				onLine: (line, stderr) => {
+					if (line.trim()) record(role, `${nodeID}${stderr ? " (stderr)" : ""} | ${line}`);
+				}
+			}
 		);
 		const child = node.child;
 		starts[role]++;

@@ -18,16 +18,13 @@ declare module "autocannon" {
 			connections?: number;
 			duration?: number;
 			amount?: number;
-			overallRate?: number;
 			/** Seconds. */
 			timeout?: number;
 			headers?: Record<string, string>;
 			requests?: Request[];
 		}
 
-		interface Instance extends EventEmitter {
-			stop(): void;
-		}
+		type Instance = EventEmitter;
 	}
 
 	function autocannon(options: autocannon.Options, done: (err: Error | null, result: unknown) => void): autocannon.Instance;

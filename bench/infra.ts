@@ -1,10 +1,10 @@
 /**
- * What is the bench's own on top of scripts/support/local-services.ts (throwaway databases and
- * vhosts, the product's processes, shared with the tests and the chaos run): the warn+ log lines of
- * a process, a stop that ends in SIGKILL, and /proc readings of the processes and the machine.
+ * What is the bench's own on top of the test kit (test/support: throwaway databases and vhosts, the
+ * product's processes, shared with the tests and the chaos run): the warn+ log lines of a process,
+ * a stop that ends in SIGKILL, and /proc readings of the processes and the machine.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { startNode, type NodeProcess } from "../scripts/support/local-services";
+import type { NodeOptions, NodeProcess } from "../test/support/processes";
 
 export interface BenchProcess extends NodeProcess {
 	pid: number;
@@ -15,34 +15,23 @@ export interface BenchProcess extends NodeProcess {
 	shutdown(graceMs?: number): Promise<void>;
 }
 
-/**
- * Starts one product node (startNode of the shared module) and counts its warn+ log lines by kind.
- * `entry`: another build's start.js (BENCH_COMPARE_REF); by default this checkout's.
- */
-export function startBenchNode(name: string, env: Record<string, string>, entry?: string): BenchProcess {
-	const node = startNode(name, env, entry);
+/** A product node, started by `start` with the given options, whose warn+ log lines are counted by kind. */
+export function benchProcess(start: (options: NodeOptions) => NodeProcess): BenchProcess {
 	let warnings = new Map<string, number>();
-	const collector = () => {
-		let partial = "";
-		return (chunk: Buffer) => {
-			const lines = (partial + chunk.toString()).split("\n");
-			partial = lines.pop() ?? "";
-			for (const line of lines) {
-				if (!/"level":"(warn|error|fatal)"/.test(line)) continue;
-				let message = line;
-				try {
-					message = String((JSON.parse(line) as { message?: unknown }).message ?? line);
-				} catch {
-					/* not a JSON line: keep it whole */
-				}
-				// Ids and numbers vary from line to line; the kind of message is what counts.
-				message = message.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "<id>").replace(/\d+/g, "N").slice(0, 160);
-				warnings.set(message, (warnings.get(message) ?? 0) + 1);
+	const node = start({
+		onLine: line => {
+			if (!/"level":"(warn|error|fatal)"/.test(line)) return;
+			let message = line;
+			try {
+				message = String((JSON.parse(line) as { message?: unknown }).message ?? line);
+			} catch {
+				/* not a JSON line: keep it whole */
 			}
-		};
-	};
-	node.child.stdout?.on("data", collector());
-	node.child.stderr?.on("data", collector());
+			// Ids and numbers vary from line to line; the kind of message is what counts.
+			message = message.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "<id>").replace(/\d+/g, "N").slice(0, 160);
+			warnings.set(message, (warnings.get(message) ?? 0) + 1);
+		}
+	});
 	return {
 		...node,
 		pid: node.child.pid ?? 0,

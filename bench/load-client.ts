@@ -6,11 +6,8 @@
  * Modes:
  * - `concurrency`: `connections` connections, each sending its next order as soon as the previous
  *   one is answered, for `seconds` (a closed loop: it finds the peak);
- * - `rate`: `rate` orders/s in total for `seconds`, an open loop. By default (`pacing` `even`) one
- *   order every 1/rate s from paced-client.ts. With `pacing` `autocannon`, the rate is split over
- *   `slices` autocannon instances started 1/slices s apart: autocannon limits a connection to whole
- *   requests per second and starts every connection's second at once, so one instance sends its
- *   whole second's orders in one burst, and ten staggered instances send ten smaller bursts a second;
+ * - `rate`: `rate` orders/s in total for `seconds`, an open loop: one order every 1/rate s from
+ *   paced-client.ts (autocannon's `overallRate` sends each connection's second in one burst);
  * - `amount`: `amount` orders over `connections` connections, then stop (the warm-up).
  *
  * The bodies are the bench's, sent in turn from one shared counter, so concurrent requests carry
@@ -30,12 +27,6 @@ export interface LoadClientJob {
 	seconds?: number;
 	rate?: number;
 	amount?: number;
-	slices?: number;
-	/**
-	 * `rate` mode only: `even` (the default) sends one order every 1/rate s on the generator's own
-	 * HTTP/1.1 sockets (paced-client.ts); `autocannon` uses autocannon's per-second bursts in `slices`.
-	 */
-	pacing?: "autocannon" | "even";
 }
 
 export interface LoadClientResult {
@@ -97,11 +88,6 @@ function readJob(): Promise<LoadClientJob> {
 	});
 }
 
-/** Whole numbers that add up to `total`, as even as they come. */
-function split(total: number, parts: number): number[] {
-	return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
-}
-
 /** The event-loop delay histogram's timer interval, ms. */
 const LOOP_DELAY_RESOLUTION_MS = 1;
 
@@ -159,38 +145,28 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 		}
 	};
 
-	const slices =
-		job.mode === "rate"
-			? split(job.rate ?? 0, Math.min(job.slices ?? 10, job.rate ?? 1)).map((rate, i, all) => ({
-					delayMs: (i * 1000) / all.length,
-					options: { overallRate: rate, connections: Math.max(1, Math.min(rate, Math.ceil(job.connections / all.length))) }
-				}))
-			: [{ delayMs: 0, options: { connections: job.connections } }];
-
-	const runSlice = (delayMs: number, options: Partial<autocannon.Options>) =>
+	const runAutocannon = () =>
 		new Promise<void>((resolve, reject) => {
-			setTimeout(() => {
-				const instance = autocannon(
-					{
-						url: job.url,
-						headers: { "content-type": "application/json", authorization: job.authorization },
-						requests: [request],
-						timeout: 10,
-						...(job.mode === "amount" ? { amount: job.amount } : { duration: job.seconds }),
-						...options
-					},
-					err => (err ? reject(err) : resolve())
-				);
-				instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => answered(status, ms));
-				instance.on("reqError", (err: Error) => {
-					socketErrors++;
-					firstError ??= err.message;
-				});
-			}, delayMs);
+			const instance = autocannon(
+				{
+					url: job.url,
+					headers: { "content-type": "application/json", authorization: job.authorization },
+					requests: [request],
+					timeout: 10,
+					connections: job.connections,
+					...(job.mode === "amount" ? { amount: job.amount } : { duration: job.seconds })
+				},
+				err => (err ? reject(err) : resolve())
+			);
+			instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => answered(status, ms));
+			instance.on("reqError", (err: Error) => {
+				socketErrors++;
+				firstError ??= err.message;
+			});
 		});
 
 	let sendLagMs: LoadClientResult["stalls"]["sendLagMs"];
-	if (job.mode === "rate" && job.pacing !== "autocannon") {
+	if (job.mode === "rate") {
 		const paced = await runPaced(
 			{ ...job, rate: job.rate ?? 0, seconds: job.seconds ?? 0 },
 			{
@@ -206,7 +182,7 @@ async function run(job: LoadClientJob): Promise<LoadClientResult> {
 			}
 		);
 		sendLagMs = paced.sendLagMs;
-	} else await Promise.all(slices.map(s => runSlice(s.delayMs, s.options)));
+	} else await runAutocannon();
 	const endedAt = Date.now();
 	gcObserver.disconnect();
 	loopDelay.disable();

@@ -1,12 +1,11 @@
 /**
  * The `load` scenario's report: tables on stdout (per step, product against baseline and their
  * ratio; with BENCH_COMPARE_REF also product@<ref>, its ratio to the baseline and product ÷
- * product@<ref>), and everything measured as JSON plus a chart as SVG under bench/results/, named
- * after the run's start time.
+ * product@<ref>), and everything measured as JSON under bench/results/ (not tracked), named after
+ * the run's start time.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadChart } from "./load-chart";
 import type { LoadResult } from "./load-scenario";
 import type { StepResult } from "./load-steps";
 import { fmt, median, table } from "./stats";
@@ -107,7 +106,7 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 	out.push(
 		`load: product against baseline${compare ? ` and ${compare} (BENCH_COMPARE_REF=${result.compare!.ref}, ${result.compare!.commit})` : ""}, ` +
 			`${config.seconds} s a step, fixed concurrency c=${config.concurrency} ` +
-			`(${config.repeats} repeat${config.repeats > 1 ? "s, medians" : ""}), fixed rates ${result.rates.join(", ")} orders/s (${result.ratesFrom}; ${config.pacing === "autocannon" ? "autocannon's bursts" : "evenly spaced"})`,
+			`(${config.repeats} repeat${config.repeats > 1 ? "s, medians" : ""}), fixed rates ${result.rates.join(", ")} orders/s (${result.ratesFrom}; evenly spaced)`,
 		`targets: ${result.targets.map(t => `${t.name} (${t.processes.join(", ")}; ready in ${fmt(t.startupMs / 1000)} s)`).join("; ")}`,
 		""
 	);
@@ -192,16 +191,10 @@ export function loadReport(result: LoadResult, summaries: StepSummary[]): string
 	return out.join("\n") + "\n";
 }
 
-/**
- * Writes `<stamp>.json` (everything the run measured) and, when the load scenario ran, `<stamp>.svg`
- * under bench/results; returns their paths.
- */
-export function writeResults(stamp: string, document: Record<string, unknown>, load?: { result: LoadResult; summaries: StepSummary[] }): string[] {
+/** Writes `<stamp>.json`, everything the run measured, under bench/results; returns its path. */
+export function writeResults(stamp: string, document: Record<string, unknown>): string {
 	mkdirSync(RESULTS_DIR, { recursive: true });
 	const json = join(RESULTS_DIR, `${stamp}.json`);
 	writeFileSync(json, JSON.stringify(document, null, "\t") + "\n");
-	if (!load) return [json];
-	const svg = join(RESULTS_DIR, `${stamp}.svg`);
-	writeFileSync(svg, loadChart(load.result, load.summaries, String(document.startedAt ?? stamp)));
-	return [json, svg];
+	return json;
 }

@@ -12,12 +12,11 @@
  * product is measured before and after in the same run.
  */
 import { performance } from "node:perf_hooks";
-import { createOwnVhost, createTestDatabase, freePort } from "../scripts/support/local-services";
 import { startBaseline } from "./baseline";
 import type { Cleanups } from "./cleanups";
 import type { CompareCheckout } from "./compare";
-import { runStep, stepContext, type RatePacing, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
-import { startProductCluster } from "./product";
+import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult, type StepSpec } from "./load-steps";
+import { benchCluster, startProductCluster } from "./product";
 import { StepSampler, type TargetDatabases } from "./sampler";
 import { median } from "./stats";
 
@@ -28,13 +27,11 @@ export interface LoadConfig {
 	rates: number[];
 	repeats: number;
 	warmup: number;
-	/** Connections the fixed-rate steps may open, over all slices. */
+	/** Connections the fixed-rate steps may open. */
 	rateConnections: number;
 	/** Distinct order bodies sent in turn. */
 	bodies: number;
 	drainTimeoutMs: number;
-	/** How the fixed-rate steps send their orders (BENCH_LOAD_PACING). */
-	pacing: RatePacing;
 }
 
 export const DEFAULT_RATE_SHARES = [0.25, 0.5, 0.75];
@@ -87,17 +84,12 @@ async function startProduct(cleanups: Cleanups, compare?: CompareCheckout): Prom
 
 async function startBaselineTarget(cleanups: Cleanups, log: (message: string) => void): Promise<LoadTarget> {
 	const t = performance.now();
-	const vhost = createOwnVhost();
-	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
-	const ordersDb = await createTestDatabase("load_baseline_orders");
-	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
-	const processorDb = await createTestDatabase("load_baseline_processor");
-	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
+	const { ordersDb, processorDb, vhost, port } = await benchCluster(cleanups, "load_baseline");
 	const handle = await startBaseline({
 		ordersDatabaseUrl: ordersDb.url,
 		processorDatabaseUrl: processorDb.url,
 		amqpUrl: vhost.url,
-		port: await freePort(),
+		port,
 		log: message => log(`baseline: ${message}`)
 	});
 	cleanups.add("baseline processes", () => handle.stop());
@@ -145,7 +137,7 @@ export async function runLoad(
 	}
 
 	// The same bodies for every target, as the other scenarios build them.
-	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, pacing: config.pacing, log });
+	const context = stepContext("load", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
 	const result: LoadResult = {
 		config,
 		rates: [],

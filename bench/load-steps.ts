@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { adminAuthorization, sleep } from "../scripts/support/local-services";
+import { adminAuthorization, sleep } from "../test/support/services";
 import { readMemory } from "./infra";
 import type { LoadClientJob, LoadClientResult } from "./load-client";
 import { orderBody } from "./load";
@@ -25,7 +25,7 @@ export interface LoadTarget {
 
 export interface StepSpec {
 	kind: StepKind;
-	/** Connections (concurrency), or at most this many over all slices (rate). */
+	/** Connections (concurrency, warm-up), or at most this many (rate). */
 	connections: number;
 	seconds?: number;
 	/** Offered orders/s (rate). */
@@ -35,16 +35,12 @@ export interface StepSpec {
 	repeat?: number;
 }
 
-export type RatePacing = "even" | "autocannon";
-
 export interface StepContext {
 	bodies: string[];
 	/** Epoch ms by which the step must be over. */
 	deadline: number;
 	/** The longest wait for a step's orders to finish after the load stops. */
 	drainTimeoutMs: number;
-	/** How fixed-rate steps send (BENCH_LOAD_PACING): evenly spaced by the generator's pacer, or autocannon's bursts. */
-	pacing: RatePacing;
 	/** How often the progress line is written: every second unless a long run (soak) asks for less. */
 	progressEveryMs?: number;
 	/** More to say on the progress line (the soak adds the processes' memory). */
@@ -190,9 +186,7 @@ export async function runStep(target: LoadTarget, spec: StepSpec, context: StepC
 			connections: spec.connections,
 			seconds,
 			rate: spec.rate,
-			amount: spec.amount,
-			slices: Number(process.env.BENCH_LOAD_SLICES ?? 10),
-			pacing: context.pacing
+			amount: spec.amount
 		},
 		Math.max(0, Math.min(seconds * 1000 + 30_000, context.deadline - Date.now()))
 	);

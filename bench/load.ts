@@ -10,7 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { sleep, apiFetch } from "../scripts/support/local-services";
+import { sleep, apiFetch } from "../test/support/services";
 
 export interface PostedOrder {
 	id: string;

@@ -1,14 +1,14 @@
 /**
- * The product as the bench starts it: two processes (`api,orders` and `processor`) over a fresh
- * RabbitMQ vhost, each service on a fresh PostgreSQL database. The `cluster` scenario and the
- * `product` target of the `load` scenario start it through this one function, so both measure the
- * same thing.
+ * The product as the bench starts it: the kit's cluster (test/support/cluster.ts) with two
+ * processes, `api,orders` and `processor`. The `cluster` scenario, the `product` targets of `load`
+ * and the soak start it through this one function, so all measure the same thing.
  */
-import { LOCAL_CLUSTER_SECRET, apiFetch, createOwnVhost, createTestDatabase, freePort, uniqueSuffix, waitFor, type TestDatabase } from "../scripts/support/local-services";
+import { ProductCluster } from "../test/support/cluster";
+import type { TestDatabase } from "../test/support/services";
 import type { Cleanups } from "./cleanups";
-import { startBenchNode, type BenchProcess } from "./infra";
+import { benchProcess, type BenchProcess } from "./infra";
 
-/** What every product process of the bench runs with, on top of what startNode sets. */
+/** What every product process of the bench runs with, on top of what the kit's startNode sets. */
 export const COMMON_ENV: Record<string, string> = { METRICS_PORT: "off", RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn" };
 
 /** The product's tuning variables: set in the bench's environment, they reach the product's nodes (to try other values). */
@@ -19,72 +19,42 @@ export function tuningEnv(): Record<string, string> {
 	return Object.fromEntries(TUNING_VARIABLES.flatMap(name => (process.env[name]?.trim() ? [[name, process.env[name]!.trim()]] : [])));
 }
 
-export interface ProductCluster {
+/**
+ * A vhost and two databases of the bench's own, removed by `cleanups`. The baseline runs on such a
+ * cluster too: only the processes differ.
+ */
+export async function benchCluster(cleanups: Cleanups, label: string, env: Record<string, string> = {}): Promise<ProductCluster> {
+	const cluster = new ProductCluster({ label, ownVhost: true, env });
+	await cluster.setUp();
+	cleanups.add(`vhost ${cluster.vhost.vhost} and databases ${cluster.ordersDb.name}, ${cluster.processorDb.name}`, () => cluster.tearDown());
+	return cluster;
+}
+
+export interface RunningProduct {
 	baseUrl: string;
 	processes: BenchProcess[];
 	ordersDb: TestDatabase;
 	processorDb: TestDatabase;
 }
 
-/** Waits until /api/health/ready answers 200; fails early, with its output, if a process exits. */
-export async function waitReady(baseUrl: string, processes: BenchProcess[], timeoutMs: number): Promise<void> {
-	let lastAnswer = "";
-	await waitFor(
-		"the product to be ready",
-		async () => {
-			const dead = processes.find(p => p.child.exitCode !== null || p.child.signalCode !== null);
-			if (dead) throw new Error(`process '${dead.name}' exited during start`);
-			// Readiness is the front's own; the stock answer says a processor is there too.
-			for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-				const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2000) });
-				lastAnswer = await res.text();
-				if (res.status !== 200) return false;
-			}
-			return true;
-		},
-		timeoutMs,
-		100
-	).catch(err => {
-		const outputs = processes.map(p => `--- ${p.name} ---\n${p.output().slice(-3000)}`).join("\n");
-		throw new Error(`${(err as Error).message}\nlast answer: ${lastAnswer}\n${outputs}`);
-	});
-}
-
 /**
- * Starts the two product processes on fresh databases and a fresh vhost, and waits until they serve.
- * `entry` is the start.js to run: another build's for the `product@<ref>` target of `load`, so that
- * the product of an older commit starts exactly like the current one; by default this checkout's.
+ * Starts the two product processes on a fresh cluster and waits until they serve. `entry` is the
+ * start.js to run: another build's for the `product@<ref>` target of `load`, so that the product of
+ * an older commit starts exactly like the current one; by default this checkout's.
  */
-export async function startProductCluster(cleanups: Cleanups, label = "bench", entry?: string): Promise<ProductCluster> {
-	const vhost = createOwnVhost();
-	cleanups.add(`vhost ${vhost.vhost}`, vhost.remove);
-	const ordersDb = await createTestDatabase(`${label}_orders`);
-	cleanups.add(`database ${ordersDb.name}`, ordersDb.drop);
-	const processorDb = await createTestDatabase(`${label}_processor`);
-	cleanups.add(`database ${processorDb.name}`, processorDb.drop);
-
-	const port = await freePort();
-	const common: Record<string, string> = {
+export async function startProductCluster(cleanups: Cleanups, label = "bench", entry?: string): Promise<RunningProduct> {
+	const cluster = await benchCluster(cleanups, label, {
 		...COMMON_ENV,
 		...tuningEnv(),
-		TRANSPORTER: vhost.url,
-		CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
-		NAMESPACE: `bench${uniqueSuffix()}`,
-		ORDERS_DATABASE_URL: ordersDb.url,
-		PROCESSOR_DATABASE_URL: processorDb.url,
 		// For profiling the nodes under load, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/benchmarks.md).
 		...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {})
-	};
-	const front = startBenchNode(
-		"api,orders",
-		{ ...common, SERVICES: "api,orders", PORT: String(port), NODEID: `bench-front-${uniqueSuffix()}` },
-		entry
-	);
+	});
+	const front = benchProcess(options => cluster.startNode("api,orders", { SERVICES: "api,orders", NODEID: `bench-front-${cluster.namespace}` }, { ...options, entry }));
 	cleanups.add("process api,orders", () => front.shutdown());
-	const processor = startBenchNode("processor", { ...common, SERVICES: "processor", NODEID: `bench-processor-${uniqueSuffix()}` }, entry);
+	const processor = benchProcess(options =>
+		cluster.startNode("processor", { SERVICES: "processor", NODEID: `bench-processor-${cluster.namespace}` }, { ...options, entry })
+	);
 	cleanups.add("process processor", () => processor.shutdown());
-
-	const baseUrl = `http://127.0.0.1:${port}`;
-	await waitReady(baseUrl, [front, processor], 60_000);
-	return { baseUrl, processes: [front, processor], ordersDb, processorDb };
+	await cluster.waitReady([front, processor]);
+	return { baseUrl: cluster.baseUrl, processes: [front, processor], ordersDb: cluster.ordersDb, processorDb: cluster.processorDb };
 }

@@ -4,9 +4,9 @@
  *
  * - load:     the product (the processes of `cluster`) against the hand-written baseline
  *             (bench/baseline), driven from a child process at a fixed concurrency (autocannon), then
- *             at fixed rates (the generator's own even pacer, bench/paced-client.ts; autocannon's
- *             bursts with BENCH_LOAD_PACING=autocannon); CPU per process from /proc (bench/load-scenario.ts); with
- *             BENCH_COMPARE_REF also the product built from that commit (bench/compare.ts);
+ *             at fixed rates (the generator's own even pacer, bench/paced-client.ts); CPU per
+ *             process from /proc (bench/load-scenario.ts); with BENCH_COMPARE_REF also the product
+ *             built from that commit (bench/compare.ts);
  * - cluster:  two processes (`api,orders` and `processor`) over a fresh RabbitMQ vhost, each service
  *             on a fresh PostgreSQL database;
  * - embedded: one process, no broker, embedded PGlite in a temp dir (one connection per database);
@@ -15,10 +15,9 @@
  *
  * Everything it creates (processes, databases, vhosts, temp dirs) is removed at the end, also on
  * failure, Ctrl-C, or when BENCH_TIMEOUT_S runs out. Progress goes to stderr, the tables to stdout,
- * everything measured to bench/results/<time>.json (the load chart to <time>.svg, the soak's to
- * <time>-soak.svg). With
- * BENCH_TRACING=1 the nodes trace (OpenTelemetry) and export their spans to a throwaway OTLP
- * receiver in this process (bench/otlp-sink.ts). See docs/benchmarks.md.
+ * everything measured to bench/results/<time>.json. With BENCH_TRACING=1 the nodes trace
+ * (OpenTelemetry) and export their spans to a throwaway OTLP receiver in this process
+ * (bench/otlp-sink.ts). See docs/benchmarks.md.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,20 +25,21 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { freePort, uniqueSuffix } from "../scripts/support/local-services";
+import { waitReady } from "../test/support/cluster";
+import { startNode } from "../test/support/processes";
+import { freePort, uniqueSuffix } from "../test/support/services";
 import { Cleanups } from "./cleanups";
 import { prepareCompareCheckout, type CompareCheckout } from "./compare";
-import { startBenchNode } from "./infra";
+import { benchProcess } from "./infra";
 import { startOtlpSink, type OtlpSinkStats } from "./otlp-sink";
 import { apiWatcher, databaseWatcher } from "./load";
-import { COMMON_ENV, startProductCluster, waitReady } from "./product";
+import { COMMON_ENV, startProductCluster } from "./product";
 import { STAGES, measure, type MeasureOptions, type ScenarioResult, type Target } from "./scenario";
 import { fmt, summarize, table } from "./stats";
 import { runLoad, type LoadConfig, type LoadResult } from "./load-scenario";
-import type { RatePacing } from "./load-steps";
 import { loadReport, summarizeSteps, writeResults } from "./load-report";
 import { runSoak, SOAK_MARGIN_S, type SoakConfig, type SoakResult } from "./soak-scenario";
-import { soakReport, writeSoakChart } from "./soak-report";
+import { soakReport } from "./soak-report";
 
 const SCENARIOS = ["load", "cluster", "embedded", "soak"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -57,14 +57,6 @@ function positiveNumbers(name: string): number[] {
 	const values = raw.split(",").map(v => Number(v.trim()));
 	if (values.some(v => !Number.isFinite(v) || v <= 0)) throw new Error(`${name}='${raw}' is not valid: expected a comma list of numbers > 0.`);
 	return values;
-}
-
-/** BENCH_LOAD_PACING: `even` (the default) or `autocannon`; anything else is refused. */
-function ratePacing(): RatePacing {
-	const raw = process.env.BENCH_LOAD_PACING?.trim();
-	if (!raw) return "even";
-	if (raw === "even" || raw === "autocannon") return raw;
-	throw new Error(`BENCH_LOAD_PACING='${raw}' is not valid: expected 'even' or 'autocannon'.`);
 }
 
 function positiveInteger(name: string, fallback: number, min = 1): number {
@@ -94,7 +86,6 @@ interface BenchConfig {
 }
 
 function readConfig(): BenchConfig {
-	const pacing = ratePacing();
 	const scenarios = (process.env.BENCH_SCENARIOS ?? DEFAULT_SCENARIOS.join(","))
 		.split(",")
 		.map(s => s.trim())
@@ -122,8 +113,7 @@ function readConfig(): BenchConfig {
 			warmup: positiveInteger("BENCH_LOAD_WARMUP", 200),
 			rateConnections: 256,
 			bodies: 200,
-			drainTimeoutMs: 60_000,
-			pacing
+			drainTimeoutMs: 60_000
 		},
 		soak: {
 			rate: positiveInteger("BENCH_SOAK_RATE", 350),
@@ -132,8 +122,7 @@ function readConfig(): BenchConfig {
 			connections: 256,
 			bodies: 200,
 			drainTimeoutMs: 60_000,
-			sampleEveryMs: 5000,
-			pacing
+			sampleEveryMs: 5000
 		},
 		concurrency: positiveInteger("BENCH_CONCURRENCY", 16),
 		rounds: positiveInteger("BENCH_ROUNDS", 5),
@@ -178,12 +167,9 @@ async function startEmbedded(cleanups: Cleanups): Promise<Target> {
 	const dataDir = mkdtempSync(join(tmpdir(), "order-pipeline-bench-"));
 	cleanups.add(`temp dir ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
 	const port = await freePort();
-	const node = startBenchNode("api,orders,processor", {
-		...COMMON_ENV,
-		PORT: String(port),
-		DATA_DIR: dataDir,
-		NODEID: `bench-embedded-${uniqueSuffix()}`
-	});
+	const node = benchProcess(options =>
+		startNode("api,orders,processor", { ...COMMON_ENV, PORT: String(port), DATA_DIR: dataDir, NODEID: `bench-embedded-${uniqueSuffix()}` }, options)
+	);
 	cleanups.add("process embedded", () => node.shutdown());
 	const baseUrl = `http://127.0.0.1:${port}`;
 	await waitReady(baseUrl, [node], 90_000);
@@ -467,8 +453,7 @@ async function main(): Promise<number> {
 		};
 		// A file name without colons: 2026-11-30T18-05-09Z.
 		const stamp = document.startedAt.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-		for (const path of writeResults(stamp, document, load && { result: load, summaries })) log(`wrote ${path}`);
-		if (soak) log(`wrote ${writeSoakChart(stamp, soak, document.startedAt)}`);
+		log(`wrote ${writeResults(stamp, document)}`);
 	}
 	await cleanups.runDownTo(0);
 	log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);

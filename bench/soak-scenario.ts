@@ -16,7 +16,7 @@
 import { performance } from "node:perf_hooks";
 import type { Cleanups } from "./cleanups";
 import { readMemory } from "./infra";
-import { runStep, stepContext, type LoadTarget, type RatePacing, type StepContext, type StepResult } from "./load-steps";
+import { runStep, stepContext, type LoadTarget, type StepContext, type StepResult } from "./load-steps";
 import { startProductCluster } from "./product";
 import { StepSampler } from "./sampler";
 
@@ -27,13 +27,11 @@ export interface SoakConfig {
 	seconds: number;
 	/** Warm-up orders before the soak, not measured (BENCH_LOAD_WARMUP). */
 	warmup: number;
-	/** Connections the load generator may open, over its ten instances. */
+	/** Connections the load generator may open. */
 	connections: number;
 	bodies: number;
 	drainTimeoutMs: number;
 	sampleEveryMs: number;
-	/** How the load is sent (BENCH_LOAD_PACING), as in `load`'s fixed-rate steps. */
-	pacing: RatePacing;
 }
 
 /**
@@ -134,7 +132,7 @@ export async function runSoak(config: SoakConfig, cleanups: Cleanups, deadline: 
 	};
 	log(`soak: product ready in ${target.startupMs.toFixed(0)} ms`);
 
-	const context = stepContext("soak", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, pacing: config.pacing, log });
+	const context = stepContext("soak", config.bodies, { deadline, drainTimeoutMs: config.drainTimeoutMs, log });
 	await runStep(target, { kind: "warm-up", connections: 16, amount: config.warmup }, context);
 
 	// Wall-clock time of each sample; turned into time since the load began once the step says when that was.

@@ -18,8 +18,8 @@
  * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
  * | CHAOS_ORDER_TIMEOUT_MS | ORDER_TIMEOUT_MS of the cluster: short, so that orders the chaos delays expire | 2500               |
  *
- * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (scripts/support/local-services.ts,
- * which also makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
+ * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (test/support/services.ts
+ * of the test kit, whose cluster makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
  *
  * Exit code 0 when nothing is lost, duplicated, mismatched or still pending; 1 otherwise (or when
  * the run itself fails); 2 when the hard limit stopped it; 130 on SIGINT/SIGTERM. Databases, vhost
@@ -30,20 +30,8 @@ import { closeVhostConnections, peekQueue } from "./chaos/infra";
 import { computeLedger, describeOrder } from "./chaos/ledger";
 import { planOrders, runLoad, type OrderResult } from "./chaos/load";
 import { envInt, log, seededRandom, type Random } from "./chaos/util";
-import {
-	createOwnVhost,
-	createTestDatabase,
-	freePort,
-	queryDatabase,
-	sleep,
-	uniqueSuffix,
-	waitFor,
-	type TestDatabase,
-	type TestVhost,
-	apiFetch,
-	LOCAL_CLUSTER_SECRET,
-	LOCAL_JWT_SECRET
-} from "./support/local-services";
+import { ProductCluster } from "../test/support/cluster";
+import { queryDatabase, sleep, uniqueSuffix, waitFor } from "../test/support/services";
 
 type Action = "kill9-processor" | "kill9-orders" | "sigterm-processor" | "close-connections" | "kill9-api";
 
@@ -60,29 +48,6 @@ interface ChaosState {
 	stopping: boolean;
 	counts: Record<string, number>;
 	notes: string[];
-}
-
-/** The front is ready and a processor answers through it (readiness checks only the front's own work). */
-async function isReady(baseUrl: string): Promise<boolean> {
-	try {
-		for (const path of ["/api/health/ready", "/api/admin/stock/SKU-0001"]) {
-			const res = await apiFetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(5000) });
-			await res.text();
-			if (res.status !== 200) return false;
-		}
-		return true;
-	} catch {
-		return false;
-	}
-}
-
-async function lastReadyAnswer(baseUrl: string): Promise<string> {
-	try {
-		const res = await apiFetch(`${baseUrl}/api/health/ready`, { signal: AbortSignal.timeout(5000) });
-		return `${res.status} ${await res.text()}`;
-	} catch (err) {
-		return `no answer: ${(err as Error).message}`;
-	}
 }
 
 /** Waits `ms`, or less when the chaos is told to stop. */
@@ -105,7 +70,7 @@ async function killAndRestart(cluster: Cluster, role: Role, signal: NodeJS.Signa
 	log(`   ${role} restarted as ${next.nodeID} after ${downMs} ms down`);
 }
 
-async function chaosLoop(cluster: Cluster, vhost: TestVhost, random: Random, state: ChaosState): Promise<void> {
+async function chaosLoop(cluster: Cluster, vhost: string, random: Random, state: ChaosState): Promise<void> {
 	let apiKills = 0;
 	while (!state.stopping) {
 		// The draws happen in the same order every round, so one seed takes the same decisions.
@@ -133,8 +98,8 @@ async function chaosLoop(cluster: Cluster, vhost: TestVhost, random: Random, sta
 					await killAndRestart(cluster, "processor", "SIGTERM", downMs, state);
 					break;
 				case "close-connections": {
-					const closed = await closeVhostConnections(vhost.vhost, "chaos");
-					log(`   closed ${closed} connection(s) of vhost ${vhost.vhost}`);
+					const closed = await closeVhostConnections(vhost, "chaos");
+					log(`   closed ${closed} connection(s) of vhost ${vhost}`);
 					break;
 				}
 			}
@@ -167,11 +132,13 @@ async function main(): Promise<number> {
 	const orderTimeoutMs = envInt("CHAOS_ORDER_TIMEOUT_MS", 2500);
 	const logLevel = process.env.CHAOS_LOG_LEVEL ?? "warn";
 	const runId = uniqueSuffix();
-	const namespace = `chaos${runId}`;
+	const product = new ProductCluster({
+		label: "chaos",
+		ownVhost: true,
+		env: { RETRY_BASE_DELAY_MS: "200", ORDER_TIMEOUT_MS: String(orderTimeoutMs), LOG_LEVEL: logLevel }
+	});
 
 	let cluster: Cluster | undefined;
-	const databases: TestDatabase[] = [];
-	let vhost: TestVhost | undefined;
 	let cleaned = false;
 
 	const cleanup = async () => {
@@ -179,10 +146,7 @@ async function main(): Promise<number> {
 		cleaned = true;
 		log("cleanup: stopping processes, dropping databases, deleting the vhost");
 		if (cluster) await cluster.stopAll().catch(err => log(`   stopping processes failed: ${(err as Error).message}`));
-		for (const db of databases) {
-			await db.drop().catch(err => log(`   dropping ${db.name} failed: ${(err as Error).message}`));
-		}
-		if (vhost) await vhost.remove();
+		await product.tearDown().catch(err => log(`   removing the databases and the vhost failed: ${(err as Error).message}`));
 	};
 	// Last resorts: children never outlive the script, whatever stops it.
 	process.on("exit", () => cluster?.killAllNow());
@@ -204,40 +168,21 @@ async function main(): Promise<number> {
 	const state: ChaosState = { stopping: false, counts: {}, notes: [] };
 	try {
 		log(`chaos run ${runId}: seed ${seed}, ${orderCount} orders over ~${spreadMs / 1000} s, concurrency ${concurrency}`);
-		const [ordersDb, processorDb] = await Promise.all([createTestDatabase("chaos_orders"), createTestDatabase("chaos_processor")]);
-		databases.push(ordersDb, processorDb);
-		vhost = createOwnVhost();
+		await product.setUp();
+		const { ordersDb, processorDb, vhost, namespace, baseUrl } = product;
 		log(`databases ${ordersDb.name}, ${processorDb.name}; vhost ${vhost.vhost}; namespace ${namespace}`);
 
-		const port = await freePort();
-		const baseUrl = `http://127.0.0.1:${port}`;
-		cluster = createCluster(
-			{
-				TRANSPORTER: vhost.url,
-				CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
-				NAMESPACE: namespace,
-				ORDERS_DATABASE_URL: ordersDb.url,
-				PROCESSOR_DATABASE_URL: processorDb.url,
-				METRICS_PORT: "off",
-				RATE_LIMIT_PER_MINUTE: "0",
-				JWT_SECRET: LOCAL_JWT_SECRET,
-				RETRY_BASE_DELAY_MS: "200",
-				ORDER_TIMEOUT_MS: String(orderTimeoutMs),
-				LOG_LEVEL: logLevel
-			},
-			{ api: { PORT: String(port) }, orders: {}, processor: {} }
-		);
+		cluster = createCluster(product);
 		for (const role of ROLES) log(`started ${cluster.start(role).nodeID}`);
 		const liveCluster = cluster;
-		await waitFor("the cluster to be ready", () => isReady(baseUrl), 90_000, 250).catch(async err => {
-			throw new Error(`${(err as Error).message}; last answer: ${await lastReadyAnswer(baseUrl)}`);
-		});
+		// No processes to watch: a process that dies is the supervisor's to restart, not a failed start.
+		await product.waitReady([], 90_000);
 		log(`cluster ready on ${baseUrl}`);
 		liveCluster.setSupervised(true);
 
 		// --- load and chaos, together -----------------------------------------------------------
 		const plan = planOrders(orderCount, seededRandom(seed), runId);
-		const chaos = chaosLoop(liveCluster, vhost, seededRandom(seed ^ 0x5eed5eed), state);
+		const chaos = chaosLoop(liveCluster, vhost.vhost, seededRandom(seed ^ 0x5eed5eed), state);
 		let results: OrderResult[];
 		try {
 			results = await runLoad(baseUrl, plan, { concurrency, spreadMs, budgetMs: 30_000 });
@@ -250,10 +195,10 @@ async function main(): Promise<number> {
 		// --- settle ----------------------------------------------------------------------------
 		const restarted = liveCluster.ensureRunning();
 		if (restarted.length > 0) log(`restarted ${restarted.join(", ")} (not running at the end of the chaos)`);
-		const ready = await waitFor("the cluster to be ready again", () => isReady(baseUrl), 60_000, 500).then(
+		const ready = await product.waitReady([], 60_000).then(
 			() => true,
-			async err => {
-				log(`!! ${(err as Error).message}; last answer: ${await lastReadyAnswer(baseUrl)}`);
+			err => {
+				log(`!! ${(err as Error).message}`);
 				state.notes.push("the cluster was not ready within 60 s after the chaos");
 				return false;
 			}

@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 /**
- * Builds dist/ (`tsc -p tsconfig.build.json`) when a source changed since the last build, and only
- * then: `npm start`, `npm run dev`, `npm run token`, `npm test`, `npm run bench` and `npm run chaos`
- * run it first, and `npm install` / `npm ci` run it once (`prepare`).
+ * Builds dist/ (`tsc -p <tsconfig>`) when a source changed since the last build of that tsconfig,
+ * and only then. The product's build (tsconfig.build.json, the default) is what `npm start`,
+ * `npm run dev`, `npm run token` and `npm test` run first, and `npm install` / `npm ci` once
+ * (`prepare`); `npm run bench` and `npm run chaos` then build the tools too (tsconfig.tools.json:
+ * bench/, scripts/ and the test kit they share with the tests), so a test run never waits for them.
  *
- * The sources are what the build reads: the folders and files of the build tsconfig's `include`,
- * every tsconfig*.json, package.json and package-lock.json. A build records, in dist/.build-stamp,
- * the time it started; dist/ is up to date while no source (nor folder: a file removed) is newer.
+ * The sources are what the build reads: the files and folders of the tsconfig's `include`, every
+ * tsconfig*.json, package.json and package-lock.json. A build records, in dist/.<name>-stamp
+ * (`.build-stamp`, `.tools-stamp`), the time it started; its output is up to date while no source
+ * (nor folder: a file removed) is newer.
  *
  * Several starts at once (the README's cluster recipe) build once: the builder holds
- * dist/.build.lock (its pid) and the others wait for it, then find dist/ up to date. The lock is
- * removed however the build ends; a lock whose process is gone, or older than
- * {@link STALE_LOCK_MS}, is taken over with a warning.
+ * dist/.build.lock (its pid) and the others wait for it, then find dist/ up to date. One lock for
+ * every tsconfig: the tools' build writes the product's files it imports too. The lock is removed
+ * however the build ends; a lock whose process is gone, or older than {@link STALE_LOCK_MS}, is
+ * taken over with a warning.
  *
- * Options (for the tests): `--root <dir>` (default: this repository), `--tsconfig <file>`
- * (default: tsconfig.build.json). Messages go to stderr, tsc's included: `npm run -s token`'s
- * stdout is the token.
+ * Options (for the tests and the tools): `--root <dir>` (default: this repository), `--tsconfig
+ * <file>` (default: tsconfig.build.json). Messages go to stderr, tsc's included: `npm run -s
+ * token`'s stdout is the token.
  */
 "use strict";
 const fs = require("node:fs");
@@ -38,16 +42,22 @@ function option(name, fallback) {
 const root = path.resolve(option("--root", path.join(__dirname, "..")));
 const tsconfig = option("--tsconfig", "tsconfig.build.json");
 const dist = path.join(root, "dist");
-const stampFile = path.join(dist, ".build-stamp");
+// tsconfig.build.json → .build-stamp, tsconfig.tools.json → .tools-stamp
+const stampFile = path.join(dist, `.${path.basename(tsconfig, ".json").replace(/^tsconfig\./, "")}-stamp`);
 const lockFile = path.join(dist, ".build.lock");
 
 const say = message => process.stderr.write(`${message}\n`);
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
-/** The files and folders the build reads, from the tsconfig's `include` (`lib/**\/*.ts` → `lib`). */
+/** The files and folders the build reads: each `include` pattern up to its first wildcard (`lib/**\/*.ts` → `lib`). */
 function sourceRoots() {
 	const { include = [] } = JSON.parse(fs.readFileSync(path.join(root, tsconfig), "utf8"));
-	const roots = new Set(include.map(pattern => pattern.split("/")[0]).filter(first => !/[*?]/.test(first)));
+	const literalPrefix = pattern => {
+		const segments = pattern.split("/");
+		const wild = segments.findIndex(segment => /[*?]/.test(segment));
+		return segments.slice(0, wild < 0 ? segments.length : wild).join("/");
+	};
+	const roots = new Set(include.map(literalPrefix).filter(Boolean));
 	for (const name of fs.readdirSync(root)) if (/^tsconfig.*\.json$/.test(name)) roots.add(name);
 	roots.add("package.json");
 	roots.add("package-lock.json");
@@ -165,7 +175,7 @@ function tscPath() {
 function build(token) {
 	return new Promise(resolve => {
 		const startedAt = Date.now();
-		say(`ensure-build: sources changed since the last build; building ${path.relative(process.cwd(), dist) || "dist"}/ …`);
+		say(`ensure-build: sources changed since the last build; building ${path.relative(process.cwd(), dist) || "dist"}/ (${tsconfig}) …`);
 		// tsc writes its errors to stdout; here they go to stderr with the rest.
 		const child = spawn(process.execPath, [tscPath(), "-p", path.join(root, tsconfig)], { cwd: root, stdio: ["ignore", 2, 2] });
 		const onSignal = signal => {

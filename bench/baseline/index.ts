@@ -59,7 +59,7 @@ export interface BaselineProcess {
  * Starts one compiled baseline process (dist/bench/baseline/<file>.js) with exactly `env` (plus
  * PATH). Its output goes to `log` line by line; it says it is ready with an IPC message.
  */
-export function spawnBaselineProcess(name: string, file: "orders" | "processor", env: Record<string, string>, log?: (m: string) => void): BaselineProcess {
+function spawnBaselineProcess(name: string, file: "orders" | "processor", env: Record<string, string>, log?: (m: string) => void): BaselineProcess {
 	const child = spawn(process.execPath, [join(__dirname, `${file}.js`)], {
 		env: { PATH: process.env.PATH ?? "", BASELINE_NAME: name, ...env },
 		stdio: ["ignore", "pipe", "pipe", "ipc"]

@@ -1,12 +1,12 @@
 /**
- * The product's own processes (`node dist/bin/start.js`), one per role, started, killed and
- * restarted by the chaos script. Each role keeps the tail of its output (all incarnations) for the
- * report, and every line in a bounded archive so the report can show the lines naming an order.
- * Spawned like the shared startNode() does (spawnProduct), but with bookkeeping of its own: restarts,
- * exits nobody asked for, a supervisor, and output kept by line rather than whole.
+ * The chaos run's view of the kit's cluster (test/support/cluster.ts): one process per role,
+ * started, killed and restarted by the chaos script. Each role keeps the tail of its output (all
+ * incarnations) for the report, and every line in a bounded archive so the report can show the
+ * lines naming an order; exits nobody asked for are counted, and a supervisor may restart them.
  */
 import type { ChildProcess } from "node:child_process";
-import { sleep, spawnProduct, uniqueSuffix } from "../support/local-services";
+import type { ProductCluster } from "../../test/support/cluster";
+import { sleep, uniqueSuffix } from "../../test/support/services";
 import { log } from "./util";
 
 export const ROLES = ["api", "orders", "processor"] as const;
@@ -57,7 +57,7 @@ export interface Cluster {
 	killAllNow(): void;
 }
 
-export function createCluster(baseEnv: Record<string, string>, roleEnv: Record<Role, Record<string, string>>): Cluster {
+export function createCluster(product: ProductCluster): Cluster {
 	const current = new Map<Role, NodeHandle>();
 	const all: NodeHandle[] = [];
 	const tails: Record<Role, string[]> = { api: [], orders: [], processor: [] };
@@ -79,31 +79,26 @@ export function createCluster(baseEnv: Record<string, string>, roleEnv: Record<R
 	const start = (role: Role): NodeHandle => {
 		if (closed) throw new Error(`not starting ${role}: the cluster is shutting down`);
 		const nodeID = `${role}-${uniqueSuffix()}`;
-		const child = spawnProduct({ ...baseEnv, ...roleEnv[role], SERVICES: role, NODEID: nodeID });
+		const node = product.startNode(
+			role,
+			{ SERVICES: role, NODEID: nodeID },
+			{
+				keepOutput: false,
+				onLine: (line, stderr) => {
+					if (line.trim()) record(role, `${nodeID}${stderr ? " (stderr)" : ""} | ${line}`);
+				}
+			}
+		);
+		const child = node.child;
 		starts[role]++;
-		const pipe = (stream: NodeJS.ReadableStream | null, label: string) => {
-			let partial = "";
-			stream?.setEncoding("utf8");
-			stream?.on("data", (chunk: string) => {
-				const lines = (partial + chunk).split("\n");
-				partial = lines.pop() ?? "";
-				for (const line of lines) if (line.trim()) record(role, `${nodeID}${label} | ${line}`);
-			});
-			stream?.on("end", () => {
-				if (partial.trim()) record(role, `${nodeID}${label} | ${partial}`);
-				partial = "";
-			});
-		};
-		pipe(child.stdout, "");
-		pipe(child.stderr, " (stderr)");
 		const handle: NodeHandle = {
 			role,
 			nodeID,
 			child,
 			startedAt: Date.now(),
 			stopRequested: false,
-			exited: new Promise<Exit>(resolve => child.once("exit", (code, signal) => resolve({ code, signal }))),
-			running: () => child.exitCode === null && child.signalCode === null
+			exited: node.exited.then(code => ({ code, signal: child.signalCode })),
+			running: node.running
 		};
 		record(role, `=== ${nodeID} started (pid ${child.pid}) at ${new Date().toISOString()} ===`);
 		void handle.exited.then(exit => {

@@ -1,5 +1,5 @@
 /**
- * What the chaos run needs of RabbitMQ beyond scripts/support/local-services.ts (which makes its
+ * What the chaos run needs of RabbitMQ beyond the test kit (test/support/cluster.ts makes its
  * databases and vhost): rabbitmqctl run asynchronously, so that closing connections in the middle of
  * the load does not freeze the clients (it boots an Erlang VM per call, a second or more each),
  * and a look at queue depths and dead letters for the ledger.

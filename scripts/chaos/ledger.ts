@@ -2,7 +2,7 @@
  * The ledger of a chaos run: what the clients were told (201s) against what the two databases and
  * the dead-letter queues hold at the end. Every problem is listed with the order it concerns.
  */
-import { queryDatabase } from "../support/local-services";
+import { queryDatabase } from "../../test/support/services";
 import { ConsumerGroups } from "../../lib/contracts/events";
 import { queueDepths } from "./infra";
 import type { OrderItem, OrderResult, PlannedOrder } from "./load";

@@ -4,7 +4,7 @@
  * it gets 201 or 422, within a time budget per order.
  */
 import type { OrderItem } from "../../lib/contracts/events";
-import { sleep, apiFetch } from "../support/local-services";
+import { sleep, apiFetch } from "../../test/support/services";
 import { log, type Random } from "./util";
 
 export type { OrderItem };

@@ -1,7 +1,7 @@
 /**
  * Small helpers of the chaos script: time-stamped logging, a seeded random generator (so that two
  * runs with one seed take the same decisions) and integer settings. Unique names, polling, sleeping
- * and free ports come from scripts/support/local-services.ts.
+ * and free ports come from the test kit (test/support/services.ts).
  */
 
 const started = Date.now();

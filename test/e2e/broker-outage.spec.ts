@@ -4,11 +4,9 @@
  * at once, and once the broker is back every order finishes, once. The broker is taken away from
  * that one node only, through a TCP proxy: the broker itself, and every other test, is untouched.
  */
-import { queryDatabase, waitFor } from "../support/services";
+import { apiFetch, freePort, queryDatabase, waitFor } from "../support/services";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 import { Cluster } from "./support/cluster";
-import { freePort } from "./support/processes";
-import { apiFetch } from "../../scripts/support/local-services";
 
 describe("An api,orders node while RabbitMQ is away", () => {
 	const cluster = new Cluster();

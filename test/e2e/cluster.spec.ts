@@ -2,11 +2,10 @@
  * A two-node cluster as deployed: `api,orders` in one process, `processor` in another, over the real
  * RabbitMQ, each service on its own real PostgreSQL database.
  */
-import { queryDatabase, uniqueSuffix, waitFor } from "../support/services";
-import { apiFetch } from "../../scripts/support/local-services";
+import { apiFetch, freePort, queryDatabase, uniqueSuffix, waitFor } from "../support/services";
 import { eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { Cluster } from "./support/cluster";
-import { freePort, startNode } from "./support/processes";
+import { startNode } from "../support/processes";
 
 describe("Cluster of two processes over RabbitMQ", () => {
 	const cluster = new Cluster();

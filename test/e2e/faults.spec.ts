@@ -6,10 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { FaultPoints } from "../../lib/fault-points";
-import { queryDatabase, waitFor } from "../support/services";
-import { freePort, startNode } from "./support/processes";
+import { apiFetch, freePort, queryDatabase, waitFor } from "../support/services";
+import { startNode } from "../support/processes";
 import { Cluster, type Items } from "./support/cluster";
-import { apiFetch } from "../../scripts/support/local-services";
 
 const item = (sku: string, quantity = 1): Items => [{ sku, quantity, unitPrice: 2 }];
 

@@ -17,10 +17,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster } from "./support/cluster";
-import { freePort } from "./support/processes";
-import { LOCAL_CLUSTER_SECRET, apiFetch } from "../../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET, apiFetch, freePort, waitFor } from "../support/services";
 import { clusterKeys, signPacket } from "../../lib/transport/packet-signing";
-import { waitFor } from "../support/services";
 import { ALERTS_FILE, PROMETHEUS_SYNTHESIZED, dashboardQueries, exposedMetricNames, loadAlertRules, metricsUsed, withGrafanaVariables } from "../support/ops-pack";
 
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";

@@ -5,9 +5,8 @@
  * order keeps any stock.
  */
 import { ServiceBroker } from "moleculer";
-import { queryDatabase, uniqueSuffix, waitFor } from "../support/services";
 import { Cluster, type Items } from "./support/cluster";
-import { LOCAL_CLUSTER_SECRET, apiFetch } from "../../scripts/support/local-services";
+import { apiFetch, LOCAL_CLUSTER_SECRET, queryDatabase, uniqueSuffix, waitFor } from "../support/services";
 import { clusterKeys } from "../../lib/transport/packet-signing";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 

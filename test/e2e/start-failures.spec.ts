@@ -9,8 +9,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOCK_FILE_NAME } from "../../lib/database/data-dir-lock";
-import { ADMIN_DATABASE_URL, waitFor } from "../support/services";
-import { freePort, startNode, type NodeProcess } from "./support/processes";
+import { startNode, type NodeProcess } from "../support/processes";
+import { ADMIN_DATABASE_URL, freePort, waitFor } from "../support/services";
 
 interface OrdersNode extends NodeProcess {
 	stderr(): string;

@@ -6,8 +6,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../support/services";
-import { freePort, startNode } from "./support/processes";
+import { startNode } from "../support/processes";
+import { freePort, waitFor } from "../support/services";
 
 describe("Starting a node", () => {
 	it.each([

@@ -13,12 +13,11 @@ import { startSystem, type RunningSystem } from "../support/system";
 import { startProcessorNode, type ProcessorNode } from "../support/processor-node";
 import { brokerWith } from "../support/broker";
 import { TEST_JWT_SECRET } from "../support/auth";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { clusterKeys, packetBytes, signPacket } from "../../lib/transport/packet-signing";
 import { DeliveryHeaders, eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { MetricNames } from "../../lib/metrics/business-metrics";
 import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
-import { createTestDatabase, createTestVhost, uniqueSuffix, waitFor, type TestDatabase, type TestVhost } from "../support/services";
+import { createTestDatabase, createTestVhost, LOCAL_CLUSTER_SECRET, uniqueSuffix, waitFor, type TestDatabase, type TestVhost } from "../support/services";
 
 const KEYS = clusterKeys(LOCAL_CLUSTER_SECRET);
 const INTRUDER = "intruder";

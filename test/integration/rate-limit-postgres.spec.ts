@@ -4,8 +4,7 @@
  * database that does not answer (at start, or later) while requests keep coming.
  */
 import { createCallerRateLimiter, DEFAULT_RATE_LIMIT_TABLE, type CallerRateLimiter, type RateLimitDecision } from "../../lib/http/rate-limit";
-import { freePort } from "../../scripts/support/local-services";
-import { ADMIN_DATABASE_URL, createTestDatabase, queryDatabase, uniqueSuffix, waitFor, type TestDatabase } from "../support/services";
+import { ADMIN_DATABASE_URL, createTestDatabase, freePort, queryDatabase, uniqueSuffix, waitFor, type TestDatabase } from "../support/services";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 
 interface LogLine {

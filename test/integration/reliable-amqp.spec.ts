@@ -8,8 +8,7 @@ import { Errors, ServiceBroker, type Context } from "moleculer";
 import { brokerWith } from "../support/broker";
 import { DeliveryHeaders, ReliableAmqpTransporter, eventQueueNames } from "../../lib/transport/reliable-amqp";
 import { clusterKeys, packetBytes, signPacket } from "../../lib/transport/packet-signing";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
-import { createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
+import { createTestVhost, LOCAL_CLUSTER_SECRET, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
 
 interface TestEvent {
 	n: number;

@@ -4,7 +4,7 @@
  */
 import type { Role } from "../../lib/auth/caller";
 import { mintToken } from "../../lib/auth/tokens";
-import { LOCAL_JWT_SECRET } from "../../scripts/support/local-services";
+import { LOCAL_JWT_SECRET } from "./services";
 
 /** The secret of the test systems: the same as the product processes the tests start. */
 export const TEST_JWT_SECRET = LOCAL_JWT_SECRET;

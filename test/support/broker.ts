@@ -4,7 +4,7 @@
  */
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET } from "./services";
 
 export function brokerWith(env: Record<string, string>): ServiceBroker {
 	return new ServiceBroker(

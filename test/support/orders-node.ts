@@ -7,9 +7,8 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Sequelize } from "sequelize";
 import { useClock, type Clock } from "../../lib/clock";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { serviceSchemas } from "../../services";
-import { uniqueSuffix } from "./services";
+import { LOCAL_CLUSTER_SECRET, uniqueSuffix } from "./services";
 
 export interface OrdersNode {
 	broker: ServiceBroker;

@@ -15,11 +15,10 @@ import {
 	type OrderItem
 } from "../../lib/contracts/events";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import type { AnyServiceSchema } from "../../lib/broker/service-schema";
 import DeadLettersService from "../../services/dead-letters/dead-letters.service";
 import { serviceSchemas } from "../../services";
-import { uniqueSuffix } from "./services";
+import { LOCAL_CLUSTER_SECRET, uniqueSuffix } from "./services";
 
 export interface ProcessorNode {
 	broker: ServiceBroker;

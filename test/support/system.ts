@@ -15,9 +15,8 @@ import type { Role } from "../../lib/auth/caller";
 import { useClock, type Clock } from "../../lib/clock";
 import { TEST_JWT_SECRET, bearer, tokenFor } from "./auth";
 import { createBrokerOptions, readEnvironment, serviceSettings, type ServiceName } from "../../moleculer.config";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { servicesToCreate } from "../../services";
-import { uniqueSuffix } from "./services";
+import { LOCAL_CLUSTER_SECRET, uniqueSuffix } from "./services";
 import { seedEmbeddedDatabases } from "./pglite-template";
 
 export interface SystemOptions {

@@ -1,21 +1,14 @@
 /**
- * A cluster of the product's own processes for the e2e tests: `api,orders` (the front) and
- * `processor`, over a RabbitMQ vhost and two PostgreSQL databases made for the test file.
+ * The e2e tests' cluster: the kit's (test/support/cluster.ts) with a front (`api,orders`) and a
+ * processor, and what the tests ask of it: orders posted and read, the databases' view of them,
+ * the queues and connections of the test's vhost.
  */
 import amqp, { type ChannelModel } from "amqplib";
 import { ConsumerGroups } from "../../../lib/contracts/events";
 import { eventQueueNames } from "../../../lib/transport/reliable-amqp";
-import {
-	createTestDatabase,
-	createTestVhost,
-	queryDatabase,
-	uniqueSuffix,
-	waitFor,
-	type TestDatabase,
-	type TestVhost
-} from "../../support/services";
-import { closeVhostConnections, apiFetch, LOCAL_CLUSTER_SECRET } from "../../../scripts/support/local-services";
-import { freePort, startNode, type NodeProcess } from "./processes";
+import { ProductCluster } from "../../support/cluster";
+import type { NodeProcess } from "../../support/processes";
+import { apiFetch, closeVhostConnections, queryDatabase, uniqueSuffix, waitFor } from "../../support/services";
 
 export interface OrderBody {
 	id: string;
@@ -25,24 +18,19 @@ export interface OrderBody {
 
 export type Items = Array<{ sku: string; quantity: number; unitPrice: number }>;
 
-export class Cluster {
-	readonly namespace = `e2e${uniqueSuffix()}`;
-	vhost!: TestVhost;
-	ordersDb!: TestDatabase;
-	processorDb!: TestDatabase;
+export class Cluster extends ProductCluster {
 	amqp!: ChannelModel;
-	baseUrl = "";
 	front?: NodeProcess;
 	processor?: NodeProcess;
-	private port = 0;
+
+	constructor() {
+		super({ label: "e2e", env: { RETRY_BASE_DELAY_MS: "200" } });
+	}
 
 	async setUp(): Promise<void> {
-		this.vhost = createTestVhost();
-		[this.ordersDb, this.processorDb] = await Promise.all([createTestDatabase("e2e_orders"), createTestDatabase("e2e_processor")]);
+		await super.setUp();
 		this.amqp = await amqp.connect(this.vhost.url);
 		this.amqp.on("error", () => undefined);
-		this.port = await freePort();
-		this.baseUrl = `http://127.0.0.1:${this.port}`;
 	}
 
 	/** Sets up the databases and vhost, then starts the front and the processor. */
@@ -53,28 +41,13 @@ export class Cluster {
 	}
 
 	async tearDown(): Promise<void> {
-		await this.processor?.stop("SIGKILL");
-		await this.front?.stop("SIGKILL");
 		await this.amqp?.close().catch(() => undefined);
-		await this.vhost?.remove();
-		await Promise.all([this.ordersDb?.drop(), this.processorDb?.drop()]);
+		await super.tearDown();
 	}
 
 	/** The environment every node of this cluster shares. */
 	nodeEnv(): Record<string, string> {
-		return this.env({});
-	}
-
-	private env(extra: Record<string, string>): Record<string, string> {
-		return {
-			TRANSPORTER: this.vhost.url,
-			CLUSTER_SECRET: LOCAL_CLUSTER_SECRET,
-			NAMESPACE: this.namespace,
-			ORDERS_DATABASE_URL: this.ordersDb.url,
-			PROCESSOR_DATABASE_URL: this.processorDb.url,
-			RETRY_BASE_DELAY_MS: "200",
-			...extra
-		};
+		return this.env();
 	}
 
 	/**
@@ -82,7 +55,7 @@ export class Cluster {
 	 * service of its process has started, so its first answer is already a served request.
 	 */
 	async startFront(extra: Record<string, string> = {}): Promise<NodeProcess> {
-		const node = startNode("api+orders", this.env({ SERVICES: "api,orders", PORT: String(this.port), NODEID: `front-${uniqueSuffix()}`, ...extra }));
+		const node = this.startNode("api+orders", { SERVICES: "api,orders", NODEID: `front-${uniqueSuffix()}`, ...extra });
 		this.front = node;
 		let first: Response | undefined;
 		await waitFor("the api to answer", async () => (first = await apiFetch(`${this.baseUrl}/api/orders?pageSize=1`).catch(() => undefined)) !== undefined, 60_000, 100).catch(err => {
@@ -94,30 +67,10 @@ export class Cluster {
 
 	/** Starts `processor` and waits until the cluster is ready. */
 	async startProcessor(extra: Record<string, string> = {}): Promise<NodeProcess> {
-		const node = startNode("processor", this.env({ SERVICES: "processor", NODEID: `processor-${uniqueSuffix()}`, ...extra }));
+		const node = this.startNode("processor", { SERVICES: "processor", ...extra });
 		this.processor = node;
-		await this.waitReady(node);
+		await this.waitReady();
 		return node;
-	}
-
-	/** Waits until the front is ready and a processor answers through it. */
-	async waitReady(node?: NodeProcess): Promise<void> {
-		let lastAnswer = "";
-		await waitFor(
-			"the cluster to be ready",
-			async () => {
-				const res = await apiFetch(`${this.baseUrl}/api/health/ready`);
-				lastAnswer = await res.text();
-				if (res.status !== 200) return false;
-				const stock = await apiFetch(`${this.baseUrl}/api/admin/stock/SKU-0001`);
-				lastAnswer = `stock: ${stock.status} ${await stock.text()}`;
-				return stock.status === 200;
-			},
-			60_000,
-			200
-		).catch(err => {
-			throw new Error(`${err.message}\nlast answer: ${lastAnswer}\n--- output ---\n${node?.output() ?? ""}\n--- front ---\n${this.front?.output()}`);
-		});
 	}
 
 	async post(items: Items, headers: Record<string, string> = {}): Promise<OrderBody> {

@@ -1,7 +1,8 @@
 /**
  * scripts/ensure-build.js, which `npm start`, `npm run dev`, `npm run token` and `npm test` run
- * first: it builds only when a source changed, several starts at once build once, and neither a
- * failed build nor a build killed midway leaves a lock that blocks the next start. Run on a tiny
+ * first (and `npm run bench` and `npm run chaos` again for the tools): it builds only when a source
+ * of its tsconfig changed, several starts at once build once, and neither a failed build nor a
+ * build killed midway leaves a lock that blocks the next start. Run on a tiny
  * project of its own (`--root`), so that a build takes a second, not the product's half minute.
  */
 import { execFile, spawnSync } from "node:child_process";
@@ -18,21 +19,28 @@ interface Run {
 	stdout: string;
 }
 
-function ensureBuild(root: string): Promise<Run> {
+function ensureBuild(root: string, tsconfig?: string): Promise<Run> {
 	return new Promise(resolve => {
-		execFile(process.execPath, [SCRIPT, "--root", root], { timeout: 60_000 }, (err, stdout, stderr) => {
+		execFile(process.execPath, [SCRIPT, "--root", root, ...(tsconfig ? ["--tsconfig", tsconfig] : [])], { timeout: 60_000 }, (err, stdout, stderr) => {
 			resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
 		});
 	});
 }
 
-/** A project of two sources whose build writes dist/a.js and dist/b.js. */
+/**
+ * A project of two sources whose build writes dist/src/a.js and dist/src/b.js, and a tool (the
+ * second tsconfig, as bench/ and scripts/ are) that imports one of them: dist/tools/t.js.
+ */
 function tinyProject(): string {
 	const root = mkdtempSync(join(tmpdir(), "ensure-build-"));
 	mkdirSync(join(root, "src"));
-	writeFileSync(join(root, "tsconfig.build.json"), JSON.stringify({ compilerOptions: { outDir: "dist", rootDir: "src", strict: true, types: [] }, include: ["src/**/*.ts"] }));
+	mkdirSync(join(root, "tools"));
+	const compilerOptions = { outDir: "dist", rootDir: ".", strict: true, types: [] };
+	writeFileSync(join(root, "tsconfig.build.json"), JSON.stringify({ compilerOptions, include: ["src/**/*.ts"] }));
+	writeFileSync(join(root, "tsconfig.tools.json"), JSON.stringify({ extends: "./tsconfig.build.json", include: ["tools/t.ts"] }));
 	writeFileSync(join(root, "src", "a.ts"), "export const a: number = 1;\n");
 	writeFileSync(join(root, "src", "b.ts"), "export const b: number = 2;\n");
+	writeFileSync(join(root, "tools", "t.ts"), 'import { a } from "../src/a";\nexport const t: number = a + 10;\n');
 	return root;
 }
 
@@ -41,7 +49,7 @@ const mtimeOf = (file: string) => statSync(file).mtimeMs;
 
 describe("Test 'scripts/ensure-build.js'", () => {
 	let root: string;
-	const dist = (file: string) => join(root, "dist", file);
+	const dist = (file: string) => join(root, "dist", "src", file);
 	const lock = () => join(root, "dist", ".build.lock");
 
 	beforeEach(async () => {
@@ -71,6 +79,25 @@ describe("Test 'scripts/ensure-build.js'", () => {
 		rmSync(join(root, "src", "b.ts"));
 		const removed = await ensureBuild(root);
 		expect(builds(removed)).toBe(1);
+	});
+
+	it("should build the product alone, and the tools only when asked, each when its own sources changed", async () => {
+		const tool = join(root, "dist", "tools", "t.js");
+		expect(existsSync(tool)).toBe(false);
+
+		const tools = await ensureBuild(root, "tsconfig.tools.json");
+		expect(builds(tools)).toBe(1);
+		expect(existsSync(tool)).toBe(true);
+		expect(builds(await ensureBuild(root, "tsconfig.tools.json"), await ensureBuild(root))).toBe(0);
+
+		writeFileSync(join(root, "tools", "t.ts"), 'import { a } from "../src/a";\nexport const t: number = a + 20;\n');
+		expect(builds(await ensureBuild(root))).toBe(0);
+		expect(builds(await ensureBuild(root, "tsconfig.tools.json"))).toBe(1);
+		expect(readFileSync(tool, "utf8")).toContain("20");
+
+		writeFileSync(join(root, "src", "b.ts"), "export const b: number = 5;\n");
+		expect(builds(await ensureBuild(root, "tsconfig.tools.json"))).toBe(0);
+		expect(builds(await ensureBuild(root))).toBe(1);
 	});
 
 	it("should build once when two start at the same time, and let both go on", async () => {

@@ -17,12 +17,11 @@ import {
 	type OrderProcessedEvent
 } from "../../lib/contracts/events";
 import { createBrokerOptions, readEnvironment, serviceSettings } from "../../moleculer.config";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
 import { servicesToCreate } from "../../services";
 import { ManualClock } from "../support/manual-clock";
 import { seedEmbeddedDatabases } from "../support/pglite-template";
 import { orderCancelled, orderCreated } from "../support/processor-node";
-import { waitFor } from "../support/services";
+import { LOCAL_CLUSTER_SECRET, waitFor } from "../support/services";
 
 describe("Test the processor's clock", () => {
 	const start = new Date("2030-01-02T03:04:05.006Z");

@@ -6,7 +6,7 @@
  * (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and RabbitMQ
  * (TEST_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672). When one is missing, those tiers are
  * skipped with a message saying how to start it — except under CI=true, where a missing service
- * fails the run. Extra arguments go to jest.
+ * fails the run. The whole project is type-checked first (tsc --noEmit). Extra arguments go to jest.
  */
 "use strict";
 const net = require("node:net");
@@ -45,6 +45,15 @@ async function main() {
 		process.exit(1);
 	} else {
 		console.warn(`Skipping the integration and e2e tiers; not reachable:\n- ${missing.join("\n- ")}`);
+	}
+
+	// jest only transpiles (isolatedModules): the type check of the product, the tools and the tests
+	// is one tsc run here, and a type error fails the run before any test starts.
+	const tsc = require.resolve("typescript/bin/tsc", { paths: [path.join(__dirname, "..")] });
+	const typecheck = spawnSync(process.execPath, [tsc, "--noEmit", "-p", path.join(__dirname, "..", "tsconfig.json")], { stdio: "inherit" });
+	if (typecheck.status !== 0) {
+		console.error("The type check failed (tsc --noEmit, above): no test was run.");
+		process.exit(typecheck.status ?? 1);
 	}
 
 	const jest = path.join(__dirname, "..", "node_modules", "jest", "bin", "jest.js");

@@ -17,5 +17,8 @@ const tier = name => ({
 module.exports = {
 	// Per test and hook; the slow ones are the e2e tests that start processes.
 	testTimeout: 120_000,
+	// The tests mostly wait (on PostgreSQL, RabbitMQ, the product's processes), so two files at once
+	// even on two cores: jest's default there (cores - 1) runs one file at a time, and took twice as long.
+	maxWorkers: Math.max(2, require("node:os").availableParallelism() - 1),
 	projects: [tier("unit"), tier("broker"), tier("integration"), tier("e2e")]
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Errors, type ServiceBroker } from "moleculer";
-import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage, Message, Options } from "amqplib";
 import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
 import { DeliveryHeaders, eventQueueNames, type QueueType } from "./event-queues";
 import { recordDeadLetter, recordEventRetry } from "../metrics/business-metrics";
@@ -51,7 +51,7 @@ export class EventSettlement {
 	 * on), and a message given back on every restart would in the end be dead-lettered unprocessed:
 	 * there a copy goes to the back of the queue, with a confirm, and the original is acknowledged.
 	 */
-	async giveBack(channel: Channel, queue: string, msg: ConsumeMessage): Promise<void> {
+	async giveBack(channel: Channel, queue: string, msg: Message): Promise<void> {
 		if (this.host.queueType !== "quorum") return safely(() => channel.nack(msg, false, true));
 		const { "x-death": _death, "x-delivery-count": _count, ...headers } = msg.properties.headers ?? {};
 		await this.forward(channel, msg, queue, "", { headers });
@@ -94,7 +94,7 @@ export class EventSettlement {
 	 */
 	private async forward(
 		channel: Channel,
-		msg: ConsumeMessage,
+		msg: Message,
 		routingKey: string,
 		exchange: string,
 		options: Options.Publish
@@ -118,7 +118,7 @@ export class EventSettlement {
 	}
 }
 
-function failureHeaders(msg: ConsumeMessage, attempt: number, error: Error, queue: string) {
+function failureHeaders(msg: Message, attempt: number, error: Error, queue: string) {
 	const { "x-death": _death, ...headers } = msg.properties.headers ?? {};
 	return {
 		...headers,

@@ -1,7 +1,7 @@
 import type { ChannelModel, Options } from "amqplib";
 import type { Middleware, Service, ServiceBroker } from "moleculer";
 import { StartupError } from "../startup-error";
-import { eventQueueNames, eventTopology, type QueueType } from "./event-queues";
+import { QUEUE_TYPES, eventQueueNames, eventTopology, type QueueType } from "./event-queues";
 
 /**
  * What a node checks before its services start, when it runs the reliable AMQP transporter: a
@@ -83,30 +83,43 @@ export function isWildcard(event: string): boolean {
  */
 export async function checkEventQueues(host: TopologyHost, events: BalancedEvent[]): Promise<void> {
 	if (events.length === 0 || !host.connection) return;
-	const queues = events.flatMap(e =>
-		eventTopology(eventQueueNames(host.prefix, e.group, e.event), host.deadLetterExchange, host.policy.maxAttempts, host.queueType)
-	);
-	const channel = await host.connection.createChannel();
+	const topology = (type: QueueType) =>
+		events.flatMap(e => eventTopology(eventQueueNames(host.prefix, e.group, e.event), host.deadLetterExchange, host.policy.maxAttempts, type));
+	for (const { queue, options } of topology(host.queueType)) {
+		const refused = await redeclare(host.connection, queue, options);
+		if (!refused) continue;
+		// Is it the other type, declared as this node would with the other QUEUE_TYPE? Then say so.
+		const otherType = QUEUE_TYPES.find(type => type !== host.queueType)!;
+		const asOther = topology(otherType).find(q => q.queue === queue);
+		const isOther = asOther !== undefined && !(await redeclare(host.connection, queue, asOther.options));
+		throw new StartupError(mismatchLine(queue, host.queueType, isOther ? otherType : undefined, refused));
+	}
+}
+
+/** Declares a queue on a channel of its own; the error when RabbitMQ refuses it as inequivalent (406), else undefined. */
+async function redeclare(connection: ChannelModel, queue: string, options: Options.AssertQueue): Promise<Error | undefined> {
+	const channel = await connection.createChannel();
 	channel.on("error", () => undefined);
 	try {
-		for (const { queue, options } of queues) {
-			try {
-				await channel.assertQueue(queue, options);
-			} catch (err) {
-				if ((err as { code?: number }).code !== 406) throw err;
-				throw new StartupError(mismatchLine(queue, options, host.queueType, err as Error));
-			}
-		}
+		await channel.assertQueue(queue, options);
+		return undefined;
+	} catch (err) {
+		if ((err as { code?: number }).code !== 406) throw err;
+		return err as Error;
 	} finally {
 		await channel.close().catch(() => undefined);
 	}
 }
 
-/** One line: which queue, what RabbitMQ says differs, what this node wanted, and how to migrate. */
-export function mismatchLine(queue: string, options: Options.AssertQueue, queueType: QueueType, err: Error): string {
+/**
+ * One line: which queue, what differs (its type, when it is the other type as this product declares
+ * it; else what RabbitMQ says), and how to migrate.
+ */
+export function mismatchLine(queue: string, queueType: QueueType, actualType: QueueType | undefined, err: Error): string {
+	const migrate = "Migrate it as docs/queues.md says (stop the consumers, drain or shovel its messages, delete it, start again)";
+	if (actualType) {
+		return `Queue '${queue}' is a ${actualType} queue, but QUEUE_TYPE=${queueType} declares it a ${queueType} queue, and RabbitMQ cannot change a queue's type. ${migrate}, or set QUEUE_TYPE=${actualType}.`;
+	}
 	const reason = /PRECONDITION_FAILED - ([^"]+)/.exec(err.message)?.[1]?.trim() ?? err.message;
-	const wanted = Object.entries(options.arguments ?? {})
-		.map(([k, v]) => `${k}=${String(v)}`)
-		.join(", ");
-	return `Queue '${queue}' exists with other arguments than this node declares (QUEUE_TYPE=${queueType}: ${wanted || "no arguments"}); RabbitMQ says: ${reason}. Migrate it as docs/queues.md says (stop the consumers, drain or shovel its messages, delete it, start again), or set QUEUE_TYPE to what the queue is.`;
+	return `Queue '${queue}' exists with other arguments than this node declares with QUEUE_TYPE=${queueType}; RabbitMQ says: ${reason}. ${migrate}.`;
 }

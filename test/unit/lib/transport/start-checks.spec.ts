@@ -24,15 +24,23 @@ describe("Test 'isWildcard'", () => {
 });
 
 describe("Test 'mismatchLine'", () => {
-	it("should say in one line which queue differs, what RabbitMQ says, what this node declares and where the migration is told", () => {
-		const err = new Error(
-			`Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' in vhost 'v': received the value 'quorum' of type 'longstr' but current is none"`
-		);
-		const line = mismatchLine("q", { durable: true, arguments: { "x-queue-type": "quorum" } }, "quorum", err);
+	const err = new Error(
+		`Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg 'x-overflow' for queue 'q' in vhost 'v': received the value 'reject-publish' of type 'longstr' but current is none"`
+	);
+
+	it("should say in one line that the queue is of the other type, how to migrate, and which QUEUE_TYPE would fit it", () => {
+		const line = mismatchLine("q", "quorum", "classic", err);
 		expect(line).not.toContain("\n");
-		expect(line).toContain("Queue 'q'");
-		expect(line).toContain("QUEUE_TYPE=quorum: x-queue-type=quorum");
-		expect(line).toContain("received the value 'quorum' of type 'longstr' but current is none");
+		expect(line).toBe(
+			"Queue 'q' is a classic queue, but QUEUE_TYPE=quorum declares it a quorum queue, and RabbitMQ cannot change a queue's type. Migrate it as docs/queues.md says (stop the consumers, drain or shovel its messages, delete it, start again), or set QUEUE_TYPE=classic."
+		);
+	});
+
+	it("should pass on what RabbitMQ says differs when the queue is neither type as this product declares it", () => {
+		const line = mismatchLine("q", "quorum", undefined, err);
+		expect(line).not.toContain("\n");
+		expect(line).toContain("Queue 'q' exists with other arguments than this node declares with QUEUE_TYPE=quorum");
+		expect(line).toContain("inequivalent arg 'x-overflow' for queue 'q' in vhost 'v': received the value 'reject-publish' of type 'longstr' but current is none");
 		expect(line).toContain("docs/queues.md");
 	});
 });

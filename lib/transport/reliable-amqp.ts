@@ -248,7 +248,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 				// transporter makes it expire). Running without consuming it would lose nothing but
 				// would process nothing either: stop, and say what to do.
 				this.broker.fatal(
-					`Queue '${names.main}' exists with other arguments than this transporter's; drain and delete it once, then start again.`,
+					`Queue '${names.main}' exists with other arguments than this transporter's (QUEUE_TYPE=${this.queueType}); migrate it as docs/queues.md says, then start again.`,
 					err as Error,
 					true
 				);

@@ -121,7 +121,8 @@ describe("Test balanced requests against RabbitMQ", () => {
 	});
 
 	describe("When 500 requests arrive at once", () => {
-		it("should answer them all, at most a few times slower than with a prefetch of 16", async () => {
+		// Measured 585 ms against 150 ms (docs/queues.md); one prefetch of 1 for events and requests took 64 times as long.
+		it("should answer them all, in less than ten times what they take with a prefetch of 16", async () => {
 			const one = await startCluster(undefined);
 			let withOne: number;
 			try {
@@ -140,7 +141,7 @@ describe("Test balanced requests against RabbitMQ", () => {
 			}
 			process.stdout.write(`500 concurrent requests, 2 nodes: REQUEST_PREFETCH=1 ${withOne.toFixed(0)} ms, 16 ${withSixteen.toFixed(0)} ms\n`);
 			expect(one.calls.length).toBe(550);
-			expect(withOne).toBeLessThan(withSixteen * 5);
+			expect(withOne).toBeLessThan(withSixteen * 10);
 		});
 	});
 });

@@ -290,7 +290,11 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (!channel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
 		if (!this.declaredQueues.has(topic)) {
 			// The group's queue must exist before the first send, or RabbitMQ drops the message.
-			await channel.assertQueue(topic, mainQueueOptions(topic, this.deadLetterExchange, this.queueType));
+			await channel.assertQueue(topic, mainQueueOptions(topic, this.deadLetterExchange, this.queueType)).catch((err: Error & { code?: number }) => {
+				if (err.code !== 406) throw err;
+				// Another node declared it with another QUEUE_TYPE: every publish would fail the same way.
+				throw new Errors.MoleculerError(`Queue '${topic}' exists with other arguments than QUEUE_TYPE=${this.queueType} declares; every node of a namespace needs the same QUEUE_TYPE (docs/queues.md). ${err.message}`, 500, "QUEUE_MISMATCH");
+			});
 			this.declaredQueues.add(topic);
 		}
 		await confirmedPublish(channel, "", topic, data, {

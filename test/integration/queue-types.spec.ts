@@ -226,6 +226,21 @@ describe("Test the start-up checks of the reliable transporter against RabbitMQ"
 		expect(err.message).toMatch(/is a quorum queue, but QUEUE_TYPE=classic declares it a classic queue.*set QUEUE_TYPE=quorum\.$/);
 	});
 
+	it("should refuse a publish from a node of the other QUEUE_TYPE, naming the variable", async () => {
+		const namespace = `sc${uniqueSuffix()}`;
+		const quorum = withConsumer(brokerWith(env(namespace, { QUEUE_TYPE: "quorum" })));
+		const classicPublisher = brokerWith(env(namespace));
+		await Promise.all([quorum.start(), classicPublisher.start()]);
+		try {
+			await waitFor("the quorum queues", () => queueExists(eventQueueNames(`MOL-${namespace}`, "consumer", "test.happened").deadLetter));
+			await expect(classicPublisher.emit("test.happened", {}, { groups: ["consumer"], throwError: true })).rejects.toThrow(
+				/exists with other arguments than QUEUE_TYPE=classic declares; every node of a namespace needs the same QUEUE_TYPE/
+			);
+		} finally {
+			await Promise.all([quorum.stop(), classicPublisher.stop()]);
+		}
+	});
+
 	it("should stop a node whose broker options turn Moleculer's balancer back on", async () => {
 		const options = createBrokerOptions(readEnvironment({ ...env(`sc${uniqueSuffix()}`), CLUSTER_SECRET: LOCAL_CLUSTER_SECRET, METRICS_PORT: "off", LOG_LEVEL: "fatal" }));
 		const err = await failedStart(withConsumer(new ServiceBroker({ ...options, disableBalancer: false })));

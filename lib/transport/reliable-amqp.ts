@@ -214,7 +214,9 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	/** Consumes an action's shared request queue on the request channel (see request-channel.ts). */
 	subscribeBalancedRequest(action: string): Promise<void> {
 		const queue = `${this.prefix}.${PACKET_REQUEST}B.${action}`;
-		return this.requests.consume(queue, this._getQueueOptions(PACKET_REQUEST, true), this.opts.consumeOptions);
+		return this.requests
+			.consume(queue, this._getQueueOptions(PACKET_REQUEST, true), this.opts.consumeOptions)
+			.catch(err => this.logger.error(`Unable to consume '${queue}'; it is retried on the next reconnection.`, err));
 	}
 
 	/** Consumes a group's durable event queue with manual acknowledgement. */

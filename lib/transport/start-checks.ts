@@ -85,14 +85,24 @@ export async function checkEventQueues(host: TopologyHost, events: BalancedEvent
 	if (events.length === 0 || !host.connection) return;
 	const topology = (type: QueueType) =>
 		events.flatMap(e => eventTopology(eventQueueNames(host.prefix, e.group, e.event), host.deadLetterExchange, host.policy.maxAttempts, type));
-	for (const { queue, options } of topology(host.queueType)) {
-		const refused = await redeclare(host.connection, queue, options);
-		if (!refused) continue;
-		// Is it the other type, declared as this node would with the other QUEUE_TYPE? Then say so.
-		const otherType = QUEUE_TYPES.find(type => type !== host.queueType)!;
-		const asOther = topology(otherType).find(q => q.queue === queue);
-		const isOther = asOther !== undefined && !(await redeclare(host.connection, queue, asOther.options));
-		throw new StartupError(mismatchLine(queue, host.queueType, isOther ? otherType : undefined, refused));
+	const channel = await host.connection.createChannel();
+	channel.on("error", () => undefined);
+	try {
+		for (const { queue, options } of topology(host.queueType)) {
+			try {
+				await channel.assertQueue(queue, options);
+			} catch (err) {
+				if ((err as { code?: number }).code !== 406) throw err;
+				// RabbitMQ closed the channel. Is the queue the other type, declared as this node would
+				// with the other QUEUE_TYPE? Then say so.
+				const otherType = QUEUE_TYPES.find(type => type !== host.queueType)!;
+				const asOther = topology(otherType).find(q => q.queue === queue);
+				const isOther = asOther !== undefined && !(await redeclare(host.connection, queue, asOther.options));
+				throw new StartupError(mismatchLine(queue, host.queueType, isOther ? otherType : undefined, err as Error));
+			}
+		}
+	} finally {
+		await channel.close().catch(() => undefined);
 	}
 }
 

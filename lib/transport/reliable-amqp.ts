@@ -231,6 +231,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		this.eventConsumers.set(names.main, { channel });
 
 		try {
+			await this.requests.settled();
 			await declareEventTopology(channel, names, this.deadLetterExchange, this.policy.maxAttempts, this.queueType);
 			this.declaredQueues.add(names.main);
 			const { consumerTag } = await channel.consume(

@@ -29,6 +29,8 @@ export class RequestChannel {
 	/** Queues consumed on the current channel: Moleculer subscribes again on every local service change. */
 	private readonly consumed = new Set<string>();
 	private closing = false;
+	/** Consumers being set up: events wait for them (see `settled`). */
+	private readonly pending = new Set<Promise<void>>();
 
 	constructor(
 		private readonly host: RequestHost,
@@ -57,13 +59,28 @@ export class RequestChannel {
 		const channel = this.channel;
 		if (!channel || this.consumed.has(queue)) return;
 		this.consumed.add(queue);
-		try {
+		const starting = (async () => {
 			await channel.assertQueue(queue, queueOptions);
 			await channel.consume(queue, msg => msg && this.handle(channel, msg), { ...consumeOptions, noAck: false });
+		})();
+		this.pending.add(starting);
+		try {
+			await starting;
 		} catch (err) {
 			this.consumed.delete(queue);
 			throw err;
+		} finally {
+			this.pending.delete(starting);
 		}
+	}
+
+	/**
+	 * Resolves once the consumers being set up are (or failed). On one channel, as Moleculer had
+	 * them, a node's request queues were consumed before its event queues; on two channels the
+	 * event consumers wait for this, so that a node that handles events answers calls too.
+	 */
+	async settled(): Promise<void> {
+		await Promise.allSettled([...this.pending]);
 	}
 
 	/** Closes the channel: requests taken and not answered yet go back to their queues. */

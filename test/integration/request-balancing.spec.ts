@@ -120,6 +120,20 @@ describe("Test balanced requests against RabbitMQ", () => {
 		});
 	});
 
+	describe("When a node's services change", () => {
+		it("should keep one consumer per node on an action's queue (Moleculer subscribes again on every change)", async () => {
+			const cluster = await startCluster(undefined);
+			try {
+				const namespace = cluster.caller.namespace;
+				await cluster.nodes[0].createService({ name: "extra", actions: { ping: () => "pong" } });
+				await waitFor("the new action's queue to be consumed", async () => (await consumersOf(`MOL-${namespace}.REQB.extra.ping`)) === 1);
+				expect(await consumersOf(`MOL-${namespace}.REQB.test.hello`)).toBe(2);
+			} finally {
+				await cluster.stop();
+			}
+		});
+	});
+
 	describe("When 500 requests arrive at once", () => {
 		// Measured 585 ms against 150 ms (docs/queues.md); one prefetch of 1 for events and requests took 64 times as long.
 		it("should answer them all, in less than ten times what they take with a prefetch of 16", async () => {

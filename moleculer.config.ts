@@ -20,6 +20,8 @@
  * | DATA_DIR                 | ./data                                   |
  * | DEMO_STOCK               | true                                     |
  * | CONSUMER_PREFETCH        | 16 (messages an event consumer holds unacknowledged) |
+ * | REQUEST_PREFETCH         | 1 (requests of one action a node runs at once; lib/transport/request-channel.ts) |
+ * | QUEUE_TYPE               | classic (or quorum: the durable event, retry and dead-letter queues; docs/queues.md) |
  * | PROCESSOR_BATCH_SIZE     | 16 (order.created events handled in one transaction at most) |
  * | CREATE_CONCURRENCY       | 8 (creates one orders node writes at once; the rest wait their turn) |
  * | CREATE_QUEUE_SIZE        | 1000 (creates waiting their turn, past which a create is answered 503) |
@@ -56,6 +58,8 @@ import { deadLetterReplCommands } from "./lib/repl/dead-letter-commands";
 import { historyReplCommands } from "./lib/repl/history-commands";
 import { eventAwareErrorHandler } from "./lib/transport/event-failures";
 import { DEFAULT_CONSUMER_PREFETCH, ReliableAmqpTransporter } from "./lib/transport/reliable-amqp";
+import { DEFAULT_REQUEST_PREFETCH } from "./lib/transport/request-channel";
+import { DEFAULT_QUEUE_TYPE, QUEUE_TYPES, type QueueType } from "./lib/transport/event-queues";
 import { clusterKeys } from "./lib/transport/packet-signing";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
@@ -92,6 +96,10 @@ export interface AppConfig {
 	demoStock: boolean;
 	/** Messages one event consumer may hold unacknowledged: also the processor's largest batch in practice. */
 	consumerPrefetch: number;
+	/** Requests of one action a node runs at once: a busy node takes no more, the others do. */
+	requestPrefetch: number;
+	/** The type of the durable event, retry and dead-letter queues (Moleculer's own queues stay classic). */
+	queueType: QueueType;
 	/** `order.created` events the processor handles in one transaction at most. */
 	processorBatchSize: number;
 	/**
@@ -341,6 +349,8 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 		dataDir,
 		demoStock: boolean(env, "DEMO_STOCK", true),
 		consumerPrefetch: integer(env, "CONSUMER_PREFETCH", DEFAULT_CONSUMER_PREFETCH, 1, 1000),
+		requestPrefetch: integer(env, "REQUEST_PREFETCH", DEFAULT_REQUEST_PREFETCH, 1, 1000),
+		queueType: oneOf(env, "QUEUE_TYPE", QUEUE_TYPES, DEFAULT_QUEUE_TYPE),
 		processorBatchSize: integer(env, "PROCESSOR_BATCH_SIZE", DEFAULT_PROCESSOR_BATCH_SIZE, 1, 1000),
 		createConcurrency: integer(env, "CREATE_CONCURRENCY", DEFAULT_CREATE_CONCURRENCY, 1, 1000),
 		createQueueSize: integer(env, "CREATE_QUEUE_SIZE", DEFAULT_CREATE_QUEUE_SIZE, 1, 1_000_000),
@@ -389,6 +399,8 @@ export function createBrokerOptions(config: AppConfig): BrokerOptions {
 			? new ReliableAmqpTransporter({
 					url: config.transporter,
 					prefetch: config.consumerPrefetch,
+					requestPrefetch: config.requestPrefetch,
+					queueType: config.queueType,
 					policy: config.delivery,
 					// readEnvironment requires the key whenever a transporter is set.
 					signing: { keys: clusterKeys(config.cluster!.secret, config.cluster!.previousSecret) }

@@ -221,31 +221,48 @@ export class DeadLetterStore {
 	/**
 	 * Visits the messages a dead-letter queue holds when the visit begins, in order, each once: it
 	 * takes at most the count RabbitMQ reports at the start, and skips an id it already saw (a
-	 * message dead-lettered again while the visit runs). Every message the visitor keeps or skips
-	 * is returned to the queue (in its place) when the visit ends; a removed one is acknowledged.
+	 * message dead-lettered again while the visit runs). A removed message is acknowledged; every
+	 * other one stays in the queue, in its place:
+	 * - a classic queue gets it back when the visit's channel closes (unacknowledged);
+	 * - a quorum queue would count that as a delivery, and drop the message past its delivery limit
+	 *   (20 by default from RabbitMQ 4 on; a dead-letter queue dead-letters nowhere), so there each
+	 *   kept message is re-published to the back of the queue with a confirm, then acknowledged, and
+	 *   the visit goes round the whole snapshot, so that the queue's order is the same afterwards.
 	 */
 	private async scan(
 		queue: DeadLetterQueue & { main: string; deadLetter: string },
 		visit: (view: DeadLetterView, msg: GetMessage, channel: ConfirmChannel) => "keep" | "remove" | "stop" | Promise<"keep" | "remove" | "stop">
 	): Promise<void> {
-		const channel = await (await this.connect()).createConfirmChannel();
+		const connection = await this.connect();
+		const channel = await connection.createConfirmChannel();
 		channel.on("error", () => undefined);
 		try {
 			const snapshot = await channel.checkQueue(queue.deadLetter).then(
 				ok => ok.messageCount,
 				() => 0
 			);
+			if (snapshot === 0) return;
+			const rotate = await isQuorumQueue(connection, queue.deadLetter);
+			const keep = (msg: GetMessage) => (rotate ? putBack(channel, queue.deadLetter, msg) : undefined);
 			const seen = new Set<string>();
+			let stopped = false;
 			for (let i = 0; i < Math.min(snapshot, this.scanLimit); i++) {
 				const msg = await channel.get(queue.deadLetter, { noAck: false });
 				if (!msg) break;
 				const view = toDeadLetterView(msg, queue);
 				// Seen already: dead-lettered again behind the snapshot. Left in the queue, untouched.
-				if (seen.has(view.id)) continue;
+				if (stopped || seen.has(view.id)) {
+					await keep(msg);
+					continue;
+				}
 				seen.add(view.id);
 				const decision = await visit(view, msg, channel);
 				if (decision === "remove") channel.ack(msg);
-				if (decision === "stop") break;
+				else await keep(msg);
+				if (decision === "stop") {
+					stopped = true;
+					if (!rotate) break;
+				}
 			}
 		} finally {
 			// Closing the channel returns every unacknowledged message to its place in the queue.
@@ -264,6 +281,31 @@ export class DeadLetterStore {
 		}
 		return this.connection;
 	}
+}
+
+/**
+ * True for a quorum queue: redeclared as one on a channel of its own, RabbitMQ accepts only when it
+ * is one (a dead-letter queue has no other arguments), and refuses (PRECONDITION_FAILED) otherwise.
+ * Called only for a queue that exists, so that nothing is declared.
+ */
+async function isQuorumQueue(connection: ChannelModel, queue: string): Promise<boolean> {
+	const probe = await connection.createChannel();
+	probe.on("error", () => undefined);
+	try {
+		await probe.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+		return true;
+	} catch {
+		return false;
+	} finally {
+		await probe.close().catch(() => undefined);
+	}
+}
+
+/** Re-publishes a kept message to the back of its queue with a confirm, then acknowledges the original. */
+async function putBack(channel: ConfirmChannel, queue: string, msg: GetMessage): Promise<void> {
+	const { "x-delivery-count": _count, ...headers } = msg.properties.headers ?? {};
+	await publishConfirmed(channel, queue, msg, msg.content, headers);
+	channel.ack(msg);
 }
 
 function publishConfirmed(channel: ConfirmChannel, queue: string, msg: GetMessage, content: Buffer, headers: Record<string, unknown>): Promise<void> {

@@ -34,16 +34,62 @@ export function eventQueueNames(prefix: string, group: string, event: string) {
 	};
 }
 
+/** The types the durable event, retry and dead-letter queues may have (QUEUE_TYPE). */
+export const QUEUE_TYPES = ["classic", "quorum"] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
+export const DEFAULT_QUEUE_TYPE: QueueType = "classic";
+
+/**
+ * The arguments a queue of the given type gets. A classic queue gets none (as before QUEUE_TYPE
+ * existed, so existing queues stay equivalent). A quorum queue that dead-letters into another does
+ * it at least once: RabbitMQ's default for quorum queues is at most once (a message is dropped when
+ * its target cannot take it), and at-least-once requires `reject-publish` overflow.
+ */
+function typeArguments(type: QueueType, deadLetters: boolean): Record<string, string> {
+	if (type === "classic") return {};
+	return deadLetters
+		? { "x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish" }
+		: { "x-queue-type": "quorum" };
+}
+
 /** The options of an event group's main queue. */
-export function mainQueueOptions(queue: string, deadLetterExchange: string): Options.AssertQueue {
-	// A message rejected without requeue still lands in the dead-letter queue, never nowhere.
+export function mainQueueOptions(queue: string, deadLetterExchange: string, type: QueueType = DEFAULT_QUEUE_TYPE): Options.AssertQueue {
+	// A message rejected without requeue (or, on a quorum queue, past its delivery limit) still
+	// lands in the dead-letter queue, never nowhere.
 	return {
 		durable: true,
 		arguments: {
+			...typeArguments(type, true),
 			"x-dead-letter-exchange": deadLetterExchange,
 			"x-dead-letter-routing-key": queue
 		}
 	};
+}
+
+/** The queues one event group declares, each with the options it is declared with, main queue first. */
+export function eventTopology(
+	names: ReturnType<typeof eventQueueNames>,
+	deadLetterExchange: string,
+	maxAttempts: number,
+	type: QueueType = DEFAULT_QUEUE_TYPE
+): Array<{ queue: string; options: Options.AssertQueue }> {
+	const queues = [
+		{ queue: names.main, options: mainQueueOptions(names.main, deadLetterExchange, type) },
+		// The end of the line: it dead-letters nowhere, so it needs no strategy.
+		{ queue: names.deadLetter, options: { durable: true, arguments: typeArguments(type, false) } }
+	];
+	for (let attempt = 1; attempt < maxAttempts; attempt++) {
+		// An expired message goes back to the main queue through the default exchange: the one hop
+		// RabbitMQ itself makes on the normal path (every other is a publish with a confirm).
+		queues.push({
+			queue: names.retry(attempt),
+			options: {
+				durable: true,
+				arguments: { ...typeArguments(type, true), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.main }
+			}
+		});
+	}
+	return queues;
 }
 
 /** Declares an event group's main queue, its dead-letter queue and one delay queue per retry. */
@@ -51,17 +97,12 @@ export async function declareEventTopology(
 	channel: Channel,
 	names: ReturnType<typeof eventQueueNames>,
 	deadLetterExchange: string,
-	maxAttempts: number
+	maxAttempts: number,
+	type: QueueType = DEFAULT_QUEUE_TYPE
 ): Promise<void> {
-	await channel.assertQueue(names.main, mainQueueOptions(names.main, deadLetterExchange));
+	const [main, ...others] = eventTopology(names, deadLetterExchange, maxAttempts, type);
+	await channel.assertQueue(main.queue, main.options);
 	await channel.assertExchange(deadLetterExchange, "direct", { durable: true });
-	await channel.assertQueue(names.deadLetter, { durable: true });
+	for (const { queue, options } of others) await channel.assertQueue(queue, options);
 	await channel.bindQueue(names.deadLetter, deadLetterExchange, names.main);
-	for (let attempt = 1; attempt < maxAttempts; attempt++) {
-		// An expired message goes back to the main queue through the default exchange.
-		await channel.assertQueue(names.retry(attempt), {
-			durable: true,
-			arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.main }
-		});
-	}
 }

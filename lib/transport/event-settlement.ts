@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Errors, type ServiceBroker } from "moleculer";
-import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage, Message, Options } from "amqplib";
 import { decideDelivery, type DeliveryPolicy } from "./delivery-policy";
-import { DeliveryHeaders, eventQueueNames } from "./event-queues";
+import { DeliveryHeaders, eventQueueNames, type QueueType } from "./event-queues";
 import { recordDeadLetter, recordEventRetry } from "../metrics/business-metrics";
 
 /**
@@ -27,6 +27,7 @@ export interface FailedMessage {
 export interface SettlementHost {
 	readonly policy: DeliveryPolicy;
 	readonly deadLetterExchange: string;
+	readonly queueType: QueueType;
 	readonly prefix: string;
 	readonly broker: ServiceBroker;
 	readonly logger: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
@@ -42,6 +43,18 @@ export class EventSettlement {
 		const decision = decideDelivery(failed.error, failed.attempt, this.host.policy);
 		if (decision.action === "dead-letter") return this.deadLetter(failed);
 		return this.scheduleRetry(failed, decision.delayMs);
+	}
+
+	/**
+	 * Gives back a message this node took but did not process (it is stopping). On a quorum queue a
+	 * requeue counts as a delivery against the queue's delivery limit (20 by default from RabbitMQ 4
+	 * on), and a message given back on every restart would in the end be dead-lettered unprocessed:
+	 * there a copy goes to the back of the queue, with a confirm, and the original is acknowledged.
+	 */
+	async giveBack(channel: Channel, queue: string, msg: Message): Promise<void> {
+		if (this.host.queueType !== "quorum") return safely(() => channel.nack(msg, false, true));
+		const { "x-death": _death, "x-delivery-count": _count, ...headers } = msg.properties.headers ?? {};
+		await this.forward(channel, msg, queue, "", { headers });
 	}
 
 	private async scheduleRetry({ channel, queue, group, event, msg, attempt, error }: FailedMessage, delay: number): Promise<void> {
@@ -81,7 +94,7 @@ export class EventSettlement {
 	 */
 	private async forward(
 		channel: Channel,
-		msg: ConsumeMessage,
+		msg: Message,
 		routingKey: string,
 		exchange: string,
 		options: Options.Publish
@@ -105,7 +118,7 @@ export class EventSettlement {
 	}
 }
 
-function failureHeaders(msg: ConsumeMessage, attempt: number, error: Error, queue: string) {
+function failureHeaders(msg: Message, attempt: number, error: Error, queue: string) {
 	const { "x-death": _death, ...headers } = msg.properties.headers ?? {};
 	return {
 		...headers,

@@ -2,11 +2,14 @@ import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
-import { DEAD_LETTER_EXCHANGE, DeliveryHeaders, PACKET_EVENT, declareEventTopology, eventQueueNames, mainQueueOptions } from "./event-queues";
+import { DEAD_LETTER_EXCHANGE, DEFAULT_QUEUE_TYPE, DeliveryHeaders, PACKET_EVENT, declareEventTopology, eventQueueNames, mainQueueOptions, type QueueType } from "./event-queues";
 import { EventSettlement, confirmedPublish } from "./event-settlement";
+import { openConfirmChannel } from "./confirm-channel";
 import { recordPacketRejected } from "../metrics/business-metrics";
 import { BusPacketRejectedError, PacketGuard, RefusalLog, RefusedMessage, type PacketGuardOptions } from "./packet-guard";
 import { QueueConsumers } from "./queue-consumers";
+import { DEFAULT_REQUEST_PREFETCH, RequestChannel } from "./request-channel";
+import { reliableBusStartChecks } from "./start-checks";
 import { claimedSender, type RejectionReason } from "./packet-signing";
 
 /**
@@ -32,8 +35,12 @@ import { claimedSender, type RejectionReason } from "./packet-signing";
  * balanced event is dead-lettered with reason `signature`, anything else is dropped — and counted
  * (`bus_packets_rejected_total`). See packet-guard.ts and docs/bus-trust.md.
  *
- * Requests, responses, discovery packets and Moleculer's internal `$` events keep the stock
- * delivery behaviour.
+ * Balanced requests are consumed on a channel of their own, with a small prefetch, so that a busy
+ * node takes no more of them while others are free (request-channel.ts). The event, retry and
+ * dead-letter queues are classic or quorum queues (QUEUE_TYPE, event-queues.ts); a start that would
+ * lose these guarantees stops with one line (start-checks.ts, docs/queues.md).
+ *
+ * Responses, discovery packets and Moleculer's internal `$` events keep the stock delivery behaviour.
  */
 
 const AmqpTransporter = Transporters.AMQP;
@@ -48,6 +55,10 @@ export interface ReliableAmqpOptions {
 	url?: string | string[];
 	/** Messages one event consumer may hold unacknowledged at once. */
 	prefetch?: number;
+	/** Requests of one action a node runs at once (their own channel; see request-channel.ts). */
+	requestPrefetch?: number;
+	/** The type of the durable event, retry and dead-letter queues (docs/queues.md). */
+	queueType?: QueueType;
 	/** When a failed event is retried, and when it is dead-lettered. */
 	policy: DeliveryPolicy;
 	deadLetterExchange?: string;
@@ -84,6 +95,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	/** When a failed event is retried, and when it is dead-lettered. */
 	readonly policy: DeliveryPolicy;
 	readonly deadLetterExchange: string;
+	readonly queueType: QueueType;
 	private readonly declaredQueues = new Set<string>();
 	private readonly eventConsumers = new Map<string, { channel: Channel; consumerTag?: string }>();
 	private readonly inFlight = new Set<Promise<void>>();
@@ -93,11 +105,13 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	/** Which actions' shared queues a node consumes: a request none does is refused at once. */
 	private readonly consumers = new QueueConsumers(() => (this as unknown as { connection: import("amqplib").ChannelModel | null }).connection);
 	/** True from `disconnect` on: a closed confirm channel is then not opened again. */
-	private disconnecting = false;
+	disconnecting = false;
 	/** When this transporter was made: an INFO of this node's id signed earlier is a recording. */
 	private readonly createdAt: number;
 	/** Retries or dead-letters a balanced event message whose handling failed. */
 	private readonly settlement = new EventSettlement(this);
+	/** Where balanced requests are consumed, with their own prefetch. */
+	readonly requests: RequestChannel;
 
 	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
@@ -105,8 +119,16 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		super({ url: o.url, prefetch: o.prefetch ?? DEFAULT_CONSUMER_PREFETCH, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
 		this.policy = { ...o.policy, maxAttempts: Math.max(1, o.policy.maxAttempts) };
 		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
+		this.queueType = o.queueType ?? DEFAULT_QUEUE_TYPE;
 		this.guard = new PacketGuard(o.signing);
 		this.createdAt = (o.signing.now ?? Date.now)();
+		this.requests = new RequestChannel(this, o.requestPrefetch ?? DEFAULT_REQUEST_PREFETCH);
+	}
+
+	/** Joins its broker, and makes the broker check at start what would lose the guarantees (start-checks.ts). */
+	init(...args: Parameters<InstanceType<typeof AmqpTransporter>["init"]>): void {
+		super.init(...args);
+		this.broker?.middlewares.add(reliableBusStartChecks(this));
 	}
 
 	/** Serializes a packet as Moleculer does, then signs it. */
@@ -181,49 +203,20 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		this.connected = true;
 		this.disconnecting = false;
 		this.consumers.reset();
-		this.confirmChannel = await this.openConfirmChannel();
+		this.confirmChannel = await openConfirmChannel(this);
+		await this.requests.open(this.connection);
 		// A new connection has new channels: every consumer and declaration must be made again.
 		this.declaredQueues.clear();
 		this.eventConsumers.clear();
 		return super.onConnected(wasReconnect);
 	}
 
-	/**
-	 * Opens the confirm channel every publish of this class uses. RabbitMQ closes a channel on a
-	 * channel-level error (a publish it refuses: ACCESS_REFUSED, NOT_FOUND) while the connection
-	 * stays up: then a new one is opened, after a second and with backoff, so that the node does
-	 * not refuse every publish until it restarts. A lost connection opens its own in onConnected.
-	 */
-	private async openConfirmChannel(): Promise<ConfirmChannel> {
-		const connection = this.connection;
-		const confirmChannel: ConfirmChannel = await connection.createConfirmChannel();
-		confirmChannel.on("error", (err: Error) => this.logger.error("AMQP confirm channel error.", err));
-		confirmChannel.on("close", () => {
-			if (this.confirmChannel !== confirmChannel) return;
-			this.confirmChannel = null;
-			if (!this.disconnecting) this.reopenConfirmChannel(connection, 1000);
-		});
-		await confirmChannel.assertExchange(this.deadLetterExchange, "direct", { durable: true });
-		return confirmChannel;
-	}
-
-	private reopenConfirmChannel(connection: unknown, delayMs: number): void {
-		const timer = setTimeout(() => {
-			// Gone, or already replaced (a reconnection opened its own): nothing to do.
-			if (this.disconnecting || !this.connected || this.connection !== connection || this.confirmChannel) return;
-			this.openConfirmChannel().then(
-				channel => {
-					if (this.confirmChannel || this.connection !== connection) return void channel.close().catch(() => undefined);
-					this.confirmChannel = channel;
-					this.logger.info("AMQP confirm channel is open again.");
-				},
-				(err: Error) => {
-					this.logger.warn(`The AMQP confirm channel could not be opened again; next try in ${Math.min(delayMs * 2, 30_000)} ms.`, err.message);
-					this.reopenConfirmChannel(connection, Math.min(delayMs * 2, 30_000));
-				}
-			);
-		}, delayMs);
-		timer.unref();
+	/** Consumes an action's shared request queue on the request channel (see request-channel.ts). */
+	subscribeBalancedRequest(action: string): Promise<void> {
+		const queue = `${this.prefix}.${PACKET_REQUEST}B.${action}`;
+		return this.requests
+			.consume(queue, this._getQueueOptions(PACKET_REQUEST, true), this.opts.consumeOptions)
+			.catch(err => this.logger.error(`Unable to consume '${queue}'; it is retried on the next reconnection.`, err));
 	}
 
 	/** Consumes a group's durable event queue with manual acknowledgement. */
@@ -238,7 +231,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		this.eventConsumers.set(names.main, { channel });
 
 		try {
-			await declareEventTopology(channel, names, this.deadLetterExchange, this.policy.maxAttempts);
+			await this.requests.settled();
+			await declareEventTopology(channel, names, this.deadLetterExchange, this.policy.maxAttempts, this.queueType);
 			this.declaredQueues.add(names.main);
 			const { consumerTag } = await channel.consume(
 				names.main,
@@ -257,7 +251,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 				// transporter makes it expire). Running without consuming it would lose nothing but
 				// would process nothing either: stop, and say what to do.
 				this.broker.fatal(
-					`Queue '${names.main}' exists with other arguments than this transporter's; drain and delete it once, then start again.`,
+					`Queue '${names.main}' exists with other arguments than this transporter's (QUEUE_TYPE=${this.queueType}); migrate it as docs/queues.md says, then start again.`,
 					err as Error,
 					true
 				);
@@ -299,7 +293,11 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (!channel) throw new Errors.BrokerDisconnectedError("The AMQP connection is down.");
 		if (!this.declaredQueues.has(topic)) {
 			// The group's queue must exist before the first send, or RabbitMQ drops the message.
-			await channel.assertQueue(topic, mainQueueOptions(topic, this.deadLetterExchange));
+			await channel.assertQueue(topic, mainQueueOptions(topic, this.deadLetterExchange, this.queueType)).catch((err: Error & { code?: number }) => {
+				if (err.code !== 406) throw err;
+				// Another node declared it with another QUEUE_TYPE: every publish would fail the same way.
+				throw new Errors.MoleculerError(`Queue '${topic}' exists with other arguments than QUEUE_TYPE=${this.queueType} declares; every node of a namespace needs the same QUEUE_TYPE (docs/queues.md). ${err.message}`, 500, "QUEUE_MISMATCH");
+			});
 			this.declaredQueues.add(topic);
 		}
 		await confirmedPublish(channel, "", topic, data, {
@@ -338,6 +336,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		const confirmChannel = this.confirmChannel;
 		this.confirmChannel = null;
 		if (confirmChannel) await confirmChannel.close().catch(() => undefined);
+		await this.requests.close();
 		return super.disconnect();
 	}
 
@@ -377,8 +376,7 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 		if (!failure && this.broker.stopping) {
 			// Not processed because this node is shutting down: give it back to another consumer.
 			await this.stopConsumingEvents();
-			channel.nack(msg, false, true);
-			return;
+			return this.settlement.giveBack(channel, queue, msg);
 		}
 		const error = failure ?? new Error(`The '${event}' handler of group '${group}' failed.`);
 		return this.settlement.settleFailure({ channel, queue, group, event, msg, attempt, error });

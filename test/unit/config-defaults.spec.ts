@@ -53,6 +53,8 @@ const FIELD: Record<string, (config: AppConfig) => unknown> = {
 	DATA_DIR: c => c.dataDir,
 	DEMO_STOCK: c => c.demoStock,
 	CONSUMER_PREFETCH: c => c.consumerPrefetch,
+	REQUEST_PREFETCH: c => c.requestPrefetch,
+	QUEUE_TYPE: c => c.queueType,
 	PROCESSOR_BATCH_SIZE: c => c.processorBatchSize,
 	CREATE_CONCURRENCY: c => c.createConcurrency,
 	CREATE_QUEUE_SIZE: c => c.createQueueSize,

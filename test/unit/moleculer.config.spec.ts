@@ -38,6 +38,8 @@ describe("Test 'readEnvironment'", () => {
 			dataDir: "./data",
 			demoStock: true,
 			consumerPrefetch: 16,
+			requestPrefetch: 1,
+			queueType: "classic",
 			processorBatchSize: 16,
 			createConcurrency: 8,
 			createQueueSize: 1000,
@@ -63,6 +65,26 @@ describe("Test 'readEnvironment'", () => {
 		expect(readEnvironment({ CONSUMER_PREFETCH: "32", PROCESSOR_BATCH_SIZE: "1" })).toMatchObject({ consumerPrefetch: 32, processorBatchSize: 1 });
 		expect(() => readEnvironment({ CONSUMER_PREFETCH: "0" })).toThrow(/CONSUMER_PREFETCH/);
 		expect(() => readEnvironment({ PROCESSOR_BATCH_SIZE: "many" })).toThrow(/PROCESSOR_BATCH_SIZE/);
+	});
+
+	it("should take the request prefetch from the environment, within bounds", () => {
+		expect(readEnvironment({ REQUEST_PREFETCH: "4" })).toMatchObject({ requestPrefetch: 4 });
+		expect(() => readEnvironment({ REQUEST_PREFETCH: "0" })).toThrow(/REQUEST_PREFETCH/);
+	});
+
+	it("should take the queue type from the environment, and refuse an unknown one in one line naming QUEUE_TYPE", () => {
+		expect(readEnvironment({ QUEUE_TYPE: "quorum" })).toMatchObject({ queueType: "quorum" });
+		expect(() => readEnvironment({ QUEUE_TYPE: "stream" })).toThrow("QUEUE_TYPE='stream' is not valid: expected one of classic, quorum.");
+	});
+
+	it("should give the transporter the request prefetch and the queue type", () => {
+		const options = createBrokerOptions(
+			readEnvironment({ TRANSPORTER: "amqp://127.0.0.1", CLUSTER_SECRET: KEY, REQUEST_PREFETCH: "3", QUEUE_TYPE: "quorum", METRICS_PORT: "off" })
+		);
+		const transporter = options.transporter as unknown as { queueType: string; requests: { prefetch: number } };
+		expect(transporter.queueType).toBe("quorum");
+		expect(transporter.requests.prefetch).toBe(3);
+		expect(options.disableBalancer).toBe(true);
 	});
 
 	it("should take how many creates an orders node writes at once, and how many may wait, from the environment", () => {

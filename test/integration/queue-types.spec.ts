@@ -17,7 +17,7 @@ import { EventSettlement, confirmedPublish, type SettlementHost } from "../../li
 import { eventQueueNames } from "../../lib/transport/event-queues";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { StartupError } from "../../lib/startup-error";
-import { LOCAL_CLUSTER_SECRET } from "../../scripts/support/local-services";
+import { LOCAL_CLUSTER_SECRET } from "../support/services";
 
 const LOOKS = 25;
 

@@ -10,14 +10,13 @@ import { execFileSync } from "node:child_process";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
 import { Errors, ServiceBroker, type Context } from "moleculer";
 import { brokerWith } from "../support/broker";
-import { createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
+import { LOCAL_CLUSTER_SECRET, createTestVhost, uniqueSuffix, waitFor, type TestVhost } from "../support/services";
 import { createBrokerOptions, readEnvironment } from "../../moleculer.config";
 import { DeadLetterStore } from "../../lib/transport/dead-letter-store";
 import { EventSettlement, confirmedPublish, type SettlementHost } from "../../lib/transport/event-settlement";
 import { eventQueueNames } from "../../lib/transport/event-queues";
 import { ReliableAmqpTransporter } from "../../lib/transport/reliable-amqp";
 import { StartupError } from "../../lib/startup-error";
-import { LOCAL_CLUSTER_SECRET } from "../support/services";
 
 const LOOKS = 25;
 

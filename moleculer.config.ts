@@ -48,7 +48,6 @@
  * | OTEL_SERVICE_NAME        | order-pipeline-<services>, e.g. order-pipeline-api-orders |
  * | OTEL_BSP_SCHEDULE_DELAY  | 5000 (ms a finished span may wait before its batch is sent) |
  */
-import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { BrokerOptions } from "moleculer";
 import { LocalFirstCalls, SettleTimedOutRemoteCalls } from "./lib/broker/call-middlewares";
@@ -66,12 +65,14 @@ import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
 import { PrometheusReporter } from "./lib/metrics/prometheus-reporter";
 import { readTracingConfig, type TracingConfig } from "./lib/tracing/config";
 import { TracingMiddleware } from "./lib/tracing/moleculer-middleware";
-import { postgresUrlProblem, redactUrl } from "./lib/database/database-target";
 import { DEFAULT_DATA_DIR, embeddedDataDirOf } from "./lib/database/embedded-postgres";
 import { DEFAULT_READY_MAX_OUTBOX_LAG_S } from "./lib/health/readiness";
 import { DEFAULT_CREATE_CONCURRENCY, DEFAULT_CREATE_QUEUE_SIZE } from "./services/orders/orders.defaults";
 import { DEFAULT_PROCESSOR_BATCH_SIZE } from "./services/processor/processor.defaults";
-import { ConfigError, StartupError } from "./lib/startup-error";
+import { ConfigError } from "./lib/startup-error";
+import { addresses, bindAddress, boolean, databaseUrl, integer, oneOf, origins, text, type Env } from "./lib/config/env";
+import { redactUrl } from "./lib/database/database-target";
+import { clusterSecrets, jwtConfig, type ClusterSecrets, type JwtConfig } from "./lib/config/secrets";
 import type { DeliveryPolicy } from "./lib/transport/delivery-policy";
 
 export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
@@ -80,7 +81,7 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export interface AppConfig {
 	transporter?: string;
 	/** The key every bus packet is signed and checked with, and one more accepted in a rotation; set whenever `transporter` is. */
-	cluster?: { secret: string; previousSecret?: string };
+	cluster?: ClusterSecrets;
 	services: ServiceName[];
 	nodeID: string;
 	namespace: string;
@@ -139,178 +140,9 @@ export interface AppConfig {
 
 // ConfigError lives with StartupError: code that runs before Moleculer is loaded throws it too.
 export { ConfigError };
-
-type Env = Record<string, string | undefined>;
-
-/** How the api checks bearer tokens (lib/auth). */
-export interface JwtConfig {
-	/** HS256 secret shared with whoever mints tokens. */
-	secret?: string;
-	/** Set by the start when it made `secret` for the run (no JWT_SECRET): its tokens die with the process. */
-	secretMadeForRun?: boolean;
-	/** An identity provider's key set; issuer and audience are then required. */
-	jwksUrl?: string;
-	issuer?: string;
-	audience?: string;
-	/** Leeway for `exp`, `nbf` and `iat`, in seconds. */
-	clockToleranceSeconds: number;
-	/** The longest lifetime (`exp - iat`) of a token accepted, in seconds. */
-	maxTokenLifetimeSeconds: number;
-}
-
-/** The shortest HS256 secret accepted: 256 bits, as RFC 7518 asks of an HMAC key. */
-export const MIN_JWT_SECRET_LENGTH = 32;
-/** The shortest cluster key accepted: 256 bits, like the JWT secret. */
-export const MIN_CLUSTER_SECRET_LENGTH = 32;
-
-/**
- * Why a secret is a placeholder, not a key, or undefined: the example values of a README or a
- * manifest (`CHANGE_ME…`, `changeme`, `example`), or a value that is mostly one character repeated.
- * A key anyone can read in a repository opens the product to anyone.
- */
-export function placeholderSecretProblem(value: string): string | undefined {
-	if (/change[_-]?me|example|placeholder/i.test(value)) return "a placeholder (it contains CHANGE_ME, changeme, example or placeholder)";
-	const counts = new Map<string, number>();
-	for (const char of value) counts.set(char, (counts.get(char) ?? 0) + 1);
-	if (Math.max(...counts.values()) * 2 >= [...value].length) return "mostly one repeated character";
-	return undefined;
-}
-
-/** A secret variable: unset, or at least `minBytes` long and no placeholder; its value is never printed. */
-function secret(env: Env, name: string, minBytes: number): string | undefined {
-	const value = env[name];
-	if (value === undefined || value.length === 0) return undefined;
-	if (Buffer.byteLength(value) < minBytes) {
-		throw new ConfigError(name, "(hidden)", `at least ${minBytes} bytes (a key of ${minBytes * 8} bits); e.g. openssl rand -hex 32`);
-	}
-	const placeholder = placeholderSecretProblem(value);
-	if (placeholder) throw new ConfigError(name, "(hidden)", `a random key, not ${placeholder}; e.g. openssl rand -hex 32`);
-	return value;
-}
-
-/** The cluster key (required with a transporter) and the previous one of a rotation. */
-function clusterSecrets(env: Env, transporter: string | undefined): AppConfig["cluster"] {
-	const current = secret(env, "CLUSTER_SECRET", MIN_CLUSTER_SECRET_LENGTH);
-	const previousSecret = secret(env, "CLUSTER_SECRET_PREVIOUS", MIN_CLUSTER_SECRET_LENGTH);
-	if (!transporter) return undefined;
-	if (!current) {
-		throw new StartupError(
-			"CLUSTER_SECRET is not set: with TRANSPORTER set, every bus packet is signed with this cluster key. Give every node the same key of at least 32 bytes, e.g. CLUSTER_SECRET=$(openssl rand -hex 32)."
-		);
-	}
-	if (previousSecret === current) throw new ConfigError("CLUSTER_SECRET_PREVIOUS", "(hidden)", "another key than CLUSTER_SECRET (the one before a rotation), or unset");
-	return { secret: current, previousSecret };
-}
-
-function jwtConfig(env: Env): JwtConfig {
-	const jwtSecret = secret(env, "JWT_SECRET", MIN_JWT_SECRET_LENGTH);
-	const jwksUrl = text(env, "JWT_JWKS_URL");
-	const issuer = text(env, "JWT_ISSUER");
-	const audience = text(env, "JWT_AUDIENCE");
-	if (jwtSecret !== undefined && jwksUrl !== undefined) {
-		throw new ConfigError("JWT_JWKS_URL", jwksUrl, "unset when JWT_SECRET is set: tokens are checked one way");
-	}
-	if (jwksUrl !== undefined) {
-		if (!isKeySetUrl(jwksUrl)) {
-			// Keys read over plain HTTP could be swapped on the way, and with them every token.
-			throw new ConfigError("JWT_JWKS_URL", jwksUrl, "an https:// URL of a JSON Web Key Set (http:// only for localhost, 127.0.0.0/8 or ::1)");
-		}
-		if (!issuer) throw new ConfigError("JWT_ISSUER", "", "the issuer (iss) of the identity provider's tokens when JWT_JWKS_URL is set");
-		if (!audience) throw new ConfigError("JWT_AUDIENCE", "", "the audience (aud) of this API's tokens when JWT_JWKS_URL is set");
-	}
-	return {
-		secret: jwtSecret,
-		jwksUrl,
-		issuer,
-		audience,
-		clockToleranceSeconds: integer(env, "JWT_CLOCK_TOLERANCE_S", 30, 0, 300),
-		maxTokenLifetimeSeconds: integer(env, "JWT_MAX_TTL_S", 86_400, 60, 31_536_000)
-	};
-}
-
-/** True for an https:// URL, or an http:// one on this machine (a local identity provider, the tests). */
-export function isKeySetUrl(raw: string): boolean {
-	if (/\s/.test(raw)) return false;
-	let url: URL;
-	try {
-		url = new URL(raw);
-	} catch {
-		return false;
-	}
-	if (url.protocol === "https:") return true;
-	if (url.protocol !== "http:") return false;
-	const host = url.hostname;
-	return host === "localhost" || host === "[::1]" || (isIP(host) === 4 && host.startsWith("127."));
-}
-
-/** A comma list of IP addresses (of trusted reverse proxies). */
-function addresses(env: Env, name: string): string[] {
-	const list = (text(env, name) ?? "").split(",").map(s => s.trim()).filter(Boolean);
-	for (const address of list) {
-		if (isIP(address) === 0) throw new ConfigError(name, address, "a comma list of IP addresses, e.g. 10.0.0.5,::1");
-	}
-	return list;
-}
+export { placeholderSecretProblem, type JwtConfig } from "./lib/config/secrets";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-	const raw = env[name];
-	if (raw === undefined || raw.trim() === "") return fallback;
-	const value = Number(raw);
-	if (!Number.isInteger(value) || value < min || value > max) {
-		throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
-	}
-	return value;
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-	const raw = env[name];
-	if (raw === undefined || raw.trim() === "") return fallback;
-	if (/^(true|1|yes)$/i.test(raw)) return true;
-	if (/^(false|0|no)$/i.test(raw)) return false;
-	throw new ConfigError(name, raw, "true or false");
-}
-
-function text(env: Env, name: string): string | undefined {
-	const raw = env[name]?.trim();
-	return raw ? raw : undefined;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-	const raw = text(env, name);
-	if (raw === undefined) return fallback;
-	if (!allowed.includes(raw as T)) throw new ConfigError(name, raw, `one of ${allowed.join(", ")}`);
-	return raw as T;
-}
-
-/** A PostgreSQL URL, or unset (the embedded database). */
-function databaseUrl(env: Env, name: string): string | undefined {
-	const raw = text(env, name);
-	if (raw !== undefined && postgresUrlProblem(raw)) {
-		throw new ConfigError(name, redactUrl(raw), "a postgres:// or postgresql:// URL: the services store their data in PostgreSQL only");
-	}
-	return raw;
-}
-
-/** An IPv4 or IPv6 address (or a host name) to bind a server to. */
-function bindAddress(env: Env, name: string, fallback: string): string {
-	const raw = text(env, name);
-	if (raw === undefined) return fallback;
-	if (!/^[A-Za-z0-9.:-]{1,253}$/.test(raw)) throw new ConfigError(name, raw, "an address to listen on, e.g. 0.0.0.0, 127.0.0.1 or ::");
-	return raw;
-}
-
-/** A comma list of browser origins (`https://shop.example.com`), or `*` for any. */
-function origins(env: Env, name: string): string[] {
-	const list = (text(env, name) ?? "").split(",").map(s => s.trim()).filter(Boolean);
-	for (const origin of list) {
-		if (origin !== "*" && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(origin)) {
-			throw new ConfigError(name, origin, "a comma list of origins such as https://shop.example.com (scheme, host and port only), or *");
-		}
-	}
-	return list;
-}
 
 /**
  * Reads and checks every variable; a bad value stops the start with a message naming it.

@@ -4,7 +4,7 @@
  *
  * | variable                 | default                                  |
  * |--------------------------|------------------------------------------|
- * | TRANSPORTER              | none: all services in one process        |
+ * | TRANSPORTER              | none: all services in one process (a comma list of the URLs of one RabbitMQ cluster's nodes: failover) |
  * | CLUSTER_SECRET           | none; required with TRANSPORTER (every bus packet is signed with it) |
  * | CLUSTER_SECRET_PREVIOUS  | none (a second key accepted when checking, during a rotation) |
  * | SERVICES                 | api,orders,processor                     |
@@ -60,6 +60,7 @@ import { DEFAULT_CONSUMER_PREFETCH, ReliableAmqpTransporter } from "./lib/transp
 import { DEFAULT_REQUEST_PREFETCH } from "./lib/transport/request-channel";
 import { DEFAULT_QUEUE_TYPE, QUEUE_TYPES, type QueueType } from "./lib/transport/event-queues";
 import { clusterKeys } from "./lib/transport/packet-signing";
+import { brokerUrlsProblem, splitBrokerUrls } from "./lib/transport/broker-urls";
 import { AjvValidator } from "./lib/validation/ajv-validator";
 import { BusinessMetricsMiddleware } from "./lib/metrics/business-metrics";
 import { PrometheusReporter } from "./lib/metrics/prometheus-reporter";
@@ -79,7 +80,8 @@ export const SERVICE_NAMES = ["api", "orders", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface AppConfig {
-	transporter?: string;
+	/** The broker URLs (TRANSPORTER): one, or the nodes of one RabbitMQ cluster, tried in order. */
+	transporter?: string[];
 	/** The key every bus packet is signed and checked with, and one more accepted in a rotation; set whenever `transporter` is. */
 	cluster?: ClusterSecrets;
 	services: ServiceName[];
@@ -160,13 +162,13 @@ export function readEnvironment(env: Env = process.env, stdoutIsTerminal = proce
 	}
 	const metricsRaw = text(env, "METRICS_PORT");
 	const transporter = text(env, "TRANSPORTER");
-	if (transporter && !/^amqps?:\/\//.test(transporter)) {
-		throw new ConfigError("TRANSPORTER", redactUrl(transporter), "an amqp:// or amqps:// URL (RabbitMQ)");
-	}
+	const brokerUrls = transporter === undefined ? undefined : splitBrokerUrls(transporter);
+	const brokerProblem = brokerUrls && brokerUrlsProblem(brokerUrls);
+	if (brokerProblem) throw new ConfigError("TRANSPORTER", brokerUrls.map(redactUrl).join(",") || transporter!, brokerProblem);
 	const dataDir = text(env, "DATA_DIR") ?? DEFAULT_DATA_DIR;
 	const logFormat = oneOf(env, "LOG_FORMAT", LOG_FORMATS, defaultLogFormat(stdoutIsTerminal));
 	return {
-		transporter,
+		transporter: brokerUrls,
 		cluster: clusterSecrets(env, transporter),
 		services: [...new Set(services)] as ServiceName[],
 		nodeID: text(env, "NODEID") ?? `${hostname()}-${process.pid}`,

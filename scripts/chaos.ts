@@ -17,6 +17,7 @@
  * | CHAOS_LOG_LEVEL    | LOG_LEVEL of the product's processes           | warn                                        |
  * | CHAOS_MAX_SECONDS  | hard limit of the whole run                    | 420                                         |
  * | CHAOS_ORDER_TIMEOUT_MS | ORDER_TIMEOUT_MS of the cluster: short, so that orders the chaos delays expire | 2500               |
+ * | QUEUE_TYPE         | the cluster's QUEUE_TYPE (classic or quorum)   | the product's: classic                      |
  *
  * TEST_DATABASE_URL and TEST_AMQP_URL (the tests' variables), when set, take precedence (test/support/services.ts
  * of the test kit, whose cluster makes the databases and the vhost; the vhost needs rabbitmqctl on this machine).
@@ -135,7 +136,13 @@ async function main(): Promise<number> {
 	const product = new ProductCluster({
 		label: "chaos",
 		ownVhost: true,
-		env: { RETRY_BASE_DELAY_MS: "200", ORDER_TIMEOUT_MS: String(orderTimeoutMs), LOG_LEVEL: logLevel }
+		env: {
+			RETRY_BASE_DELAY_MS: "200",
+			ORDER_TIMEOUT_MS: String(orderTimeoutMs),
+			LOG_LEVEL: logLevel,
+			// The product's processes get only the variables given here; this one is the product's own.
+			...(process.env.QUEUE_TYPE ? { QUEUE_TYPE: process.env.QUEUE_TYPE } : {})
+		}
 	});
 
 	let cluster: Cluster | undefined;

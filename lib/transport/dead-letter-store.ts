@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
 import { Errors } from "moleculer";
 import type { DeadLetterFilter, DeadLetterView } from "../contracts/dead-letters";
+import { connectFirst } from "./broker-urls";
 import { DeliveryHeaders, eventQueueNames } from "./event-queues";
 import type { PacketGuard } from "./packet-guard";
 import { packetBytes } from "./packet-signing";
@@ -99,7 +100,8 @@ export class DeadLetterStore {
 	private connection: ChannelModel | null = null;
 
 	constructor(
-		private readonly url: string,
+		/** The broker URLs of TRANSPORTER: the store connects to the first that answers. */
+		private readonly url: string | readonly string[],
 		private readonly prefix: string,
 		private readonly queues: DeadLetterQueue[],
 		/** Checks a letter's signature before it is replayed (the node's transporter's guard). */
@@ -272,7 +274,7 @@ export class DeadLetterStore {
 
 	private async connect(): Promise<ChannelModel> {
 		if (!this.connection) {
-			const connection = await amqp.connect(this.url);
+			const connection = await connectFirst(this.url);
 			connection.on("error", () => undefined);
 			connection.on("close", () => {
 				if (this.connection === connection) this.connection = null;

@@ -52,6 +52,21 @@ function typeArguments(type: QueueType, deadLetters: boolean): Record<string, st
 		: { "x-queue-type": "quorum" };
 }
 
+/**
+ * What Moleculer's own queues (per-node request, response, event and discovery queues, the shared
+ * request queues) are declared with on top of Moleculer's options. Moleculer declares them durable,
+ * and a durable classic queue lives on one RabbitMQ node: when that node goes, the queue stays
+ * behind, unusable, and a node that reconnects to another RabbitMQ node is refused it (NOT_FOUND,
+ * "home node … is down") and never subscribes again. Their messages are not persistent anyway (a
+ * request or a discovery packet is worth nothing after a broker restart), so with QUEUE_TYPE=quorum,
+ * the setting for a RabbitMQ cluster, they are transient: RabbitMQ deletes them with their node and
+ * the reconnecting node declares them afresh where it is. Classic keeps Moleculer's own (a queue
+ * cannot change its durability, and single-broker deployments already have them).
+ */
+export function moleculerQueueOptions(type: QueueType = DEFAULT_QUEUE_TYPE): Options.AssertQueue {
+	return type === "quorum" ? { durable: false } : {};
+}
+
 /** The options of an event group's main queue. */
 export function mainQueueOptions(queue: string, deadLetterExchange: string, type: QueueType = DEFAULT_QUEUE_TYPE): Options.AssertQueue {
 	// A message rejected without requeue (or, on a quorum queue, past its delivery limit) still

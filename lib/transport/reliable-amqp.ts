@@ -2,7 +2,7 @@ import { Errors, Transporters } from "moleculer";
 import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { DeliveryPolicy } from "./delivery-policy";
 import { takeEventFailure } from "./event-failures";
-import { DEAD_LETTER_EXCHANGE, DEFAULT_QUEUE_TYPE, DeliveryHeaders, PACKET_EVENT, declareEventTopology, eventQueueNames, mainQueueOptions, type QueueType } from "./event-queues";
+import { DEAD_LETTER_EXCHANGE, DEFAULT_QUEUE_TYPE, DeliveryHeaders, PACKET_EVENT, declareEventTopology, eventQueueNames, mainQueueOptions, moleculerQueueOptions, type QueueType } from "./event-queues";
 import { EventSettlement, confirmedPublish } from "./event-settlement";
 import { openConfirmChannel } from "./confirm-channel";
 import { recordPacketRejected } from "../metrics/business-metrics";
@@ -116,7 +116,8 @@ export class ReliableAmqpTransporter extends AmqpTransporter {
 	constructor(o: ReliableAmqpOptions) {
 		// noDelay: without it Nagle's algorithm holds small frames for the peer's delayed ACK,
 		// about 40 ms on every request and confirm (measured in docs/benchmarks.md).
-		super({ url: o.url, prefetch: o.prefetch ?? DEFAULT_CONSUMER_PREFETCH, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
+		const queueOptions = moleculerQueueOptions(o.queueType);
+		super({ url: o.url, prefetch: o.prefetch ?? DEFAULT_CONSUMER_PREFETCH, queueOptions, socketOptions: { noDelay: true, ...o.socketOptions } } as never);
 		this.policy = { ...o.policy, maxAttempts: Math.max(1, o.policy.maxAttempts) };
 		this.deadLetterExchange = o.deadLetterExchange ?? DEAD_LETTER_EXCHANGE;
 		this.queueType = o.queueType ?? DEFAULT_QUEUE_TYPE;

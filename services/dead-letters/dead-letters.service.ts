@@ -15,8 +15,8 @@ import { OutboxDeadLetters, type DeadLetterSource } from "./outbox-dead-letters"
 
 /** Settings of the dead-letter service. */
 export interface DeadLettersSettings extends ServiceSettingSchema {
-	/** RabbitMQ URL (the node's TRANSPORTER); unset means one process: the outboxes keep the failed events. */
-	amqpUrl?: string;
+	/** The node's broker URLs (TRANSPORTER), tried in order; unset means one process: the outboxes keep the failed events. */
+	amqpUrl?: string | string[];
 	/** How often the dead letters are counted for the `dead_letters_pending` gauge (metrics on only). */
 	depthIntervalMs: number;
 }

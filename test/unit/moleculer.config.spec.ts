@@ -189,7 +189,7 @@ describe("Test 'readEnvironment'", () => {
 			LOG_LEVEL: "debug"
 		});
 		expect(config).toMatchObject({
-			transporter: "amqp://guest:guest@rabbit:5672",
+			transporter: ["amqp://guest:guest@rabbit:5672"],
 			services: ["orders", "processor"],
 			nodeID: "worker-1",
 			namespace: "staging",
@@ -241,7 +241,30 @@ describe("Test 'readEnvironment'", () => {
 	});
 
 	it("should accept amqps:// as a transporter", () => {
-		expect(readEnvironment({ TRANSPORTER: "amqps://rabbit:5671", CLUSTER_SECRET: KEY }).transporter).toBe("amqps://rabbit:5671");
+		expect(readEnvironment({ TRANSPORTER: "amqps://rabbit:5671", CLUSTER_SECRET: KEY }).transporter).toEqual(["amqps://rabbit:5671"]);
+	});
+
+	it("should read a comma list of a RabbitMQ cluster's nodes as TRANSPORTER, and give the transporter and the dead-letter store all of them", () => {
+		const config = readEnvironment({ TRANSPORTER: " amqp://u:pw@rmq-a:5672/shop , amqp://u:pw@rmq-b:5672/shop,amqp://u:pw@rmq-c/shop ", CLUSTER_SECRET: KEY });
+		const urls = ["amqp://u:pw@rmq-a:5672/shop", "amqp://u:pw@rmq-b:5672/shop", "amqp://u:pw@rmq-c/shop"];
+		expect(config.transporter).toEqual(urls);
+		expect(serviceSettings(config).deadLetters.amqpUrl).toEqual(urls);
+		// Moleculer's AMQP transporter connects to these in turn, one a connection attempt.
+		const transporter = createBrokerOptions({ ...config, metricsPort: null }).transporter as unknown as { opts: { url: string[] } };
+		expect(transporter.opts.url).toEqual(urls);
+	});
+
+	it("should refuse a TRANSPORTER list with a URL that is not amqp(s), or nodes of other users or vhosts, in one line without the password", () => {
+		const error = (value: string) => configErrorOf({ TRANSPORTER: value, CLUSTER_SECRET: KEY }).message;
+		expect(error("amqp://u:pw@a:5672,nats://u:pw@b:4222")).toBe(
+			"TRANSPORTER='amqp://u:***@a:5672,nats://u:***@b:4222' is not valid: expected an amqp:// or amqps:// URL (RabbitMQ), or a comma list of them; 'nats://u:***@b:4222' is not one."
+		);
+		expect(error("amqp://u:pw@a/shop,amqp://u:pw@b/other")).toMatch(/^TRANSPORTER='.*' is not valid: expected URLs of one RabbitMQ cluster, with the same user, password and vhost; 'amqp:\/\/u:\*\*\*@b\/other' differs/);
+		expect(error("amqp://u:pw@a,amqp://u:other@b")).toMatch(/same user, password and vhost/);
+		expect(error("amqp://u:pw@a,amqp://u:other@b")).not.toMatch(/pw|other@/);
+		expect(error(" , ")).toBe("TRANSPORTER=',' is not valid: expected an amqp:// or amqps:// URL (RabbitMQ), or a comma list of them.");
+		expect(error("amqp://")).toMatch(/^TRANSPORTER='amqp:\/\/' is not valid/);
+		expect(error("amqp://a,amqp://a;amqp://b")).toMatch(/is not valid/);
 	});
 
 	it.each([

@@ -1,4 +1,4 @@
-import { eventQueueNames, eventTopology } from "../../../../lib/transport/event-queues";
+import { eventQueueNames, eventTopology, moleculerQueueOptions } from "../../../../lib/transport/event-queues";
 
 describe("Test 'eventTopology'", () => {
 	const names = eventQueueNames("MOL-t", "processor", "order.created");
@@ -26,5 +26,16 @@ describe("Test 'eventTopology'", () => {
 
 	it("should keep every queue durable", () => {
 		expect(eventTopology(names, "orders.dlx", 3, "quorum").every(q => q.options.durable)).toBe(true);
+	});
+});
+
+describe("Test 'moleculerQueueOptions'", () => {
+	it("should make Moleculer's own queues transient with quorum queues, so that they move with a reconnection to another RabbitMQ node", () => {
+		expect(moleculerQueueOptions("quorum")).toEqual({ durable: false });
+	});
+
+	it("should leave Moleculer's own queue options alone with classic queues, so that existing queues stay equivalent", () => {
+		expect(moleculerQueueOptions("classic")).toEqual({});
+		expect(moleculerQueueOptions()).toEqual({});
 	});
 });

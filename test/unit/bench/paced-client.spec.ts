@@ -73,7 +73,10 @@ describe("bench paced client", () => {
 			// Each answer echoes the body its request carried: requests and answers were not mixed up.
 			expect(new Set(answers.map(a => JSON.parse(a.body).echo))).toEqual(new Set(bodies));
 			expect(seen.bodies).toHaveLength(80);
-			expect(seen.bodies.slice(0, 4)).toEqual([bodies[0], bodies[1], bodies[2], bodies[0]]);
+			// The bodies in turn: each as often as the others, within one (the arrival order across
+			// eight connections is the machine's, not the pacer's).
+			const uses = bodies.map(body => seen.bodies.filter(seenBody => seenBody === body).length);
+			expect(Math.max(...uses) - Math.min(...uses)).toBeLessThanOrEqual(1);
 			expect(seen.headers[0]).toMatchObject({ authorization: "Bearer t0k", "content-type": "application/json" });
 			expect(result.sendLagMs.max).toBeGreaterThanOrEqual(0);
 		} finally {

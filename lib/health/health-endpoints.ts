@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describeFailures, type ReadinessReport } from "./readiness";
+import type { LivenessReport } from "./liveness";
 
 export const HEALTH_LIVE_PATH = "/health/live";
 export const HEALTH_READY_PATH = "/health/ready";
@@ -19,9 +20,15 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, bod
 
 /**
  * Answers a health request and returns true; returns false for any other path (the caller serves
- * it). `readiness` gives the node's readiness (cached: see ReadinessProbe).
+ * it). `readiness` gives the node's readiness (cached: see ReadinessProbe), `liveness` its liveness
+ * (lib/health/liveness.ts); without it, a node that answers is live.
  */
-export function answerHealthRequest(req: IncomingMessage, res: ServerResponse, readiness: () => Promise<ReadinessReport>): boolean {
+export function answerHealthRequest(
+	req: IncomingMessage,
+	res: ServerResponse,
+	readiness: () => Promise<ReadinessReport>,
+	liveness: () => LivenessReport = () => ({ status: "ok", phase: "started" })
+): boolean {
 	const path = (req.url ?? "/").split("?")[0];
 	if (path !== HEALTH_LIVE_PATH && path !== HEALTH_READY_PATH) return false;
 	if (!ALLOWED.includes(req.method ?? "GET")) {
@@ -30,7 +37,10 @@ export function answerHealthRequest(req: IncomingMessage, res: ServerResponse, r
 		return true;
 	}
 	if (path === HEALTH_LIVE_PATH) {
-		sendJson(req, res, 200, { status: "ok" });
+		// A live node answers `{ status: "ok" }` alone, as it always did; a stuck one says why.
+		const report = liveness();
+		if (report.status === "ok") sendJson(req, res, 200, { status: "ok" });
+		else sendJson(req, res, 503, report);
 		return true;
 	}
 	readiness().then(

@@ -13,6 +13,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { MetricReporters, type ServiceBroker } from "moleculer";
 import { answerHealthRequest } from "../health/health-endpoints";
 import { nodeReadiness } from "../health/readiness";
+import { nodeLiveness } from "../health/liveness";
 import { listenProblem, type ListenTarget } from "../http/listen-check";
 
 /** The variables that say where the metrics endpoint listens, for the messages about it. */
@@ -91,7 +92,7 @@ export class PrometheusReporter extends Base {
 	handler(req: IncomingMessage, res: ServerResponse): void {
 		const broker = this.registry.broker;
 		const readiness = () => nodeReadiness(broker, { maxOutboxLagSeconds: this.readyMaxOutboxLagSeconds }).get();
-		if (answerHealthRequest(req, res, readiness)) return;
+		if (answerHealthRequest(req, res, readiness, () => nodeLiveness(broker).get())) return;
 		super.handler(req, res);
 	}
 

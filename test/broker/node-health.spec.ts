@@ -5,6 +5,9 @@
  */
 import { startSystem, type RunningSystem } from "../support/system";
 import type { ReadinessReport } from "../../lib/health/readiness";
+import { LIVE_MAX_STOPPING_MS } from "../../lib/health/liveness";
+import { ManualClock } from "../support/manual-clock";
+import { waitFor } from "../support/services";
 
 /** The value of `moleculer_request_total` for one action in a Prometheus text. */
 function requestsOf(text: string, action: string): number {
@@ -78,5 +81,44 @@ describe("Public readiness of the api (api and orders on one node)", () => {
 		expect(answers.every(res => res.status === 200)).toBe(true);
 		// One check, or two when the flood straddled the end of a cached answer's second.
 		expect((await ordersHealthChecks()) - before).toBeLessThanOrEqual(2);
+	});
+});
+
+describe("Liveness of a node whose stop hangs (processor only)", () => {
+	let system: RunningSystem;
+	let releaseStop: () => void = () => undefined;
+	const clock = new ManualClock();
+	const live = async () => {
+		const res = await fetch(`${system.metricsBaseUrl}/health/live`);
+		return { status: res.status, body: (await res.json()) as { status: string; phase?: string; detail?: string } };
+	};
+
+	beforeAll(async () => {
+		system = await startSystem({ services: ["processor"], env: { METRICS_PORT: "0" }, clock });
+		// A service whose `stopped` waits until the test lets it go: the broker's stop hangs on it.
+		const hold = new Promise<void>(resolve => (releaseStop = resolve));
+		system.broker.createService({ name: "stuckOnStop", stopped: () => hold });
+		await system.broker.waitForServices("stuckOnStop");
+	});
+	afterAll(() => releaseStop());
+
+	it("should stay live through a stop up to LIVE_MAX_STOPPING_MS, then answer 503 saying the stop hangs", async () => {
+		expect(await live()).toEqual({ status: 200, body: { status: "ok" } });
+		const stopped = system.stop();
+		try {
+			// The first probe that sees the stop starts its count: still live.
+			await waitFor("the broker to be stopping", () => system.broker.stopping);
+			expect((await live()).status).toBe(200);
+			clock.advance(LIVE_MAX_STOPPING_MS);
+			expect((await live()).status).toBe(200);
+			clock.advance(1000);
+			expect(await live()).toEqual({
+				status: 503,
+				body: { status: "stuck", phase: "stopping", detail: expect.stringMatching(/^The broker has been stopping for 61 s, more than 60 s/) }
+			});
+		} finally {
+			releaseStop();
+			await stopped;
+		}
 	});
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ReadinessProbe, describeFailures, outboxLagState, type ReadinessReport } from "../../../../lib/health/readiness";
 import { answerHealthRequest } from "../../../../lib/health/health-endpoints";
+import type { LivenessReport } from "../../../../lib/health/liveness";
 
 const ready: ReadinessReport = { status: "ok", checks: { ordersDatabase: "ok" } };
 const unready: ReadinessReport = { status: "unavailable", checks: { ordersDatabase: "unavailable (timeout)", broker: "ok" } };
@@ -99,9 +100,9 @@ function recordingResponse() {
 	return res;
 }
 
-const call = async (method: string, url: string, report: ReadinessReport = ready) => {
+const call = async (method: string, url: string, report: ReadinessReport = ready, liveness?: () => LivenessReport) => {
 	const res = recordingResponse();
-	const handled = answerHealthRequest({ method, url } as IncomingMessage, res as unknown as ServerResponse, async () => report);
+	const handled = answerHealthRequest({ method, url } as IncomingMessage, res as unknown as ServerResponse, async () => report, liveness);
 	if (handled) await res.ended;
 	return { handled, status: res.status, headers: res.headers, body: res.body === undefined ? undefined : JSON.parse(res.body) };
 };
@@ -114,6 +115,13 @@ describe("Test 'answerHealthRequest'", () => {
 
 	it("should answer liveness, with or without a query string", async () => {
 		expect(await call("GET", "/health/live?probe=1")).toMatchObject({ handled: true, status: 200, body: { status: "ok" } });
+	});
+
+	it("should answer liveness 200 whatever readiness says, and 503 saying why when the node is stuck", async () => {
+		const starting = (): LivenessReport => ({ status: "ok", phase: "starting" });
+		expect(await call("GET", "/health/live", unready, starting)).toMatchObject({ status: 200, body: { status: "ok" } });
+		const stuck: LivenessReport = { status: "stuck", phase: "stopping", detail: "its stop hangs" };
+		expect(await call("GET", "/health/live", ready, () => stuck)).toMatchObject({ status: 503, body: stuck });
 	});
 
 	it("should answer readiness with every check and the outboxes' lag", async () => {

@@ -3,6 +3,7 @@
  * and how the api checks bearer tokens. A value is never printed, and a placeholder is refused.
  */
 import { isIP } from "node:net";
+import type { TokenSettings } from "../auth/tokens";
 import { ConfigError, StartupError } from "../startup-error";
 import { integer, text, type Env } from "./env";
 
@@ -12,21 +13,8 @@ export interface ClusterSecrets {
 	previousSecret?: string;
 }
 
-/** How the api checks bearer tokens (lib/auth). */
-export interface JwtConfig {
-	/** HS256 secret shared with whoever mints tokens. */
-	secret?: string;
-	/** Set by the start when it made `secret` for the run (no JWT_SECRET): its tokens die with the process. */
-	secretMadeForRun?: boolean;
-	/** An identity provider's key set; issuer and audience are then required. */
-	jwksUrl?: string;
-	issuer?: string;
-	audience?: string;
-	/** Leeway for `exp`, `nbf` and `iat`, in seconds. */
-	clockToleranceSeconds: number;
-	/** The longest lifetime (`exp - iat`) of a token accepted, in seconds. */
-	maxTokenLifetimeSeconds: number;
-}
+/** How the api checks bearer tokens, as the environment gives it: the token checker's settings (lib/auth/tokens.ts) but its key-set timings. */
+export type JwtConfig = Omit<TokenSettings, "keySet">;
 
 /** The shortest HS256 secret accepted: 256 bits, as RFC 7518 asks of an HMAC key. */
 export const MIN_JWT_SECRET_LENGTH = 32;

@@ -62,7 +62,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	// polls and gauges; a retry's backoff is timed by the database), and the test moves it past
 	// ORDER_TIMEOUT_MS at once.
 	const clock = new ManualClock();
-	let ticker: NodeJS.Timeout | undefined;
+	let stopPace: (() => void) | undefined;
 
 	const createOrder = async (sku: string, headers: Record<string, string> = {}) => {
 		const correlationId = `corr-metrics-${randomUUID()}`;
@@ -79,7 +79,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	const settled = (id: string, status: string) => waitFor(`order ${id} to be ${status}`, async () => (await statusOf(id)) === status, 30_000);
 
 	beforeAll(async () => {
-		ticker = setInterval(() => clock.advance(50), 50);
+		stopPace = clock.keepPace();
 		system = await startSystem({
 			env: {
 				METRICS_PORT: "0",
@@ -125,7 +125,7 @@ describe("Business metrics on /metrics, and readiness with a lagging outbox (one
 	});
 	afterAll(async () => {
 		await system?.stop();
-		clearInterval(ticker);
+		stopPace?.();
 	});
 
 	it("should count orders created and finished by status, and the saga's and the processor's durations", async () => {

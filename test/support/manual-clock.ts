@@ -15,6 +15,8 @@ interface Timer {
 export class ManualClock implements Clock {
 	private current: number;
 	private readonly timers = new Map<number, Timer>();
+	/** While keeping pace: the wall-clock time `current` was last brought up to. */
+	private pacedSince: number | undefined;
 	private nextId = 1;
 
 	constructor(start: number | Date = Date.now()) {
@@ -22,7 +24,22 @@ export class ManualClock implements Clock {
 	}
 
 	now(): number {
-		return this.current;
+		return this.current + (this.pacedSince === undefined ? 0 : Date.now() - this.pacedSince);
+	}
+
+	/**
+	 * Keeps the wall clock's pace, for a test that moves the clock past a timeout while other work
+	 * still takes real time: `now()` runs on with the wall clock, the timers fall due within
+	 * `tickMs`, and {@link advance} still jumps. Returns what stops it.
+	 */
+	keepPace(tickMs = 20): () => void {
+		this.pacedSince = Date.now();
+		const timer = setInterval(() => this.catchUp(), tickMs);
+		return () => {
+			this.catchUp();
+			clearInterval(timer);
+			this.pacedSince = undefined;
+		};
 	}
 
 	every(intervalMs: number, task: () => void): CancelTimer {
@@ -43,6 +60,12 @@ export class ManualClock implements Clock {
 	 * repeating one as often as it falls due). Tasks run synchronously; what they start runs on.
 	 */
 	advance(ms: number): void {
+		this.catchUp();
+		this.advanceBy(ms);
+	}
+
+	/** Moves `current` on by `ms`, running each timer that falls due on the way at its own moment. */
+	private advanceBy(ms: number): void {
 		const target = this.current + ms;
 		for (;;) {
 			const next = this.nextDue(target);
@@ -53,6 +76,15 @@ export class ManualClock implements Clock {
 			next.task();
 		}
 		this.current = target;
+	}
+
+	/** Takes in the wall-clock time passed since the last look, while keeping pace. */
+	private catchUp(): void {
+		if (this.pacedSince === undefined) return;
+		const now = Date.now();
+		const elapsed = now - this.pacedSince;
+		this.pacedSince = now;
+		if (elapsed > 0) this.advanceBy(elapsed);
 	}
 
 	private nextDue(until: number): Timer | undefined {

@@ -77,3 +77,30 @@ describe("Test the manual clock", () => {
 		expect(seen).toEqual([20]);
 	});
 });
+
+describe("Test the manual clock keeping the wall clock's pace", () => {
+	it("should run on with the wall clock, run its timers, and still jump when advanced", async () => {
+		const clock = new ManualClock(0);
+		let ticks = 0;
+		clock.every(5, () => ticks++);
+		const wallStart = Date.now();
+		const stop = clock.keepPace(2);
+		try {
+			await new Promise(resolve => setTimeout(resolve, 40));
+			const paced = clock.now();
+			// Never ahead of the wall clock, and never stuck: a saga timed on it lasts more than zero.
+			expect(paced).toBeGreaterThan(0);
+			expect(paced).toBeLessThanOrEqual(Date.now() - wallStart);
+			await new Promise(resolve => setTimeout(resolve, 20));
+			expect(ticks).toBeGreaterThan(0);
+			const before = clock.now();
+			clock.advance(60_000);
+			expect(clock.now()).toBeGreaterThanOrEqual(before + 60_000);
+		} finally {
+			stop();
+		}
+		const stopped = clock.now();
+		await new Promise(resolve => setTimeout(resolve, 20));
+		expect(clock.now()).toBe(stopped);
+	});
+});
